@@ -1,0 +1,1 @@
+pub use odl_tensor;

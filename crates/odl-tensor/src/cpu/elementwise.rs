@@ -1,0 +1,220 @@
+//! Elementwise kernels: unary maps, broadcast binary maps, comparisons, select.
+
+use crate::dtype::Element;
+use crate::ops::{BinaryOp, CmpOp, UnaryOp};
+use crate::shape::{broadcast_strides, numel};
+
+/// Applies `op` to every element.
+pub fn unary<T: Element>(op: UnaryOp, x: &[T]) -> Vec<T> {
+    fn map<T: Copy>(x: &[T], f: impl Fn(T) -> T) -> Vec<T> {
+        x.iter().map(|&v| f(v)).collect()
+    }
+    match op {
+        UnaryOp::Neg => map(x, |v| -v),
+        UnaryOp::Exp => map(x, |v| v.exp()),
+        UnaryOp::Log => map(x, |v| v.ln()),
+        UnaryOp::Sqrt => map(x, |v| v.sqrt()),
+        UnaryOp::Tanh => map(x, |v| v.tanh()),
+        UnaryOp::Abs => map(x, |v| v.abs()),
+        UnaryOp::Sign => map(x, |v| {
+            if v > T::zero() {
+                T::one()
+            } else if v < T::zero() {
+                -T::one()
+            } else {
+                v // keeps 0 as 0 and NaN as NaN
+            }
+        }),
+        UnaryOp::Sin => map(x, |v| v.sin()),
+        UnaryOp::Cos => map(x, |v| v.cos()),
+        UnaryOp::Recip => map(x, |v| v.recip()),
+    }
+}
+
+/// `f(a, b)` over the broadcast of `a` (shape `ash`) and `b` (shape `bsh`) into
+/// `out` (their broadcast shape). Fast paths for equal shapes, scalars and
+/// trailing-suffix broadcasts (bias adds); a strided walk otherwise.
+pub fn zip_with<T: Copy, U: Copy, F: Fn(T, T) -> U>(
+    a: &[T],
+    ash: &[usize],
+    b: &[T],
+    bsh: &[usize],
+    out: &[usize],
+    f: F,
+) -> Vec<U> {
+    let n = numel(out);
+    if n == 0 {
+        return Vec::new();
+    }
+    if a.len() == n && b.len() == n {
+        // equal numel with a broadcast-compatible shape means equal layout
+        // (only size-1 axes can differ)
+        return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
+    }
+    if b.len() == 1 && a.len() == n {
+        let y = b[0];
+        return a.iter().map(|&x| f(x, y)).collect();
+    }
+    if a.len() == 1 && b.len() == n {
+        let x = a[0];
+        return b.iter().map(|&y| f(x, y)).collect();
+    }
+    if a.len() == n && is_suffix(bsh, out) {
+        let mut r = Vec::with_capacity(n);
+        for ca in a.chunks_exact(b.len()) {
+            r.extend(ca.iter().zip(b).map(|(&x, &y)| f(x, y)));
+        }
+        return r;
+    }
+    if b.len() == n && is_suffix(ash, out) {
+        let mut r = Vec::with_capacity(n);
+        for cb in b.chunks_exact(a.len()) {
+            r.extend(a.iter().zip(cb).map(|(&x, &y)| f(x, y)));
+        }
+        return r;
+    }
+    let sa = broadcast_strides(ash, out);
+    let sb = broadcast_strides(bsh, out);
+    let mut r = Vec::with_capacity(n);
+    walk(out, &[&sa, &sb], |offs, len, steps| {
+        let (oa, ob) = (offs[0], offs[1]);
+        let (ia, ib) = (steps[0], steps[1]);
+        for j in 0..len {
+            r.push(f(a[oa + j * ia], b[ob + j * ib]));
+        }
+    });
+    r
+}
+
+/// True when `small` (after dropping leading size-1 axes) equals the trailing
+/// axes of `out`.
+fn is_suffix(small: &[usize], out: &[usize]) -> bool {
+    let s: &[usize] = {
+        let k = small.iter().take_while(|&&d| d == 1).count();
+        &small[k..]
+    };
+    s.len() <= out.len() && &out[out.len() - s.len()..] == s
+}
+
+/// Walks the index space of `shape` row by row (the innermost axis is one
+/// row) and calls `row(offsets, len, steps)` with, for each strided operand,
+/// the offset of the row's first element and the stride along the row.
+pub fn walk<const K: usize>(
+    shape: &[usize],
+    strides: &[&[usize]; K],
+    mut row: impl FnMut([usize; K], usize, [usize; K]),
+) {
+    let nd = shape.len();
+    if numel(shape) == 0 {
+        return;
+    }
+    if nd == 0 {
+        row([0; K], 1, [0; K]);
+        return;
+    }
+    let last = shape[nd - 1];
+    let steps: [usize; K] = std::array::from_fn(|k| strides[k][nd - 1]);
+    let outer = numel(&shape[..nd - 1]);
+    let mut idx = [0usize; 8];
+    assert!(nd <= 9, "tensors of rank above 9 are not supported");
+    let mut offs = [0usize; K];
+    for _ in 0..outer {
+        row(offs, last, steps);
+        for d in (0..nd - 1).rev() {
+            idx[d] += 1;
+            for k in 0..K {
+                offs[k] += strides[k][d];
+            }
+            if idx[d] < shape[d] {
+                break;
+            }
+            for k in 0..K {
+                offs[k] -= strides[k][d] * shape[d];
+            }
+            idx[d] = 0;
+        }
+    }
+}
+
+/// Applies a binary op with broadcasting.
+pub fn binary<T: Element>(
+    op: BinaryOp,
+    a: &[T],
+    ash: &[usize],
+    b: &[T],
+    bsh: &[usize],
+    out: &[usize],
+) -> Vec<T> {
+    match op {
+        BinaryOp::Add => zip_with(a, ash, b, bsh, out, |x, y| x + y),
+        BinaryOp::Sub => zip_with(a, ash, b, bsh, out, |x, y| x - y),
+        BinaryOp::Mul => zip_with(a, ash, b, bsh, out, |x, y| x * y),
+        BinaryOp::Div => zip_with(a, ash, b, bsh, out, |x, y| x / y),
+        BinaryOp::Pow => zip_with(a, ash, b, bsh, out, |x: T, y: T| x.powf(y)),
+        // NaN-propagating, like numpy's maximum/minimum
+        BinaryOp::Max => zip_with(a, ash, b, bsh, out, |x: T, y: T| {
+            if x.is_nan() || x > y {
+                x
+            } else {
+                y
+            }
+        }),
+        BinaryOp::Min => zip_with(a, ash, b, bsh, out, |x: T, y: T| {
+            if x.is_nan() || x < y {
+                x
+            } else {
+                y
+            }
+        }),
+    }
+}
+
+/// A comparison with broadcasting; 1.0 where it holds, 0.0 elsewhere.
+pub fn compare<T: Element>(
+    op: CmpOp,
+    a: &[T],
+    ash: &[usize],
+    b: &[T],
+    bsh: &[usize],
+    out: &[usize],
+) -> Vec<T> {
+    let m = |c: bool| if c { T::one() } else { T::zero() };
+    match op {
+        CmpOp::Eq => zip_with(a, ash, b, bsh, out, |x, y| m(x == y)),
+        CmpOp::Ne => zip_with(a, ash, b, bsh, out, |x, y| m(x != y)),
+        CmpOp::Lt => zip_with(a, ash, b, bsh, out, |x, y| m(x < y)),
+        CmpOp::Le => zip_with(a, ash, b, bsh, out, |x, y| m(x <= y)),
+        CmpOp::Gt => zip_with(a, ash, b, bsh, out, |x, y| m(x > y)),
+        CmpOp::Ge => zip_with(a, ash, b, bsh, out, |x, y| m(x >= y)),
+    }
+}
+
+/// `cond != 0 ? a : b`, all three already of the same shape.
+pub fn select<T: Element>(cond: &[T], a: &[T], b: &[T]) -> Vec<T> {
+    cond.iter()
+        .zip(a.iter().zip(b))
+        .map(|(&c, (&x, &y))| if c != T::zero() { x } else { y })
+        .collect()
+}
+
+/// Clamps every element to `[lo, hi]` (NaN stays NaN).
+pub fn clamp<T: Element>(x: &[T], lo: T, hi: T) -> Vec<T> {
+    x.iter()
+        .map(|&v| {
+            if v < lo {
+                lo
+            } else if v > hi {
+                hi
+            } else {
+                v
+            }
+        })
+        .collect()
+}
+
+/// 1.0 where `lo <= x <= hi`, else 0.0.
+pub fn in_range<T: Element>(x: &[T], lo: T, hi: T) -> Vec<T> {
+    x.iter()
+        .map(|&v| if v >= lo && v <= hi { T::one() } else { T::zero() })
+        .collect()
+}
