@@ -1,1 +1,39 @@
+//! # odl-autodiff
+//!
+//! Differentiable tensors for odl. A [`Tensor`] is an [`odl_tensor::Array`]
+//! plus the primitive op that made it. There are ~16 primitives (unary and
+//! binary elementwise, where, clamp, sum, max, batched matmul, reshape,
+//! permute, expand, take/scatter-add by flat index, conv2d and its two
+//! adjoints, cast); each has one VJP rule in [`vjp`](crate::vjp) written in
+//! tensor ops, so gradients can be differentiated again. Everything else
+//! (relu, softmax, cross-entropy, slicing, padding, pooling) is a composition.
+//!
+//! ```
+//! use odl_autodiff::{grad, grad_graph, Tensor};
+//! use odl_tensor::{Array, DType};
+//! // f(x) = Σ x³ ; ∇f = 3x² ; ∇²f = diag(6x)
+//! let x = Tensor::param(Array::from_vec(vec![1.0f64, 2.0], &[2]));
+//! let f = x.powf(3.0).sum_all();
+//! let g = grad_graph(&f, &[&x]).remove(0);
+//! assert_eq!(g.to_vec_f64(), vec![3.0, 12.0]);
+//! let v = Tensor::from_f64(&[1.0, 1.0], &[2], DType::F64);
+//! let hv = grad(&g.dot(&v), &[&x]).remove(0);
+//! assert_eq!(hv.to_vec_f64(), vec![6.0, 12.0]);
+//! ```
+
+mod backward;
+pub mod check;
+mod composite;
+pub mod functional;
+pub mod linop;
+mod op;
+mod ops;
+mod tensor;
+mod vjp;
+
+pub use backward::backward;
+pub use check::{check_grads, CheckError, CheckOptions, CheckReport};
+pub use functional::{grad, grad_graph, hvp, jacobian, jvp, vjp, Hessian};
+pub use linop::{power_iteration, to_dense, DenseOp, LinOp};
 pub use odl_tensor;
+pub use tensor::{enable_grad, is_grad_enabled, no_grad, Tensor};

@@ -1,0 +1,44 @@
+//! Convolution and pooling.
+
+use odl_tensor::{Array, Conv2dGeom};
+
+use crate::op::Op;
+use crate::tensor::Tensor;
+
+impl Tensor {
+    /// 2-d cross-correlation (PyTorch's conv2d): `x` `[n,c,h,w]`, weight
+    /// `[o,c,kh,kw]`, zero padding, equal stride in both directions.
+    #[track_caller]
+    pub fn conv2d(&self, w: &Tensor, stride: usize, padding: usize) -> Tensor {
+        let geom = Conv2dGeom { stride, padding };
+        Tensor::from_op(Array::conv2d(self.value(), w.value(), geom), Op::Conv2d(self.clone(), w.clone(), geom))
+    }
+
+    /// The adjoint of conv2d in its input (a transposed convolution) — used by
+    /// conv2d's VJP, and differentiable itself.
+    #[track_caller]
+    pub fn conv2d_input_grad(g: &Tensor, w: &Tensor, x_shape: &[usize], geom: Conv2dGeom) -> Tensor {
+        Tensor::from_op(
+            Array::conv2d_input_grad(g.value(), w.value(), x_shape, geom),
+            Op::Conv2dInputGrad(g.clone(), w.clone(), geom),
+        )
+    }
+
+    /// The adjoint of conv2d in its weight — used by conv2d's VJP, and
+    /// differentiable itself.
+    #[track_caller]
+    pub fn conv2d_weight_grad(x: &Tensor, g: &Tensor, w_shape: &[usize], geom: Conv2dGeom) -> Tensor {
+        Tensor::from_op(
+            Array::conv2d_weight_grad(x.value(), g.value(), w_shape, geom),
+            Op::Conv2dWeightGrad(x.clone(), g.clone(), geom),
+        )
+    }
+
+    /// Max pooling over `k×k` windows with `stride` (no padding), as a gather
+    /// at the argmax: the gradient flows to the chosen element of each window.
+    #[track_caller]
+    pub fn max_pool2d(&self, k: usize, stride: usize) -> Tensor {
+        let (idx, shape) = self.value().maxpool2d_argmax(k, stride);
+        self.take(idx.into(), &shape)
+    }
+}

@@ -1,0 +1,206 @@
+//! [`Tensor`]: a value ([`Array`]) plus, when it depends on something that
+//! requires a gradient, the primitive [`Op`] that made it. The op holds its
+//! inputs, so the graph *is* the chain of ops (as in candle and micrograd).
+
+use std::cell::Cell;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use odl_tensor::{Array, DType};
+
+use crate::op::Op;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
+}
+
+pub(crate) struct Node {
+    pub(crate) id: u64,
+    pub(crate) value: Array,
+    pub(crate) op: Option<Op>,
+    pub(crate) requires_grad: bool,
+}
+
+/// A differentiable n-dimensional array. Cheap to clone (shared).
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Arc<Node>);
+
+/// Runs `f` with graph recording switched off on this thread: ops then build no
+/// graph (as in PyTorch's `no_grad`). Recording is restored afterwards, even on panic.
+pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            GRAD_ENABLED.with(|g| g.set(self.0));
+        }
+    }
+    let _restore = Restore(GRAD_ENABLED.with(|g| g.replace(false)));
+    f()
+}
+
+/// Runs `f` with graph recording switched on (inside a [`no_grad`] region too).
+pub fn enable_grad<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            GRAD_ENABLED.with(|g| g.set(self.0));
+        }
+    }
+    let _restore = Restore(GRAD_ENABLED.with(|g| g.replace(true)));
+    f()
+}
+
+/// Whether ops on this thread currently record a graph.
+pub fn is_grad_enabled() -> bool {
+    GRAD_ENABLED.with(|g| g.get())
+}
+
+impl Tensor {
+    fn make(value: Array, op: Option<Op>, requires_grad: bool) -> Tensor {
+        Tensor(Arc::new(Node {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            value,
+            op,
+            requires_grad,
+        }))
+    }
+
+    /// A constant: no gradient flows into it.
+    pub fn constant(value: Array) -> Tensor {
+        Tensor::make(value, None, false)
+    }
+
+    /// A leaf that gradients are taken with respect to (a parameter or an input).
+    pub fn param(value: Array) -> Tensor {
+        Tensor::make(value, None, true)
+    }
+
+    /// Records the result of an op: the graph is kept only when recording is on
+    /// and some input requires a gradient.
+    pub(crate) fn from_op(value: Array, op: Op) -> Tensor {
+        if is_grad_enabled() && op.any_input_requires_grad() {
+            Tensor::make(value, Some(op), true)
+        } else {
+            Tensor::make(value, None, false)
+        }
+    }
+
+    /// A constant built from `f64` values.
+    #[track_caller]
+    pub fn from_f64(data: &[f64], shape: &[usize], dtype: DType) -> Tensor {
+        Tensor::constant(Array::from_f64(data, shape, dtype))
+    }
+
+    /// A constant 0-d tensor.
+    pub fn scalar(v: f64, dtype: DType) -> Tensor {
+        Tensor::constant(Array::scalar(v, dtype))
+    }
+
+    /// A constant of zeros.
+    pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
+        Tensor::constant(Array::zeros(shape, dtype))
+    }
+
+    /// A constant of ones.
+    pub fn ones(shape: &[usize], dtype: DType) -> Tensor {
+        Tensor::constant(Array::ones(shape, dtype))
+    }
+
+    /// Zeros of this tensor's shape and dtype.
+    pub fn zeros_like(&self) -> Tensor {
+        Tensor::zeros(self.shape(), self.dtype())
+    }
+
+    /// The value.
+    pub fn value(&self) -> &Array {
+        &self.0.value
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        self.0.value.shape()
+    }
+
+    /// Number of axes.
+    pub fn ndim(&self) -> usize {
+        self.0.value.ndim()
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.0.value.numel()
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.0.value.dtype()
+    }
+
+    /// Whether gradients can flow to or through this tensor.
+    pub fn requires_grad(&self) -> bool {
+        self.0.requires_grad
+    }
+
+    /// True for tensors made by [`Tensor::param`] / [`Tensor::constant`] (no op).
+    pub fn is_leaf(&self) -> bool {
+        self.0.op.is_none()
+    }
+
+    /// A unique id (stable for this tensor's lifetime).
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// The same value cut from the graph (a constant).
+    pub fn detach(&self) -> Tensor {
+        Tensor::constant(self.0.value.clone())
+    }
+
+    /// The single element as `f64`.
+    #[track_caller]
+    pub fn item(&self) -> f64 {
+        self.0.value.item()
+    }
+
+    /// The elements as `f64`.
+    pub fn to_vec_f64(&self) -> Vec<f64> {
+        self.0.value.to_vec_f64()
+    }
+
+    pub(crate) fn op(&self) -> Option<&Op> {
+        self.0.op.as_ref()
+    }
+}
+
+impl Drop for Node {
+    // Long chains (an unrolled 10k-step recurrence) would otherwise drop
+    // recursively and overflow the stack: unlink uniquely owned inputs iteratively.
+    fn drop(&mut self) {
+        let Some(op) = self.op.take() else { return };
+        let mut stack: Vec<Op> = vec![op];
+        while let Some(op) = stack.pop() {
+            for t in op.into_inputs() {
+                if let Ok(mut node) = Arc::try_unwrap(t.0) {
+                    if let Some(inner) = node.op.take() {
+                        stack.push(inner);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tensor({:?}", self.0.value)?;
+        if let Some(op) = &self.0.op {
+            write!(f, ", op={}", op.name())?;
+        } else if self.0.requires_grad {
+            write!(f, ", param")?;
+        }
+        write!(f, ")")
+    }
+}
