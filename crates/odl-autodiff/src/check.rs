@@ -92,9 +92,7 @@ pub fn check_grads(f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Array], opts: &Che
     };
     let mut fun: Fun = Box::new(f);
     for order in 1..=opts.order.max(1) {
-        let probe = Tensor::constant(inputs[0].clone());
         let out_shape = fun(&inputs.iter().map(|a| Tensor::constant(a.clone())).collect::<Vec<_>>()).shape().to_vec();
-        drop(probe);
         let c = rng.normal(&out_shape, 0.0, 1.0, DType::F64);
         for _ in 0..opts.directions {
             let d: Vec<Array> = inputs.iter().map(|a| rng.normal(a.shape(), 0.0, 1.0, DType::F64)).collect();
@@ -105,7 +103,11 @@ pub fn check_grads(f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Array], opts: &Che
             let prev = fun;
             let cc = c.clone();
             fun = Box::new(move |xs: &[Tensor]| {
-                let y = prev(xs);
+                // constants (finite-difference probes) become leaves so that the
+                // inner gradient exists; parameters keep their graph
+                let xs: Vec<Tensor> =
+                    xs.iter().map(|x| if x.requires_grad() { x.clone() } else { Tensor::param(x.value().clone()) }).collect();
+                let y = prev(&xs);
                 let refs: Vec<&Tensor> = xs.iter().collect();
                 let gs = backward(&[(&y, Tensor::constant(cc.clone()))], &refs, true);
                 let flat: Vec<Tensor> = gs.iter().map(|g| g.reshape(&[g.numel()])).collect();

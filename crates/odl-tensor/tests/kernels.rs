@@ -1,0 +1,116 @@
+//! CPU kernels against naive references.
+
+use odl_tensor::cpu::matmul::{gemm, gemm_reference};
+use odl_tensor::{Array, DType, ReduceOp, Rng};
+
+#[test]
+fn gemm_matches_reference_for_all_transposes_and_sizes() {
+    let mut rng = Rng::seed(1);
+    for &(m, n, k) in &[(1, 1, 1), (3, 5, 7), (17, 9, 33), (64, 64, 64), (130, 70, 150)] {
+        for ta in [false, true] {
+            for tb in [false, true] {
+                let a = rng.normal(&[m * k], 0.0, 1.0, DType::F64).to_vec_f64();
+                let b = rng.normal(&[k * n], 0.0, 1.0, DType::F64).to_vec_f64();
+                let want = gemm_reference(m, n, k, &a, ta, &b, tb);
+                let mut c = vec![0.0; m * n];
+                gemm(m, n, k, &a, ta, &b, tb, &mut c, false);
+                for (x, y) in c.iter().zip(&want) {
+                    assert!((x - y).abs() < 1e-10, "{m}x{n}x{k} ta={ta} tb={tb}");
+                }
+                // accumulate adds onto what is there
+                gemm(m, n, k, &a, ta, &b, tb, &mut c, true);
+                for (x, y) in c.iter().zip(&want) {
+                    assert!((x - 2.0 * y).abs() < 1e-10);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gemm_in_f32_above_the_threading_threshold() {
+    odl_tensor::set_num_threads(2);
+    let (m, n, k) = (128, 160, 96);
+    let mut rng = Rng::seed(2);
+    let a = rng.normal(&[m * k], 0.0, 1.0, DType::F32).to_vec_f32();
+    let b = rng.normal(&[k * n], 0.0, 1.0, DType::F32).to_vec_f32();
+    let want = gemm_reference(m, n, k, &a, false, &b, false);
+    let mut c = vec![0.0f32; m * n];
+    gemm(m, n, k, &a, false, &b, false, &mut c, false);
+    for (x, y) in c.iter().zip(&want) {
+        assert!((x - y).abs() < 1e-3 * (1.0 + y.abs()));
+    }
+}
+
+#[test]
+fn reductions_match_naive_sums() {
+    let x = Rng::seed(3).normal(&[3, 4, 5], 0.0, 1.0, DType::F64);
+    let v = x.to_vec_f64();
+    let at = |i: usize, j: usize, k: usize| v[(i * 4 + j) * 5 + k];
+    let s = x.reduce(ReduceOp::Sum, &[0, 2], false).to_vec_f64();
+    for j in 0..4 {
+        let want: f64 = (0..3).flat_map(|i| (0..5).map(move |k| (i, k))).map(|(i, k)| at(i, j, k)).sum();
+        assert!((s[j] - want).abs() < 1e-12);
+    }
+    let m = x.reduce(ReduceOp::Max, &[1], true);
+    assert_eq!(m.shape(), &[3, 1, 5]);
+    for i in 0..3 {
+        for k in 0..5 {
+            let want = (0..4).map(|j| at(i, j, k)).fold(f64::NEG_INFINITY, f64::max);
+            assert_eq!(m.get(i * 5 + k), want);
+        }
+    }
+}
+
+#[test]
+fn conv2d_matches_direct_definition() {
+    let mut rng = Rng::seed(4);
+    let x = rng.normal(&[2, 3, 6, 5], 0.0, 1.0, DType::F64);
+    let w = rng.normal(&[4, 3, 3, 3], 0.0, 1.0, DType::F64);
+    for (stride, pad) in [(1, 1), (2, 0), (2, 1)] {
+        let geom = odl_tensor::Conv2dGeom { stride, padding: pad };
+        let y = Array::conv2d(&x, &w, geom);
+        let (oh, ow) = (y.shape()[2], y.shape()[3]);
+        let xv = x.to_vec_f64();
+        let wv = w.to_vec_f64();
+        for n in 0..2 {
+            for o in 0..4 {
+                for i in 0..oh {
+                    for j in 0..ow {
+                        let mut s = 0.0;
+                        for c in 0..3 {
+                            for ki in 0..3 {
+                                for kj in 0..3 {
+                                    let (ii, jj) = ((i * stride + ki) as isize - pad as isize, (j * stride + kj) as isize - pad as isize);
+                                    if ii >= 0 && jj >= 0 && ii < 6 && jj < 5 {
+                                        s += xv[((n * 3 + c) * 6 + ii as usize) * 5 + jj as usize] * wv[((o * 3 + c) * 3 + ki) * 3 + kj];
+                                    }
+                                }
+                            }
+                        }
+                        let got = y.get(((n * 4 + o) * oh + i) * ow + j);
+                        assert!((got - s).abs() < 1e-12, "stride {stride} pad {pad}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn nan_propagates_through_max_and_reductions() {
+    let x = Array::from_vec(vec![1.0f32, f32::NAN, 3.0], &[3]);
+    assert!(x.reduce(ReduceOp::Max, &[0], false).item().is_nan());
+    assert!(x.reduce(ReduceOp::Sum, &[0], false).item().is_nan());
+}
+
+#[test]
+fn same_seed_same_numbers() {
+    let a = Rng::seed(9).normal(&[100], 0.0, 1.0, DType::F32);
+    let b = Rng::seed(9).normal(&[100], 0.0, 1.0, DType::F32);
+    let c = Rng::seed(10).normal(&[100], 0.0, 1.0, DType::F32);
+    assert_eq!(a.to_vec_f64(), b.to_vec_f64());
+    assert_ne!(a.to_vec_f64(), c.to_vec_f64());
+    let mean = a.sum_all() / 100.0;
+    assert!(mean.abs() < 0.35);
+}
