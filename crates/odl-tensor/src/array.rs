@@ -126,6 +126,18 @@ impl Array {
         })
     }
 
+    /// Mutable access to the elements as `T`, copying the data first if it is
+    /// shared (copy-on-write). Used for in-place optimizer updates.
+    #[track_caller]
+    pub fn as_mut_slice<T: Element>(&mut self) -> &mut [T] {
+        let dtype = self.dtype();
+        let Storage::Cpu(s) = Arc::make_mut(&mut self.storage);
+        match T::view_mut(s) {
+            Some(v) => v,
+            None => panic!("as_mut_slice: array holds {dtype}, asked for {}", T::DTYPE),
+        }
+    }
+
     /// The elements converted to `f64`.
     pub fn to_vec_f64(&self) -> Vec<f64> {
         match self.cpu() {

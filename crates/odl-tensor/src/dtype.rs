@@ -59,10 +59,20 @@ pub trait Element:
     fn wrap(v: Vec<Self>) -> CpuStorage;
     /// Borrows CPU storage as a slice of this type, if it holds this type.
     fn view(s: &CpuStorage) -> Option<&[Self]>;
+    /// Mutably borrows CPU storage as a slice of this type, if it holds this type.
+    fn view_mut(s: &mut CpuStorage) -> Option<&mut [Self]>;
     /// Lossy conversion from `f64`.
     fn of(x: f64) -> Self;
     /// Conversion to `f64`.
     fn to_f64(self) -> f64;
+    /// `e^x` of every element (vectorized for f32, libm for f64).
+    fn exp_slice(x: &[Self]) -> Vec<Self> {
+        x.iter().map(|v| v.exp()).collect()
+    }
+    /// `tanh` of every element (vectorized for f32, libm for f64).
+    fn tanh_slice(x: &[Self]) -> Vec<Self> {
+        x.iter().map(|v| v.tanh()).collect()
+    }
 }
 
 impl Element for f32 {
@@ -76,6 +86,12 @@ impl Element for f32 {
             _ => None,
         }
     }
+    fn view_mut(s: &mut CpuStorage) -> Option<&mut [Self]> {
+        match s {
+            CpuStorage::F32(v) => Some(v),
+            _ => None,
+        }
+    }
     #[inline(always)]
     fn of(x: f64) -> Self {
         x as f32
@@ -83,6 +99,12 @@ impl Element for f32 {
     #[inline(always)]
     fn to_f64(self) -> f64 {
         self as f64
+    }
+    fn exp_slice(x: &[Self]) -> Vec<Self> {
+        x.iter().map(|&v| crate::cpu::fastmath::exp_f32(v)).collect()
+    }
+    fn tanh_slice(x: &[Self]) -> Vec<Self> {
+        x.iter().map(|&v| crate::cpu::fastmath::tanh_f32(v)).collect()
     }
 }
 
@@ -92,6 +114,12 @@ impl Element for f64 {
         CpuStorage::F64(v)
     }
     fn view(s: &CpuStorage) -> Option<&[Self]> {
+        match s {
+            CpuStorage::F64(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn view_mut(s: &mut CpuStorage) -> Option<&mut [Self]> {
         match s {
             CpuStorage::F64(v) => Some(v),
             _ => None,

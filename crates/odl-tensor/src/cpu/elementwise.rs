@@ -11,10 +11,10 @@ pub fn unary<T: Element>(op: UnaryOp, x: &[T]) -> Vec<T> {
     }
     match op {
         UnaryOp::Neg => map(x, |v| -v),
-        UnaryOp::Exp => map(x, |v| v.exp()),
+        UnaryOp::Exp => T::exp_slice(x),
         UnaryOp::Log => map(x, |v| v.ln()),
         UnaryOp::Sqrt => map(x, |v| v.sqrt()),
-        UnaryOp::Tanh => map(x, |v| v.tanh()),
+        UnaryOp::Tanh => T::tanh_slice(x),
         UnaryOp::Abs => map(x, |v| v.abs()),
         UnaryOp::Sign => map(x, |v| {
             if v > T::zero() {

@@ -6,6 +6,7 @@
 
 pub mod conv;
 pub mod elementwise;
+pub mod fastmath;
 pub mod matmul;
 pub mod movement;
 pub mod reduce;

@@ -1,0 +1,98 @@
+//! Measures the GEMM candidates on this machine — the `gemm` crate (odl's
+//! choice), `matrixmultiply` and `faer` — for f32 and f64, square sizes
+//! 64–1024, on 1 and 2 threads, and prints a markdown table of median GFLOP/s.
+//!
+//! `cargo bench -p odl-tensor --bench gemm_candidates` (results: docs/gemm.md).
+//! `matrixmultiply` reads its thread count once per process, so the program
+//! re-runs itself once per thread count.
+
+use std::process::Command;
+use std::time::Instant;
+
+use odl_tensor::{DType, Element, Rng};
+
+const SIZES: [usize; 5] = [64, 128, 256, 512, 1024];
+
+fn time_median(mut f: impl FnMut(), flops: f64) -> f64 {
+    for _ in 0..3 {
+        f();
+    }
+    let t = Instant::now();
+    f();
+    let est = t.elapsed().as_secs_f64().max(1e-7);
+    let iters = ((0.4 / est) as usize).clamp(5, 2000);
+    let mut ts: Vec<f64> = (0..iters)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    ts.sort_by(f64::total_cmp);
+    flops / ts[ts.len() / 2] / 1e9
+}
+
+fn with_gemm<T: Element>(n: usize, threads: usize, a: &[T], b: &[T], c: &mut [T]) {
+    let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    // SAFETY: a, b, c are n×n row-major slices, c does not alias a or b.
+    unsafe {
+        gemm::gemm(
+            n, n, n, c.as_mut_ptr(), 1, n as isize, false, a.as_ptr(), 1, n as isize, b.as_ptr(), 1, n as isize,
+            T::zero(), T::one(), false, false, false, par,
+        )
+    }
+}
+
+fn with_faer<T: Element + faer::traits::ComplexField>(n: usize, threads: usize, a: &[T], b: &[T], c: &mut [T]) {
+    let par = if threads > 1 { faer::Par::rayon(threads) } else { faer::Par::Seq };
+    let am = faer::MatRef::from_row_major_slice(a, n, n);
+    let bm = faer::MatRef::from_row_major_slice(b, n, n);
+    let cm = faer::MatMut::from_row_major_slice_mut(c, n, n);
+    faer::linalg::matmul::matmul(cm, faer::Accum::Replace, am, bm, T::one(), par);
+}
+
+fn row<T: Element + faer::traits::ComplexField>(n: usize, threads: usize, mm: fn(usize, &[T], &[T], &mut [T])) -> [f64; 3] {
+    let mut rng = Rng::seed(n as u64);
+    let a: Vec<T> = rng.normal(&[n * n], 0.0, 1.0, T::DTYPE).to_vec_f64().iter().map(|&v| T::of(v)).collect();
+    let b: Vec<T> = rng.normal(&[n * n], 0.0, 1.0, T::DTYPE).to_vec_f64().iter().map(|&v| T::of(v)).collect();
+    let mut c = vec![T::zero(); n * n];
+    let flops = 2.0 * (n as f64).powi(3);
+    let g = time_median(|| with_gemm(n, threads, &a, &b, &mut c), flops);
+    let m = time_median(|| mm(n, &a, &b, &mut c), flops);
+    let f = time_median(|| with_faer(n, threads, &a, &b, &mut c), flops);
+    [g, m, f]
+}
+
+fn mm_f32(n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    // SAFETY: n×n row-major slices, c does not alias a or b.
+    unsafe { matrixmultiply::sgemm(n, n, n, 1.0, a.as_ptr(), n as isize, 1, b.as_ptr(), n as isize, 1, 0.0, c.as_mut_ptr(), n as isize, 1) }
+}
+
+fn mm_f64(n: usize, a: &[f64], b: &[f64], c: &mut [f64]) {
+    // SAFETY: as above.
+    unsafe { matrixmultiply::dgemm(n, n, n, 1.0, a.as_ptr(), n as isize, 1, b.as_ptr(), n as isize, 1, 0.0, c.as_mut_ptr(), n as isize, 1) }
+}
+
+fn main() {
+    let Ok(t) = std::env::var("MATMUL_NUM_THREADS") else {
+        println!("| dtype | n | threads | gemm GFLOP/s | matrixmultiply GFLOP/s | faer GFLOP/s |");
+        println!("|---|---|---|---|---|---|");
+        let exe = std::env::current_exe().expect("own path");
+        for threads in ["1", "2"] {
+            let out = Command::new(&exe).env("MATMUL_NUM_THREADS", threads).output().expect("re-run");
+            print!("{}", String::from_utf8_lossy(&out.stdout));
+        }
+        return;
+    };
+    let threads: usize = t.parse().expect("MATMUL_NUM_THREADS");
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().ok();
+    for dtype in [DType::F32, DType::F64] {
+        for n in SIZES {
+            let r = match dtype {
+                DType::F32 => row::<f32>(n, threads, mm_f32),
+                DType::F64 => row::<f64>(n, threads, mm_f64),
+            };
+            println!("| {dtype} | {n} | {threads} | {:.1} | {:.1} | {:.1} |", r[0], r[1], r[2]);
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! A counting global allocator: live heap bytes and their peak, so that the
+//! benchmark can report how much memory an HVP costs next to a gradient.
+//! Counting is off until [`start`] is called, so ordinary runs pay one relaxed
+//! load per allocation.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
+
+/// The allocator type installed in the `odl` binary.
+pub struct Counting;
+
+static ON: AtomicBool = AtomicBool::new(false);
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator, which
+// upholds the GlobalAlloc contract; the counters only observe sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if ON.load(Ordering::Relaxed) {
+            let live = LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed) + layout.size() as isize;
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded with the caller's layout (see the impl comment).
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if ON.load(Ordering::Relaxed) {
+            LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        }
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if ON.load(Ordering::Relaxed) {
+            let d = new_size as isize - layout.size() as isize;
+            let live = LIVE.fetch_add(d, Ordering::Relaxed) + d;
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        // SAFETY: `ptr` came from `System` with `layout`; forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+/// Starts counting from zero.
+pub fn start() {
+    LIVE.store(0, Ordering::Relaxed);
+    PEAK.store(0, Ordering::Relaxed);
+    ON.store(true, Ordering::Relaxed);
+}
+
+/// Stops counting and returns the peak of live bytes allocated since [`start`].
+pub fn stop() -> usize {
+    ON.store(false, Ordering::Relaxed);
+    PEAK.load(Ordering::Relaxed).max(0) as usize
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), in bytes.
+pub fn peak_rss() -> Option<usize> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_a_known_allocation() {
+        super::start();
+        let v = vec![0u8; 1 << 20];
+        std::hint::black_box(&v);
+        drop(v);
+        let peak = super::stop();
+        assert!(peak >= 1 << 20, "{peak}");
+    }
+}

@@ -1,0 +1,186 @@
+//! `odl bench`: runs the workloads of `shared/bench/WORKLOADS.md` and prints
+//! one JSON line per workload in the schema of `peers.py`, so the lines of odl,
+//! PyTorch and JAX can be put side by side.
+
+pub mod data;
+pub mod workloads;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+use data::Source;
+
+/// Options of `odl bench`.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Comma-separated workloads (W1,W2,W3,W4,W4P,W8,G1024,G256), `all` or `GEMM`.
+    #[arg(long, default_value = "all")]
+    pub workload: String,
+    /// Load exact starting values from DIR/<W>.npz written by `peers.py --dump DIR`.
+    #[arg(long, value_name = "DIR")]
+    pub init: Option<PathBuf>,
+    /// Timed iterations (default: adaptive, about --target seconds).
+    #[arg(long)]
+    pub repeat: Option<usize>,
+    /// Seconds of timed iterations when --repeat is not given.
+    #[arg(long, default_value_t = 3.0)]
+    pub target: f64,
+    /// Compute threads (default: PEERS_THREADS or 2, as the peers).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Run in this process, without a subprocess per workload.
+    #[arg(long, hide = true)]
+    pub inproc: bool,
+}
+
+fn expand(list: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for w in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match w.to_ascii_uppercase().as_str() {
+            "ALL" => out.extend(workloads::ALL.iter().map(|s| s.to_string())),
+            "GEMM" => out.extend(workloads::GEMM.iter().map(|s| s.to_string())),
+            u if workloads::ALL.contains(&u) || workloads::GEMM.contains(&u) => out.push(u.to_string()),
+            "W5" | "W6" | "W7" => bail!("workload {w} is not implemented in odl yet (W5 needs attacks, W6 the CNN layers, W7 the GAN issue)"),
+            _ => bail!(
+                "unknown workload '{w}' (choose from {}, {}, all, GEMM)",
+                workloads::ALL.join(", "),
+                workloads::GEMM.join(", ")
+            ),
+        }
+    }
+    if out.is_empty() {
+        bail!("--workload is empty");
+    }
+    Ok(out)
+}
+
+/// Entry point of `odl bench`.
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let threads = args
+        .threads
+        .or_else(|| std::env::var("PEERS_THREADS").ok().and_then(|s| s.parse().ok()))
+        .unwrap_or(2);
+    if threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    if args.target <= 0.0 || args.target.is_nan() {
+        bail!("--target must be a positive number of seconds, got {}", args.target);
+    }
+    if args.repeat == Some(0) {
+        bail!("--repeat must be at least 1");
+    }
+    if let Some(dir) = &args.init {
+        if !dir.is_dir() {
+            bail!("--init {}: not a directory (make it with: python peers.py --framework torch --workload all --dump DIR)", dir.display());
+        }
+    }
+    let wls = expand(&args.workload)?;
+    if wls.len() > 1 && !args.inproc {
+        // a fresh process per workload: isolates allocator state and peak RSS
+        let exe = std::env::current_exe().context("locating the odl binary")?;
+        for wl in &wls {
+            let mut cmd = Command::new(&exe);
+            cmd.args(["bench", "--inproc", "--workload", wl, "--threads", &threads.to_string(), "--target", &args.target.to_string()]);
+            if let Some(r) = args.repeat {
+                cmd.args(["--repeat", &r.to_string()]);
+            }
+            if let Some(d) = &args.init {
+                cmd.arg("--init").arg(d);
+            }
+            let status = cmd.status().with_context(|| format!("running {wl}"))?;
+            if !status.success() {
+                println!("{}", json!({"framework": "odl", "workload": wl, "device": "cpu", "error": format!("exit {status}")}));
+            }
+        }
+        return Ok(());
+    }
+    odl_tensor::set_num_threads(threads);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("starting the thread pool")?;
+    faer::set_global_parallelism(if threads > 1 { faer::Par::rayon(threads) } else { faer::Par::Seq });
+    let src = match &args.init {
+        Some(d) => Source::Dump(d),
+        None => Source::Random,
+    };
+    for wl in &wls {
+        // run on a pool thread, so that the caller is one of the GEMM workers
+        // instead of a third thread waiting for two
+        let rec = pool.install(|| measure(wl, &src, args, threads))?;
+        println!("{rec}");
+    }
+    Ok(())
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// Times one workload with the peers' procedure: one first call, warm-up of at
+/// least 3 iterations and 0.5 s, then `iters` timed iterations.
+fn measure(wl: &str, src: &Source, args: &BenchArgs, threads: usize) -> Result<Value> {
+    let mut p = workloads::prepare(wl, src)?;
+    let t0 = Instant::now();
+    let check = (p.step)(true);
+    let first = t0.elapsed().as_secs_f64();
+    let mut warm = Vec::new();
+    let tw = Instant::now();
+    while warm.len() < 3 || tw.elapsed().as_secs_f64() < 0.5 {
+        let t = Instant::now();
+        std::hint::black_box((p.step)(false));
+        warm.push(t.elapsed().as_secs_f64());
+    }
+    let iters = match args.repeat {
+        Some(r) => r,
+        None => {
+            let tail = warm.len().saturating_sub(20);
+            let est = median(&mut warm[tail..].to_vec()).max(1e-9);
+            ((args.target / est).ceil() as usize).clamp(10, 200_000)
+        }
+    };
+    let mut ts = Vec::with_capacity(iters);
+    for _ in 0..iters {
+        let t = Instant::now();
+        std::hint::black_box((p.step)(false));
+        ts.push(t.elapsed().as_secs_f64());
+    }
+    let min = ts.iter().cloned().fold(f64::INFINITY, f64::min);
+    let max = ts.iter().cloned().fold(0.0, f64::max);
+    let med = median(&mut ts);
+    let mut rec = json!({
+        "framework": "odl",
+        "workload": wl,
+        "device": "cpu",
+        "median_s": med,
+        "min_s": min,
+        "max_s": max,
+        "iters": iters,
+        "threads": threads,
+        "name": workloads::name(wl),
+        "warmup_iters": warm.len() + 1,
+        "first_call_s": first,
+        "check": check,
+        "version": env!("CARGO_PKG_VERSION"),
+        "init": if args.init.is_some() { "dump" } else { "odl-rng" },
+    });
+    let obj = rec.as_object_mut().expect("object");
+    if let Some(rss) = crate::alloc::peak_rss() {
+        obj.insert("peak_rss_bytes".into(), json!(rss));
+    }
+    if let Some(n) = wl.strip_prefix('G').and_then(|s| s.parse::<f64>().ok()) {
+        obj.insert("gflops_median".into(), json!(2.0 * n.powi(3) / med / 1e9));
+        obj.insert("gflops_best".into(), json!(2.0 * n.powi(3) / min / 1e9));
+    }
+    for (k, v) in p.extra.drain(..) {
+        obj.insert(k, v);
+    }
+    Ok(rec)
+}

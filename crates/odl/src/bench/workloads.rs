@@ -1,0 +1,328 @@
+//! The workloads of `shared/bench/WORKLOADS.md` that the engine can run, each
+//! as a stateful step closure. Every step does what the spec puts inside the
+//! timer, and nothing else.
+
+use anyhow::{bail, Result};
+use odl_autodiff::{grad, Hessian, Tensor};
+use odl_tensor::cpu::matmul::gemm;
+use odl_tensor::{Array, DType, Rng};
+
+use super::data::{batch, maybe_open, mlp, Layer, Source};
+
+/// One prepared workload: `step(want_check)` runs one timed iteration and,
+/// when asked, returns the workload's `check` value for that iteration.
+pub struct Prepared {
+    /// the timed step
+    pub step: Box<dyn FnMut(bool) -> Option<f64>>,
+    /// extra fields for the JSON record
+    pub extra: Vec<(String, serde_json::Value)>,
+}
+
+/// Short names, as in `peers.py`.
+pub fn name(wl: &str) -> &'static str {
+    match wl {
+        "W1" => "chain1d",
+        "W2" => "mlp",
+        "W3" => "deepnarrow",
+        "W4" => "hvp",
+        "W4P" => "hvp_power20",
+        "W8" => "jacspec",
+        "G1024" => "gemm1024",
+        "G256" => "gemm256",
+        _ => "?",
+    }
+}
+
+/// Workloads odl runs, in order.
+pub const ALL: [&str; 6] = ["W1", "W2", "W3", "W4", "W4P", "W8"];
+/// GEMM calibration workloads.
+pub const GEMM: [&str; 2] = ["G1024", "G256"];
+
+/// Builds the step for `wl`.
+pub fn prepare(wl: &str, src: &Source) -> Result<Prepared> {
+    let p = match wl {
+        "W1" => w1(src)?,
+        "W2" => mlp_step(src, "W2", &[784, 256, 256, 256, 10], 128, Act::Relu, Opt::Momentum(0.01, 0.9))?,
+        "W3" => {
+            let mut sizes = vec![64; 34];
+            sizes.push(10);
+            mlp_step(src, "W3", &sizes, 64, Act::Tanh, Opt::Sgd(0.01))?
+        }
+        "W4" => w4(src, false)?,
+        "W4P" => w4(src, true)?,
+        "W8" => w8(src)?,
+        "G1024" => gemm_step(1024),
+        "G256" => gemm_step(256),
+        other => bail!("unknown workload '{other}' (odl runs: {}, {})", ALL.join(", "), GEMM.join(", ")),
+    };
+    Ok(p)
+}
+
+fn w1(src: &Source) -> Result<Prepared> {
+    let npz = maybe_open(src, "W1")?;
+    let (mut w, x, y) = match &npz {
+        None => {
+            let mut rng = Rng::seed(1);
+            let w: Vec<f64> = (0..50).map(|_| 1.0 + 0.01 * rng.normal_f64()).collect();
+            (w, 1.0, 2.0)
+        }
+        Some(npz) => (
+            npz.array("w", DType::F64, Some(&[50]))?.to_vec_f64(),
+            npz.array("x", DType::F64, Some(&[]))?.item(),
+            npz.array("y", DType::F64, Some(&[]))?.item(),
+        ),
+    };
+    let lr = 1e-3;
+    let (xt, yt) = (Tensor::scalar(x, DType::F64), Tensor::scalar(y, DType::F64));
+    let step = move |want: bool| {
+        let ws: Vec<Tensor> = w.iter().map(|&v| Tensor::param(Array::scalar(v, DType::F64))).collect();
+        let mut h = xt.clone();
+        for wi in &ws {
+            h = wi.mul(&h);
+        }
+        let loss = h.sub(&yt).square().mul_scalar(0.5);
+        let refs: Vec<&Tensor> = ws.iter().collect();
+        let g = grad(&loss, &refs);
+        for (wi, gi) in w.iter_mut().zip(&g) {
+            *wi -= lr * gi.value().as_slice::<f64>()[0];
+        }
+        want.then(|| loss.item())
+    };
+    Ok(Prepared {
+        step: Box::new(step),
+        extra: vec![],
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Act {
+    Relu,
+    Tanh,
+}
+
+#[derive(Clone, Copy)]
+enum Opt {
+    Sgd(f64),
+    Momentum(f64, f64),
+}
+
+fn forward(ps: &[Tensor], x: &Tensor, act: Act) -> Tensor {
+    let n = ps.len() / 2;
+    let mut h = x.clone();
+    for l in 0..n {
+        h = h.linear(&ps[2 * l], Some(&ps[2 * l + 1]));
+        if l + 1 < n {
+            h = match act {
+                Act::Relu => h.relu(),
+                Act::Tanh => h.tanh(),
+            };
+        }
+    }
+    h
+}
+
+fn flatten(layers: Vec<Layer>) -> Vec<Array> {
+    layers.into_iter().flat_map(|(w, b)| [w, b]).collect()
+}
+
+fn mlp_step(src: &Source, wl: &str, sizes: &[usize], bs: usize, act: Act, opt: Opt) -> Result<Prepared> {
+    let npz = maybe_open(src, wl)?;
+    let seed = if wl == "W2" { 2 } else { 3 };
+    let mut rng = Rng::seed(seed);
+    let mut params = flatten(mlp(src, npz.as_ref(), "params", sizes, &mut rng)?);
+    let (x, y) = batch(src, npz.as_ref(), &[bs, sizes[0]], &mut rng)?;
+    let xt = Tensor::constant(x);
+    let mut vel: Vec<Option<Array>> = vec![None; params.len()];
+    let step = move |want: bool| {
+        let ps: Vec<Tensor> = params.iter().map(|a| Tensor::param(a.clone())).collect();
+        let loss = forward(&ps, &xt, act).cross_entropy(&y);
+        let refs: Vec<&Tensor> = ps.iter().collect();
+        let grads = grad(&loss, &refs);
+        let check = want.then(|| loss.item());
+        drop(refs);
+        drop(ps);
+        drop(loss);
+        for ((p, g), v) in params.iter_mut().zip(grads).zip(vel.iter_mut()) {
+            let g = g.value().clone();
+            match opt {
+                Opt::Sgd(lr) => axpy(p, -lr as f32, &g),
+                Opt::Momentum(lr, mu) => {
+                    // v ← μ v + g (v₀ = g), then p ← p − lr v (PyTorch's convention)
+                    let vv = v.get_or_insert_with(|| Array::zeros(g.shape(), DType::F32));
+                    let vs = vv.as_mut_slice::<f32>();
+                    for (vi, gi) in vs.iter_mut().zip(g.as_slice::<f32>()) {
+                        *vi = mu as f32 * *vi + gi;
+                    }
+                    axpy(p, -lr as f32, vv);
+                }
+            }
+        }
+        check
+    };
+    Ok(Prepared {
+        step: Box::new(step),
+        extra: vec![],
+    })
+}
+
+/// `p ← p + a·x` in place (f32).
+fn axpy(p: &mut Array, a: f32, x: &Array) {
+    for (pi, xi) in p.as_mut_slice::<f32>().iter_mut().zip(x.as_slice::<f32>()) {
+        *pi += a * xi;
+    }
+}
+
+fn dot(a: &[Array], b: &[Array]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x.as_slice::<f32>().iter().zip(y.as_slice::<f32>()).map(|(p, q)| (*p as f64) * (*q as f64)).sum::<f64>())
+        .sum()
+}
+
+fn scale(a: &[Array], s: f64) -> Vec<Array> {
+    a.iter()
+        .map(|x| {
+            let mut y = x.clone();
+            y.as_mut_slice::<f32>().iter_mut().for_each(|v| *v = (*v as f64 * s) as f32);
+            y
+        })
+        .collect()
+}
+
+fn w4(src: &Source, power: bool) -> Result<Prepared> {
+    let wl = if power { "W4P" } else { "W4" };
+    // W4 and W4P share W2's network and batch, and draw v from seed 4
+    let npz = match src {
+        Source::Random => None,
+        Source::Dump(dir) => {
+            let p = dir.join(format!("{wl}.npz"));
+            Some(super::data::open_dump(dir, if p.exists() { wl } else { "W4" })?)
+        }
+    };
+    let mut rng = Rng::seed(2);
+    let sizes = [784, 256, 256, 256, 10];
+    let params = flatten(mlp(src, npz.as_ref(), "params", &sizes, &mut rng)?);
+    let (x, y) = batch(src, npz.as_ref(), &[128, 784], &mut rng)?;
+    let v: Vec<Array> = match &npz {
+        None => {
+            let mut r4 = Rng::seed(4);
+            params.iter().map(|p| r4.normal(p.shape(), 0.0, 1.0, DType::F32)).collect()
+        }
+        Some(npz) => {
+            let mut v = Vec::new();
+            for (i, p) in params.iter().enumerate() {
+                v.push(npz.array(&format!("v.{}.{}", i / 2, i % 2), DType::F32, Some(p.shape()))?);
+            }
+            v
+        }
+    };
+    let xt = Tensor::constant(x);
+    let loss_of = move |ps: &[Tensor]| forward(ps, &xt, Act::Relu).cross_entropy(&y);
+
+    // memory: peak live heap of one plain gradient vs one HVP (same inputs)
+    let ps: Vec<Tensor> = params.iter().map(|a| Tensor::param(a.clone())).collect();
+    let refs: Vec<&Tensor> = ps.iter().collect();
+    crate::alloc::start();
+    let g = grad(&loss_of(&ps), &refs);
+    let grad_bytes = crate::alloc::stop();
+    drop(g);
+    crate::alloc::start();
+    let hv = Hessian::new(&loss_of(&ps), &ps).apply_arrays(&v);
+    let hvp_bytes = crate::alloc::stop();
+    drop(hv);
+    drop(refs);
+    drop(ps);
+    let extra = vec![
+        ("grad_peak_heap_bytes".to_string(), serde_json::json!(grad_bytes)),
+        ("hvp_peak_heap_bytes".to_string(), serde_json::json!(hvp_bytes)),
+        ("hvp_over_grad_memory".to_string(), serde_json::json!(hvp_bytes as f64 / grad_bytes as f64)),
+    ];
+
+    let step: Box<dyn FnMut(bool) -> Option<f64>> = if !power {
+        Box::new(move |want: bool| {
+            let ps: Vec<Tensor> = params.iter().map(|a| Tensor::param(a.clone())).collect();
+            let hv = Hessian::new(&loss_of(&ps), &ps).apply_arrays(&v);
+            want.then(|| dot(&v, &hv))
+        })
+    } else {
+        Box::new(move |_want: bool| {
+            let ps: Vec<Tensor> = params.iter().map(|a| Tensor::param(a.clone())).collect();
+            let h = Hessian::new(&loss_of(&ps), &ps);
+            let mut u = scale(&v, 1.0 / dot(&v, &v).sqrt());
+            let mut lam = 0.0;
+            for _ in 0..20 {
+                let w = h.apply_arrays(&u);
+                lam = dot(&u, &w);
+                u = scale(&w, 1.0 / dot(&w, &w).sqrt());
+            }
+            Some(lam)
+        })
+    };
+    Ok(Prepared { step, extra })
+}
+
+fn w8(src: &Source) -> Result<Prepared> {
+    let npz = maybe_open(src, "W8")?;
+    let n = 256;
+    let (ws, x) = match &npz {
+        None => {
+            let mut rng = Rng::seed(8);
+            let ws: Vec<Array> = (0..32).map(|_| rng.normal(&[n, n], 0.0, 1.0 / 16.0, DType::F32)).collect();
+            (ws, rng.normal(&[n], 0.0, 1.0, DType::F32))
+        }
+        Some(npz) => {
+            let mut ws = Vec::new();
+            for l in 0..32 {
+                ws.push(npz.array(&format!("Ws.{l}"), DType::F32, Some(&[n, n]))?);
+            }
+            (ws, npz.array("x", DType::F32, Some(&[n]))?)
+        }
+    };
+    let ws: Vec<Tensor> = ws.into_iter().map(Tensor::constant).collect();
+    let x = Tensor::constant(x.reshape(&[n, 1]));
+    let step = move |_want: bool| {
+        // Forward-mode accumulation of J = D_32 W_32 ⋯ D_1 W_1 in engine ops:
+        // the tangent of h_l for all 256 input directions at once.
+        let mut h = x.clone();
+        let mut jac: Option<Tensor> = None;
+        for w in &ws {
+            h = w.matmul(&h).tanh();
+            let d = h.square().neg().add_scalar(1.0); // tanh' = 1 − tanh², [n,1]
+            let wj = match &jac {
+                None => w.clone(),
+                Some(j) => w.matmul(j),
+            };
+            jac = Some(wj.mul(&d));
+        }
+        let j = jac.expect("32 layers");
+        let sv = singular_values(j.value());
+        Some(sv[0])
+    };
+    Ok(Prepared {
+        step: Box::new(step),
+        extra: vec![("jacobian_method".into(), serde_json::json!("forward accumulation D_l W_l J_{l-1} (exact)"))],
+    })
+}
+
+/// All singular values (descending) of a square f32 matrix, through faer.
+fn singular_values(a: &Array) -> Vec<f64> {
+    let (m, n) = (a.shape()[0], a.shape()[1]);
+    let mat = faer::MatRef::from_row_major_slice(a.as_slice::<f32>(), m, n);
+    let mut s: Vec<f64> = mat.singular_values().expect("SVD converges").into_iter().map(|v| v as f64).collect();
+    s.sort_by(|a, b| b.total_cmp(a));
+    s
+}
+
+fn gemm_step(n: usize) -> Prepared {
+    let mut rng = Rng::seed(100 + n as u64);
+    let a = rng.normal(&[n, n], 0.0, 1.0, DType::F32).to_vec_f32();
+    let b = rng.normal(&[n, n], 0.0, 1.0, DType::F32).to_vec_f32();
+    let mut c = vec![0.0f32; n * n];
+    Prepared {
+        step: Box::new(move |_| {
+            gemm(n, n, n, &a, false, &b, false, &mut c, false);
+            Some(c[0] as f64)
+        }),
+        extra: vec![],
+    }
+}
