@@ -31,7 +31,13 @@ type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 #[track_caller]
 pub fn backward(outputs: &[(&Tensor, Tensor)], wrt: &[&Tensor], create_graph: bool) -> Vec<Tensor> {
     for (y, s) in outputs {
-        assert_eq!(y.shape(), s.shape(), "backward: seed shape {:?} differs from output shape {:?}", s.shape(), y.shape());
+        assert_eq!(
+            y.shape(),
+            s.shape(),
+            "backward: seed shape {:?} differs from output shape {:?}",
+            s.shape(),
+            y.shape()
+        );
     }
     if create_graph {
         enable_grad(|| run(outputs, wrt))
@@ -79,7 +85,12 @@ fn run(outputs: &[(&Tensor, Tensor)], wrt: &[&Tensor]) -> Vec<Tensor> {
     let mut needed = vec![false; order.len()];
     for (i, t) in order.iter().enumerate() {
         needed[i] = targets.contains_key(&t.id())
-            || t.op().is_some_and(|op| op.inputs().into_iter().flatten().any(|x| pos.get(&x.id()).is_some_and(|&j| needed[j])));
+            || t.op().is_some_and(|op| {
+                op.inputs()
+                    .into_iter()
+                    .flatten()
+                    .any(|x| pos.get(&x.id()).is_some_and(|&j| needed[j]))
+            });
     }
 
     // 3. accumulate cotangents in reverse order

@@ -10,7 +10,12 @@ use crate::tensor::Tensor;
 /// `∂y/∂x` for each `x` in `wrt`, where `y` is a scalar; the results are constants.
 #[track_caller]
 pub fn grad(y: &Tensor, wrt: &[&Tensor]) -> Vec<Tensor> {
-    assert_eq!(y.numel(), 1, "grad: output must be a scalar, got shape {:?}", y.shape());
+    assert_eq!(
+        y.numel(),
+        1,
+        "grad: output must be a scalar, got shape {:?}",
+        y.shape()
+    );
     backward(&[(y, Tensor::ones(y.shape(), y.dtype()))], wrt, false)
 }
 
@@ -18,7 +23,12 @@ pub fn grad(y: &Tensor, wrt: &[&Tensor]) -> Vec<Tensor> {
 /// differentiated again (HVPs, gradient penalties, third derivatives).
 #[track_caller]
 pub fn grad_graph(y: &Tensor, wrt: &[&Tensor]) -> Vec<Tensor> {
-    assert_eq!(y.numel(), 1, "grad_graph: output must be a scalar, got shape {:?}", y.shape());
+    assert_eq!(
+        y.numel(),
+        1,
+        "grad_graph: output must be a scalar, got shape {:?}",
+        y.shape()
+    );
     backward(&[(y, Tensor::ones(y.shape(), y.dtype()))], wrt, true)
 }
 
@@ -33,7 +43,13 @@ pub fn vjp(y: &Tensor, wrt: &[&Tensor], cotangent: &Tensor, create_graph: bool) 
 /// gives `J t`. Costs about two reverse passes.
 #[track_caller]
 pub fn jvp(f: impl Fn(&Tensor) -> Tensor, x: &Array, t: &Array) -> (Tensor, Tensor) {
-    assert_eq!(x.shape(), t.shape(), "jvp: tangent shape {:?} differs from input shape {:?}", t.shape(), x.shape());
+    assert_eq!(
+        x.shape(),
+        t.shape(),
+        "jvp: tangent shape {:?} differs from input shape {:?}",
+        t.shape(),
+        x.shape()
+    );
     let xp = Tensor::param(x.clone());
     let y = f(&xp);
     let u = Tensor::param(Array::zeros(y.shape(), y.dtype()));
@@ -101,10 +117,24 @@ impl Hessian {
     /// `H v` for `v` given as one array per parameter.
     #[track_caller]
     pub fn apply_arrays(&self, v: &[Array]) -> Vec<Array> {
-        assert_eq!(v.len(), self.params.len(), "Hessian: {} direction tensors for {} parameters", v.len(), self.params.len());
-        let seeds: Vec<(&Tensor, Tensor)> = self.grads.iter().zip(v).map(|(g, vi)| (g, Tensor::constant(vi.clone()))).collect();
+        assert_eq!(
+            v.len(),
+            self.params.len(),
+            "Hessian: {} direction tensors for {} parameters",
+            v.len(),
+            self.params.len()
+        );
+        let seeds: Vec<(&Tensor, Tensor)> = self
+            .grads
+            .iter()
+            .zip(v)
+            .map(|(g, vi)| (g, Tensor::constant(vi.clone())))
+            .collect();
         let refs: Vec<&Tensor> = self.params.iter().collect();
-        backward(&seeds, &refs, false).into_iter().map(|t| t.value().clone()).collect()
+        backward(&seeds, &refs, false)
+            .into_iter()
+            .map(|t| t.value().clone())
+            .collect()
     }
 }
 
@@ -121,6 +151,9 @@ impl LinOp for Hessian {
             parts.push(Array::from_f64(&v[at..at + n], p.shape(), p.dtype()));
             at += n;
         }
-        self.apply_arrays(&parts).iter().flat_map(|a| a.to_vec_f64()).collect()
+        self.apply_arrays(&parts)
+            .iter()
+            .flat_map(|a| a.to_vec_f64())
+            .collect()
     }
 }

@@ -36,8 +36,16 @@ impl Op {
     pub(crate) fn inputs(&self) -> [Option<&Tensor>; 2] {
         use Op::*;
         match self {
-            Unary(_, a) | Clamp(a, ..) | Sum(a, _) | Max(a, _) | Reshape(a) | Permute(a, _) | Expand(a) | Take(a, _)
-            | ScatterAdd(a, _) | Cast(a) => [Some(a), None],
+            Unary(_, a)
+            | Clamp(a, ..)
+            | Sum(a, _)
+            | Max(a, _)
+            | Reshape(a)
+            | Permute(a, _)
+            | Expand(a)
+            | Take(a, _)
+            | ScatterAdd(a, _)
+            | Cast(a) => [Some(a), None],
             Binary(_, a, b)
             | Select(_, a, b)
             | MatMul(a, b, ..)
@@ -50,8 +58,16 @@ impl Op {
     pub(crate) fn into_inputs(self) -> impl Iterator<Item = Tensor> {
         use Op::*;
         let (a, b) = match self {
-            Unary(_, a) | Clamp(a, ..) | Sum(a, _) | Max(a, _) | Reshape(a) | Permute(a, _) | Expand(a) | Take(a, _)
-            | ScatterAdd(a, _) | Cast(a) => (a, None),
+            Unary(_, a)
+            | Clamp(a, ..)
+            | Sum(a, _)
+            | Max(a, _)
+            | Reshape(a)
+            | Permute(a, _)
+            | Expand(a)
+            | Take(a, _)
+            | ScatterAdd(a, _)
+            | Cast(a) => (a, None),
             Binary(_, a, b)
             | Select(_, a, b)
             | MatMul(a, b, ..)

@@ -157,7 +157,13 @@ impl Array {
     /// The single element of a one-element array, as `f64`.
     #[track_caller]
     pub fn item(&self) -> f64 {
-        assert_eq!(self.numel(), 1, "item: array of shape {:?} has {} elements", self.shape, self.numel());
+        assert_eq!(
+            self.numel(),
+            1,
+            "item: array of shape {:?} has {} elements",
+            self.shape,
+            self.numel()
+        );
         self.get(0)
     }
 
@@ -175,8 +181,12 @@ impl Array {
             return self.clone();
         }
         let data = match (self.cpu(), dtype) {
-            (CpuStorage::F32(v), DType::F64) => CpuStorage::F64(v.iter().map(|&x| x as f64).collect()),
-            (CpuStorage::F64(v), DType::F32) => CpuStorage::F32(v.iter().map(|&x| x as f32).collect()),
+            (CpuStorage::F32(v), DType::F64) => {
+                CpuStorage::F64(v.iter().map(|&x| x as f64).collect())
+            }
+            (CpuStorage::F64(v), DType::F32) => {
+                CpuStorage::F32(v.iter().map(|&x| x as f32).collect())
+            }
             _ => unreachable!(),
         };
         Array::new(data, self.shape.clone())
@@ -200,7 +210,10 @@ impl Array {
 
     /// Elementwise function of one argument.
     pub fn unary(&self, op: UnaryOp) -> Array {
-        Array::new(map_cpu!(self.cpu(), |x| cpu::elementwise::unary(op, x)), self.shape.clone())
+        Array::new(
+            map_cpu!(self.cpu(), |x| cpu::elementwise::unary(op, x)),
+            self.shape.clone(),
+        )
     }
 
     #[track_caller]
@@ -239,8 +252,12 @@ impl Array {
     #[track_caller]
     pub fn select(cond: &Array, a: &Array, b: &Array) -> Array {
         let s = cond.out_shape(a, &"where");
-        let s = broadcast_shapes(&s, &b.shape)
-            .unwrap_or_else(|| panic!("where: shapes {:?}, {:?}, {:?} do not broadcast", cond.shape, a.shape, b.shape));
+        let s = broadcast_shapes(&s, &b.shape).unwrap_or_else(|| {
+            panic!(
+                "where: shapes {:?}, {:?}, {:?} do not broadcast",
+                cond.shape, a.shape, b.shape
+            )
+        });
         let (c, a, b) = (cond.expand(&s), a.expand(&s), b.expand(&s));
         let cm = c.cast(a.dtype());
         let data = match (cm.cpu(), a.cpu(), b.cpu()) {
@@ -250,7 +267,11 @@ impl Array {
             (CpuStorage::F64(c), CpuStorage::F64(x), CpuStorage::F64(y)) => {
                 CpuStorage::F64(cpu::elementwise::select(c, x, y))
             }
-            _ => panic!("where: element types of the two branches differ ({} and {})", a.dtype(), b.dtype()),
+            _ => panic!(
+                "where: element types of the two branches differ ({} and {})",
+                a.dtype(),
+                b.dtype()
+            ),
         };
         Array::new(data, s)
     }
@@ -258,7 +279,11 @@ impl Array {
     /// Clamps to `[lo, hi]`.
     pub fn clamp(&self, lo: f64, hi: f64) -> Array {
         Array::new(
-            map_cpu!(self.cpu(), |x| cpu::elementwise::clamp(x, Element::of(lo), Element::of(hi))),
+            map_cpu!(self.cpu(), |x| cpu::elementwise::clamp(
+                x,
+                Element::of(lo),
+                Element::of(hi)
+            )),
             self.shape.clone(),
         )
     }
@@ -266,7 +291,11 @@ impl Array {
     /// 1.0 where `lo <= x <= hi`, else 0.0.
     pub fn in_range(&self, lo: f64, hi: f64) -> Array {
         Array::new(
-            map_cpu!(self.cpu(), |x| cpu::elementwise::in_range(x, Element::of(lo), Element::of(hi))),
+            map_cpu!(self.cpu(), |x| cpu::elementwise::in_range(
+                x,
+                Element::of(lo),
+                Element::of(hi)
+            )),
             self.shape.clone(),
         )
     }
@@ -280,7 +309,11 @@ impl Array {
         ax.sort_unstable();
         ax.dedup();
         if let Some(&a) = ax.last() {
-            assert!(a < nd, "{op:?}: axis {a} out of range for shape {:?}", self.shape);
+            assert!(
+                a < nd,
+                "{op:?}: axis {a} out of range for shape {:?}",
+                self.shape
+            );
         }
         let mut kept = self.shape.clone();
         for &a in &ax {
@@ -295,7 +328,9 @@ impl Array {
             let red = numel(&self.shape[lo..hi]);
             let inner = numel(&self.shape[hi..]);
             Array::new(
-                map_cpu!(self.cpu(), |x| cpu::reduce::reduce3(op, x, outer, red, inner)),
+                map_cpu!(self.cpu(), |x| cpu::reduce::reduce3(
+                    op, x, outer, red, inner
+                )),
                 kept.clone(),
             )
         } else {
@@ -308,7 +343,10 @@ impl Array {
         if keepdim {
             result
         } else {
-            let out: Shape = (0..nd).filter(|a| !ax.contains(a)).map(|a| self.shape[a]).collect();
+            let out: Shape = (0..nd)
+                .filter(|a| !ax.contains(a))
+                .map(|a| self.shape[a])
+                .collect();
             result.reshape(&out)
         }
     }
@@ -333,10 +371,19 @@ impl Array {
             b.shape
         );
         let (ra, rb) = (a.ndim(), b.ndim());
-        let (m, ka) = if ta { (a.shape[ra - 1], a.shape[ra - 2]) } else { (a.shape[ra - 2], a.shape[ra - 1]) };
-        let (kb, n) = if tb { (b.shape[rb - 1], b.shape[rb - 2]) } else { (b.shape[rb - 2], b.shape[rb - 1]) };
+        let (m, ka) = if ta {
+            (a.shape[ra - 1], a.shape[ra - 2])
+        } else {
+            (a.shape[ra - 2], a.shape[ra - 1])
+        };
+        let (kb, n) = if tb {
+            (b.shape[rb - 1], b.shape[rb - 2])
+        } else {
+            (b.shape[rb - 2], b.shape[rb - 1])
+        };
         assert_eq!(
-            ka, kb,
+            ka,
+            kb,
             "matmul: inner sizes differ for shapes {:?}{} and {:?}{}",
             a.shape,
             if ta { "ᵀ" } else { "" },
@@ -352,7 +399,10 @@ impl Array {
             panic!("matmul: batch axes {ba:?} and {bb:?} differ (equal batch axes or one plain matrix are supported)")
         };
         let nb = numel(&batch);
-        let (sa, sb) = (if ba.is_empty() { 0 } else { m * ka }, if bb.is_empty() { 0 } else { ka * n });
+        let (sa, sb) = (
+            if ba.is_empty() { 0 } else { m * ka },
+            if bb.is_empty() { 0 } else { ka * n },
+        );
         let mut out = batch.clone();
         out.push(m);
         out.push(n);
@@ -382,7 +432,10 @@ impl Array {
         let nd = self.ndim();
         let mut seen = vec![false; nd];
         assert!(
-            perm.len() == nd && perm.iter().all(|&p| p < nd && !std::mem::replace(&mut seen[p], true)),
+            perm.len() == nd
+                && perm
+                    .iter()
+                    .all(|&p| p < nd && !std::mem::replace(&mut seen[p], true)),
             "permute: {perm:?} is not a permutation of the axes of shape {:?}",
             self.shape
         );
@@ -392,7 +445,10 @@ impl Array {
         let st = strides(&self.shape);
         let out: Shape = perm.iter().map(|&p| self.shape[p]).collect();
         let src: Shape = perm.iter().map(|&p| st[p]).collect();
-        Array::new(map_cpu!(self.cpu(), |x| cpu::movement::strided_copy(x, &src, &out)), out)
+        Array::new(
+            map_cpu!(self.cpu(), |x| cpu::movement::strided_copy(x, &src, &out)),
+            out,
+        )
     }
 
     /// Materializes the numpy broadcast of this array to `shape`.
@@ -402,7 +458,11 @@ impl Array {
             return self.clone();
         }
         let ok = broadcast_shapes(&self.shape, shape).is_some_and(|s| s.as_slice() == shape);
-        assert!(ok, "expand: shape {:?} cannot broadcast to {:?}", self.shape, shape);
+        assert!(
+            ok,
+            "expand: shape {:?} cannot broadcast to {:?}",
+            self.shape, shape
+        );
         if self.numel() == numel(shape) {
             return self.reshape(shape);
         }
@@ -416,18 +476,33 @@ impl Array {
     /// Gathers by flat index: `out.flat[i] = self.flat[idx[i]]`, shaped `shape`.
     #[track_caller]
     pub fn take(&self, idx: &[usize], shape: &[usize]) -> Array {
-        assert_eq!(idx.len(), numel(shape), "take: {} indices for shape {:?}", idx.len(), shape);
+        assert_eq!(
+            idx.len(),
+            numel(shape),
+            "take: {} indices for shape {:?}",
+            idx.len(),
+            shape
+        );
         let n = self.numel();
         if let Some(&bad) = idx.iter().find(|&&i| i >= n) {
             panic!("take: index {bad} out of range for {n} elements");
         }
-        Array::new(map_cpu!(self.cpu(), |x| cpu::movement::take(x, idx)), Shape::from_slice(shape))
+        Array::new(
+            map_cpu!(self.cpu(), |x| cpu::movement::take(x, idx)),
+            Shape::from_slice(shape),
+        )
     }
 
     /// Scatter-adds by flat index into zeros of `shape`: `out.flat[idx[i]] += self.flat[i]`.
     #[track_caller]
     pub fn scatter_add(&self, idx: &[usize], shape: &[usize]) -> Array {
-        assert_eq!(idx.len(), self.numel(), "scatter_add: {} indices for {} values", idx.len(), self.numel());
+        assert_eq!(
+            idx.len(),
+            self.numel(),
+            "scatter_add: {} indices for {} values",
+            idx.len(),
+            self.numel()
+        );
         let n = numel(shape);
         if let Some(&bad) = idx.iter().find(|&&i| i >= n) {
             panic!("scatter_add: index {bad} out of range for shape {shape:?}");
@@ -466,7 +541,9 @@ impl Array {
     #[track_caller]
     pub fn conv2d(x: &Array, w: &Array, geom: Conv2dGeom) -> Array {
         let d = Array::conv_dims(&x.shape, &w.shape, geom);
-        let data = zip_cpu!("conv2d", x.cpu(), w.cpu(), |a, b| cpu::conv::conv2d(a, b, &d));
+        let data = zip_cpu!("conv2d", x.cpu(), w.cpu(), |a, b| cpu::conv::conv2d(
+            a, b, &d
+        ));
         Array::new(data, Shape::from_slice(&[d.n, d.o, d.oh, d.ow]))
     }
 
@@ -474,7 +551,11 @@ impl Array {
     #[track_caller]
     pub fn conv2d_input_grad(g: &Array, w: &Array, x_shape: &[usize], geom: Conv2dGeom) -> Array {
         let d = Array::conv_dims(x_shape, &w.shape, geom);
-        assert_eq!(g.shape(), &[d.n, d.o, d.oh, d.ow], "conv2d_input_grad: cotangent shape");
+        assert_eq!(
+            g.shape(),
+            &[d.n, d.o, d.oh, d.ow],
+            "conv2d_input_grad: cotangent shape"
+        );
         let data = zip_cpu!("conv2d_input_grad", g.cpu(), w.cpu(), |a, b| {
             cpu::conv::conv2d_input_grad(a, b, &d)
         });
@@ -485,7 +566,11 @@ impl Array {
     #[track_caller]
     pub fn conv2d_weight_grad(x: &Array, g: &Array, w_shape: &[usize], geom: Conv2dGeom) -> Array {
         let d = Array::conv_dims(&x.shape, w_shape, geom);
-        assert_eq!(g.shape(), &[d.n, d.o, d.oh, d.ow], "conv2d_weight_grad: cotangent shape");
+        assert_eq!(
+            g.shape(),
+            &[d.n, d.o, d.oh, d.ow],
+            "conv2d_weight_grad: cotangent shape"
+        );
         let data = zip_cpu!("conv2d_weight_grad", x.cpu(), g.cpu(), |a, b| {
             cpu::conv::conv2d_weight_grad(a, b, &d)
         });

@@ -101,10 +101,14 @@ impl Element for f32 {
         self as f64
     }
     fn exp_slice(x: &[Self]) -> Vec<Self> {
-        x.iter().map(|&v| crate::cpu::fastmath::exp_f32(v)).collect()
+        x.iter()
+            .map(|&v| crate::cpu::fastmath::exp_f32(v))
+            .collect()
     }
     fn tanh_slice(x: &[Self]) -> Vec<Self> {
-        x.iter().map(|&v| crate::cpu::fastmath::tanh_f32(v)).collect()
+        x.iter()
+            .map(|&v| crate::cpu::fastmath::tanh_f32(v))
+            .collect()
     }
 }
 

@@ -38,7 +38,9 @@ pub enum NpyError {
         detail: String,
     },
     /// The array has an element type odl cannot use.
-    #[error("{path}{key}: unsupported dtype {dtype} (odl reads float32, float64, integers and bool)")]
+    #[error(
+        "{path}{key}: unsupported dtype {dtype} (odl reads float32, float64, integers and bool)"
+    )]
     DType {
         /// the file
         path: PathBuf,
@@ -105,7 +107,11 @@ impl From<&Array> for NpyValue {
 impl NpyValue {
     /// An integer array (labels, indices).
     pub fn ints(data: Vec<i64>, shape: &[usize]) -> NpyValue {
-        assert_eq!(data.len(), numel(shape), "NpyValue::ints: length/shape mismatch");
+        assert_eq!(
+            data.len(),
+            numel(shape),
+            "NpyValue::ints: length/shape mismatch"
+        );
         NpyValue {
             shape: Shape::from_slice(shape),
             data: NpyData::I64(data),
@@ -154,15 +160,28 @@ impl NpyValue {
 fn format_err(path: &Path, key: &str, what: &'static str, e: impl ToString) -> NpyError {
     NpyError::Format {
         path: path.to_path_buf(),
-        key: if key.is_empty() { String::new() } else { format!("[{key}]") },
+        key: if key.is_empty() {
+            String::new()
+        } else {
+            format!("[{key}]")
+        },
         what,
         detail: e.to_string(),
     }
 }
 
 /// Reads one array from an open npy stream; `path`/`key` name it in errors.
-fn read_value<R: Read>(file: npyz::NpyFile<R>, path: &Path, key: &str, what: &'static str) -> Result<NpyValue, NpyError> {
-    let keyd = if key.is_empty() { String::new() } else { format!("[{key}]") };
+fn read_value<R: Read>(
+    file: npyz::NpyFile<R>,
+    path: &Path,
+    key: &str,
+    what: &'static str,
+) -> Result<NpyValue, NpyError> {
+    let keyd = if key.is_empty() {
+        String::new()
+    } else {
+        format!("[{key}]")
+    };
     let ts = match file.dtype() {
         npyz::DType::Plain(ts) => ts,
         other => {
@@ -179,14 +198,56 @@ fn read_value<R: Read>(file: npyz::NpyFile<R>, path: &Path, key: &str, what: &'s
     let data = match (ts.type_char(), ts.size_field()) {
         (TypeChar::Float, 4) => NpyData::F32(file.into_vec::<f32>().map_err(bad)?),
         (TypeChar::Float, 8) => NpyData::F64(file.into_vec::<f64>().map_err(bad)?),
-        (TypeChar::Int, 1) => NpyData::I64(file.into_vec::<i8>().map_err(bad)?.into_iter().map(i64::from).collect()),
-        (TypeChar::Int, 2) => NpyData::I64(file.into_vec::<i16>().map_err(bad)?.into_iter().map(i64::from).collect()),
-        (TypeChar::Int, 4) => NpyData::I64(file.into_vec::<i32>().map_err(bad)?.into_iter().map(i64::from).collect()),
+        (TypeChar::Int, 1) => NpyData::I64(
+            file.into_vec::<i8>()
+                .map_err(bad)?
+                .into_iter()
+                .map(i64::from)
+                .collect(),
+        ),
+        (TypeChar::Int, 2) => NpyData::I64(
+            file.into_vec::<i16>()
+                .map_err(bad)?
+                .into_iter()
+                .map(i64::from)
+                .collect(),
+        ),
+        (TypeChar::Int, 4) => NpyData::I64(
+            file.into_vec::<i32>()
+                .map_err(bad)?
+                .into_iter()
+                .map(i64::from)
+                .collect(),
+        ),
         (TypeChar::Int, 8) => NpyData::I64(file.into_vec::<i64>().map_err(bad)?),
-        (TypeChar::Uint, 1) => NpyData::I64(file.into_vec::<u8>().map_err(bad)?.into_iter().map(i64::from).collect()),
-        (TypeChar::Uint, 2) => NpyData::I64(file.into_vec::<u16>().map_err(bad)?.into_iter().map(i64::from).collect()),
-        (TypeChar::Uint, 4) => NpyData::I64(file.into_vec::<u32>().map_err(bad)?.into_iter().map(i64::from).collect()),
-        (TypeChar::Bool, 1) => NpyData::I64(file.into_vec::<bool>().map_err(bad)?.into_iter().map(i64::from).collect()),
+        (TypeChar::Uint, 1) => NpyData::I64(
+            file.into_vec::<u8>()
+                .map_err(bad)?
+                .into_iter()
+                .map(i64::from)
+                .collect(),
+        ),
+        (TypeChar::Uint, 2) => NpyData::I64(
+            file.into_vec::<u16>()
+                .map_err(bad)?
+                .into_iter()
+                .map(i64::from)
+                .collect(),
+        ),
+        (TypeChar::Uint, 4) => NpyData::I64(
+            file.into_vec::<u32>()
+                .map_err(bad)?
+                .into_iter()
+                .map(i64::from)
+                .collect(),
+        ),
+        (TypeChar::Bool, 1) => NpyData::I64(
+            file.into_vec::<bool>()
+                .map_err(bad)?
+                .into_iter()
+                .map(i64::from)
+                .collect(),
+        ),
         _ => {
             return Err(NpyError::DType {
                 path: path.into(),
@@ -201,7 +262,12 @@ fn read_value<R: Read>(file: npyz::NpyFile<R>, path: &Path, key: &str, what: &'s
         NpyData::I64(v) => v.len(),
     };
     if len != numel(&dims) {
-        return Err(format_err(path, key, what, format!("{len} elements for shape {dims:?} (truncated?)")));
+        return Err(format_err(
+            path,
+            key,
+            what,
+            format!("{len} elements for shape {dims:?} (truncated?)"),
+        ));
     }
     let mut value = NpyValue {
         shape: Shape::from_slice(&dims),
@@ -227,7 +293,10 @@ fn fortran_to_c(v: NpyValue) -> NpyValue {
             NpyData::I64(a.as_slice::<f64>().iter().map(|&f| f as i64).collect())
         }
     };
-    NpyValue { shape: v.shape, data }
+    NpyValue {
+        shape: v.shape,
+        data,
+    }
 }
 
 fn open(path: &Path) -> Result<File, NpyError> {
@@ -240,14 +309,16 @@ fn open(path: &Path) -> Result<File, NpyError> {
 /// Reads a `.npy` file.
 pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyValue, NpyError> {
     let path = path.as_ref();
-    let file = npyz::NpyFile::new(BufReader::new(open(path)?)).map_err(|e| format_err(path, "", ".npy", e))?;
+    let file = npyz::NpyFile::new(BufReader::new(open(path)?))
+        .map_err(|e| format_err(path, "", ".npy", e))?;
     read_value(file, path, "", ".npy")
 }
 
 /// Reads every array of a `.npz` archive, by key.
 pub fn read_npz(path: impl AsRef<Path>) -> Result<BTreeMap<String, NpyValue>, NpyError> {
     let path = path.as_ref();
-    let mut zip = npyz::npz::NpzArchive::new(BufReader::new(open(path)?)).map_err(|e| format_err(path, "", ".npz", e))?;
+    let mut zip = npyz::npz::NpzArchive::new(BufReader::new(open(path)?))
+        .map_err(|e| format_err(path, "", ".npz", e))?;
     let names: Vec<String> = zip.array_names().map(str::to_owned).collect();
     let mut out = BTreeMap::new();
     for name in names {
@@ -290,7 +361,12 @@ impl Npz {
     }
 
     /// The float array under `key`, cast to `dtype`; when `shape` is given it must match.
-    pub fn array(&self, key: &str, dtype: DType, shape: Option<&[usize]>) -> Result<Array, NpyError> {
+    pub fn array(
+        &self,
+        key: &str,
+        dtype: DType,
+        shape: Option<&[usize]>,
+    ) -> Result<Array, NpyError> {
         let v = self.value(key)?;
         if let Some(s) = shape {
             if v.shape.as_slice() != s {
@@ -326,17 +402,29 @@ fn write_value<W: io::Write>(w: W, v: &NpyValue) -> io::Result<()> {
     let shape: Vec<u64> = v.shape.iter().map(|&d| d as u64).collect();
     match &v.data {
         NpyData::F32(x) => {
-            let mut wr = npyz::WriteOptions::new().default_dtype().shape(&shape).writer(w).begin_nd()?;
+            let mut wr = npyz::WriteOptions::new()
+                .default_dtype()
+                .shape(&shape)
+                .writer(w)
+                .begin_nd()?;
             wr.extend(x.iter().copied())?;
             wr.finish()
         }
         NpyData::F64(x) => {
-            let mut wr = npyz::WriteOptions::new().default_dtype().shape(&shape).writer(w).begin_nd()?;
+            let mut wr = npyz::WriteOptions::new()
+                .default_dtype()
+                .shape(&shape)
+                .writer(w)
+                .begin_nd()?;
             wr.extend(x.iter().copied())?;
             wr.finish()
         }
         NpyData::I64(x) => {
-            let mut wr = npyz::WriteOptions::new().default_dtype().shape(&shape).writer(w).begin_nd()?;
+            let mut wr = npyz::WriteOptions::new()
+                .default_dtype()
+                .shape(&shape)
+                .writer(w)
+                .begin_nd()?;
             wr.extend(x.iter().copied())?;
             wr.finish()
         }
@@ -355,7 +443,10 @@ pub fn write_npy(path: impl AsRef<Path>, v: &NpyValue) -> Result<(), NpyError> {
 }
 
 /// Writes named arrays as one `.npz` archive (keys as numpy's `np.savez` would).
-pub fn write_npz<'a>(path: impl AsRef<Path>, entries: impl IntoIterator<Item = (&'a str, NpyValue)>) -> Result<(), NpyError> {
+pub fn write_npz<'a>(
+    path: impl AsRef<Path>,
+    entries: impl IntoIterator<Item = (&'a str, NpyValue)>,
+) -> Result<(), NpyError> {
     let path = path.as_ref();
     let io_err = |source| NpyError::Io {
         path: path.into(),

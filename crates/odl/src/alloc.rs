@@ -1,9 +1,13 @@
 //! A counting global allocator: live heap bytes and their peak, so that the
 //! benchmark can report how much memory an HVP costs next to a gradient.
 //! Counting is off until [`start`] is called, so ordinary runs pay one relaxed
-//! load per allocation.
+//! load per allocation. Underneath is mimalloc: odl allocates and frees many
+//! arrays of the same few sizes per step, which glibc's malloc served with
+//! mmap/munmap and page faults (measured: several % of a training step).
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
+
+use mimalloc::MiMalloc;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 
 /// The allocator type installed in the `odl` binary.
@@ -13,24 +17,25 @@ static ON: AtomicBool = AtomicBool::new(false);
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 static PEAK: AtomicIsize = AtomicIsize::new(0);
 
-// SAFETY: every call is forwarded unchanged to the system allocator, which
+// SAFETY: every call is forwarded unchanged to mimalloc, which
 // upholds the GlobalAlloc contract; the counters only observe sizes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if ON.load(Ordering::Relaxed) {
-            let live = LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed) + layout.size() as isize;
+            let live =
+                LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed) + layout.size() as isize;
             PEAK.fetch_max(live, Ordering::Relaxed);
         }
         // SAFETY: forwarded with the caller's layout (see the impl comment).
-        unsafe { System.alloc(layout) }
+        unsafe { MiMalloc.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if ON.load(Ordering::Relaxed) {
             LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
         }
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
+        // SAFETY: `ptr` came from `MiMalloc.alloc` with this layout.
+        unsafe { MiMalloc.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -39,8 +44,8 @@ unsafe impl GlobalAlloc for Counting {
             let live = LIVE.fetch_add(d, Ordering::Relaxed) + d;
             PEAK.fetch_max(live, Ordering::Relaxed);
         }
-        // SAFETY: `ptr` came from `System` with `layout`; forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
+        // SAFETY: `ptr` came from `MiMalloc` with `layout`; forwarded unchanged.
+        unsafe { MiMalloc.realloc(ptr, layout, new_size) }
     }
 }
 

@@ -17,7 +17,11 @@ impl Tensor {
         let mut s: odl_tensor::Shape = shape.into();
         if let Some(pos) = s.iter().position(|&d| d == usize::MAX) {
             let known: usize = s.iter().filter(|&&d| d != usize::MAX).product();
-            assert!(known > 0 && self.numel() % known == 0, "reshape: cannot infer an axis of {shape:?} for {:?}", self.shape());
+            assert!(
+                known > 0 && self.numel().is_multiple_of(known),
+                "reshape: cannot infer an axis of {shape:?} for {:?}",
+                self.shape()
+            );
             s[pos] = self.numel() / known;
         }
         if s.as_slice() == self.shape() {
@@ -35,7 +39,10 @@ impl Tensor {
     /// Reorders axes: output axis `i` is input axis `perm[i]`.
     #[track_caller]
     pub fn permute(&self, perm: &[usize]) -> Tensor {
-        Tensor::from_op(self.value().permute(perm), Op::Permute(self.clone(), perm.into()))
+        Tensor::from_op(
+            self.value().permute(perm),
+            Op::Permute(self.clone(), perm.into()),
+        )
     }
 
     /// Swaps the last two axes.
@@ -75,7 +82,10 @@ impl Tensor {
     /// Scatter-adds by flat index into zeros of `shape`.
     #[track_caller]
     pub fn scatter_add(&self, idx: Arc<[usize]>, shape: &[usize]) -> Tensor {
-        Tensor::from_op(self.value().scatter_add(&idx, shape), Op::ScatterAdd(self.clone(), idx))
+        Tensor::from_op(
+            self.value().scatter_add(&idx, shape),
+            Op::ScatterAdd(self.clone(), idx),
+        )
     }
 
     /// Elements `start..end` (step `step`) along `axis`.
@@ -83,7 +93,11 @@ impl Tensor {
     pub fn slice(&self, axis: isize, start: usize, end: usize, step: usize) -> Tensor {
         let a = norm_axis(axis, self.ndim(), "slice");
         let d = self.shape()[a];
-        assert!(step > 0 && start <= end && end <= d, "slice: {start}..{end} step {step} out of range for axis {a} of {:?}", self.shape());
+        assert!(
+            step > 0 && start <= end && end <= d,
+            "slice: {start}..{end} step {step} out of range for axis {a} of {:?}",
+            self.shape()
+        );
         let picks: Vec<usize> = (start..end).step_by(step).collect();
         self.index_select(axis, &picks)
     }
@@ -123,7 +137,10 @@ impl Tensor {
         let ist = strides(index_shape);
         let mut idx = Vec::with_capacity(index.len());
         for (flat, &i) in index.iter().enumerate() {
-            assert!(i < sh[a], "gather: index {i} out of range for axis {a} of {sh:?}");
+            assert!(
+                i < sh[a],
+                "gather: index {i} out of range for axis {a} of {sh:?}"
+            );
             let mut off = 0;
             let mut rem = flat;
             for d in 0..sh.len() {
@@ -140,7 +157,12 @@ impl Tensor {
     #[track_caller]
     pub fn pad(&self, pads: &[(usize, usize)]) -> Tensor {
         let sh = self.shape();
-        assert_eq!(pads.len(), sh.len(), "pad: {} pad pairs for shape {sh:?}", pads.len());
+        assert_eq!(
+            pads.len(),
+            sh.len(),
+            "pad: {} pad pairs for shape {sh:?}",
+            pads.len()
+        );
         let out: Vec<usize> = sh.iter().zip(pads).map(|(&d, &(b, a))| d + b + a).collect();
         let offset: Vec<usize> = pads.iter().map(|p| p.0).collect();
         let idx = embed_indices(sh, &out, &offset);

@@ -52,11 +52,12 @@ fn im2col<T: Element>(x: &[T], d: &ConvDims, cols: &mut [T]) {
                     let ii = oi as isize * s + ki as isize - p;
                     for oj in 0..d.ow {
                         let jj = oj as isize * s + kj as isize - p;
-                        dst[oi * d.ow + oj] = if ii >= 0 && jj >= 0 && (ii as usize) < d.h && (jj as usize) < d.w {
-                            x[(c * d.h + ii as usize) * d.w + jj as usize]
-                        } else {
-                            T::zero()
-                        };
+                        dst[oi * d.ow + oj] =
+                            if ii >= 0 && jj >= 0 && (ii as usize) < d.h && (jj as usize) < d.w {
+                                x[(c * d.h + ii as usize) * d.w + jj as usize]
+                            } else {
+                                T::zero()
+                            };
                     }
                 }
             }
@@ -96,8 +97,22 @@ pub fn conv2d<T: Element>(x: &[T], w: &[T], d: &ConvDims) -> Vec<T> {
     let mut cols = vec![T::zero(); patch * pix];
     let mut y = vec![T::zero(); d.n * d.o * pix];
     for b in 0..d.n {
-        im2col(&x[b * d.c * d.h * d.w..(b + 1) * d.c * d.h * d.w], d, &mut cols);
-        gemm(d.o, pix, patch, w, false, &cols, false, &mut y[b * d.o * pix..(b + 1) * d.o * pix], false);
+        im2col(
+            &x[b * d.c * d.h * d.w..(b + 1) * d.c * d.h * d.w],
+            d,
+            &mut cols,
+        );
+        gemm(
+            d.o,
+            pix,
+            patch,
+            w,
+            false,
+            &cols,
+            false,
+            &mut y[b * d.o * pix..(b + 1) * d.o * pix],
+            false,
+        );
     }
     y
 }
@@ -109,7 +124,17 @@ pub fn conv2d_input_grad<T: Element>(g: &[T], w: &[T], d: &ConvDims) -> Vec<T> {
     let img = d.c * d.h * d.w;
     let mut x = vec![T::zero(); d.n * img];
     for b in 0..d.n {
-        gemm(patch, pix, d.o, w, true, &g[b * d.o * pix..(b + 1) * d.o * pix], false, &mut cols, false);
+        gemm(
+            patch,
+            pix,
+            d.o,
+            w,
+            true,
+            &g[b * d.o * pix..(b + 1) * d.o * pix],
+            false,
+            &mut cols,
+            false,
+        );
         col2im(&cols, d, &mut x[b * img..(b + 1) * img]);
     }
     x
@@ -123,14 +148,32 @@ pub fn conv2d_weight_grad<T: Element>(x: &[T], g: &[T], d: &ConvDims) -> Vec<T> 
     let mut gw = vec![T::zero(); d.o * patch];
     for b in 0..d.n {
         im2col(&x[b * img..(b + 1) * img], d, &mut cols);
-        gemm(d.o, patch, pix, &g[b * d.o * pix..(b + 1) * d.o * pix], false, &cols, true, &mut gw, b > 0);
+        gemm(
+            d.o,
+            patch,
+            pix,
+            &g[b * d.o * pix..(b + 1) * d.o * pix],
+            false,
+            &cols,
+            true,
+            &mut gw,
+            b > 0,
+        );
     }
     gw
 }
 
 /// Flat input index of the maximum of every pooling window of `x` `[n,c,h,w]`
 /// (window `k×k`, given stride, no padding); output order `[n,c,oh,ow]`.
-pub fn maxpool2d_argmax<T: Element>(x: &[T], n: usize, c: usize, h: usize, w: usize, k: usize, stride: usize) -> Vec<usize> {
+pub fn maxpool2d_argmax<T: Element>(
+    x: &[T],
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    stride: usize,
+) -> Vec<usize> {
     let oh = (h - k) / stride + 1;
     let ow = (w - k) / stride + 1;
     let mut idx = Vec::with_capacity(n * c * oh * ow);

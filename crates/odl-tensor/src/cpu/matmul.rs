@@ -5,7 +5,7 @@ use crate::dtype::Element;
 
 /// Problems with at least this many multiply-adds use all compute threads;
 /// smaller ones stay on the calling thread (a pool hop costs more than it saves).
-pub const PARALLEL_MIN_FLOPS: usize = 1 << 20;
+pub const PARALLEL_MIN_FLOPS: usize = 1 << 22;
 
 /// `c[m,n] = op(a) · op(b)` (if `accumulate`, `c += ...`), all row-major, where
 /// `op(a)` is `a` (`[m,k]`) or, with `ta`, the transpose of `a` stored as `[k,m]`;

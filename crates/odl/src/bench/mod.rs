@@ -62,13 +62,20 @@ fn expand(list: &str) -> Result<Vec<String>> {
 pub fn run(args: &BenchArgs) -> Result<()> {
     let threads = args
         .threads
-        .or_else(|| std::env::var("PEERS_THREADS").ok().and_then(|s| s.parse().ok()))
+        .or_else(|| {
+            std::env::var("PEERS_THREADS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+        })
         .unwrap_or(2);
     if threads == 0 {
         bail!("--threads must be at least 1");
     }
     if args.target <= 0.0 || args.target.is_nan() {
-        bail!("--target must be a positive number of seconds, got {}", args.target);
+        bail!(
+            "--target must be a positive number of seconds, got {}",
+            args.target
+        );
     }
     if args.repeat == Some(0) {
         bail!("--repeat must be at least 1");
@@ -84,7 +91,16 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let exe = std::env::current_exe().context("locating the odl binary")?;
         for wl in &wls {
             let mut cmd = Command::new(&exe);
-            cmd.args(["bench", "--inproc", "--workload", wl, "--threads", &threads.to_string(), "--target", &args.target.to_string()]);
+            cmd.args([
+                "bench",
+                "--inproc",
+                "--workload",
+                wl,
+                "--threads",
+                &threads.to_string(),
+                "--target",
+                &args.target.to_string(),
+            ]);
             if let Some(r) = args.repeat {
                 cmd.args(["--repeat", &r.to_string()]);
             }
@@ -93,14 +109,24 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             }
             let status = cmd.status().with_context(|| format!("running {wl}"))?;
             if !status.success() {
-                println!("{}", json!({"framework": "odl", "workload": wl, "device": "cpu", "error": format!("exit {status}")}));
+                println!(
+                    "{}",
+                    json!({"framework": "odl", "workload": wl, "device": "cpu", "error": format!("exit {status}")})
+                );
             }
         }
         return Ok(());
     }
     odl_tensor::set_num_threads(threads);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("starting the thread pool")?;
-    faer::set_global_parallelism(if threads > 1 { faer::Par::rayon(threads) } else { faer::Par::Seq });
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("starting the thread pool")?;
+    faer::set_global_parallelism(if threads > 1 {
+        faer::Par::rayon(threads)
+    } else {
+        faer::Par::Seq
+    });
     let src = match &args.init {
         Some(d) => Source::Dump(d),
         None => Source::Random,

@@ -42,7 +42,14 @@ pub const GEMM: [&str; 2] = ["G1024", "G256"];
 pub fn prepare(wl: &str, src: &Source) -> Result<Prepared> {
     let p = match wl {
         "W1" => w1(src)?,
-        "W2" => mlp_step(src, "W2", &[784, 256, 256, 256, 10], 128, Act::Relu, Opt::Momentum(0.01, 0.9))?,
+        "W2" => mlp_step(
+            src,
+            "W2",
+            &[784, 256, 256, 256, 10],
+            128,
+            Act::Relu,
+            Opt::Momentum(0.01, 0.9),
+        )?,
         "W3" => {
             let mut sizes = vec![64; 34];
             sizes.push(10);
@@ -53,7 +60,11 @@ pub fn prepare(wl: &str, src: &Source) -> Result<Prepared> {
         "W8" => w8(src)?,
         "G1024" => gemm_step(1024),
         "G256" => gemm_step(256),
-        other => bail!("unknown workload '{other}' (odl runs: {}, {})", ALL.join(", "), GEMM.join(", ")),
+        other => bail!(
+            "unknown workload '{other}' (odl runs: {}, {})",
+            ALL.join(", "),
+            GEMM.join(", ")
+        ),
     };
     Ok(p)
 }
@@ -75,7 +86,10 @@ fn w1(src: &Source) -> Result<Prepared> {
     let lr = 1e-3;
     let (xt, yt) = (Tensor::scalar(x, DType::F64), Tensor::scalar(y, DType::F64));
     let step = move |want: bool| {
-        let ws: Vec<Tensor> = w.iter().map(|&v| Tensor::param(Array::scalar(v, DType::F64))).collect();
+        let ws: Vec<Tensor> = w
+            .iter()
+            .map(|&v| Tensor::param(Array::scalar(v, DType::F64)))
+            .collect();
         let mut h = xt.clone();
         for wi in &ws {
             h = wi.mul(&h);
@@ -125,7 +139,14 @@ fn flatten(layers: Vec<Layer>) -> Vec<Array> {
     layers.into_iter().flat_map(|(w, b)| [w, b]).collect()
 }
 
-fn mlp_step(src: &Source, wl: &str, sizes: &[usize], bs: usize, act: Act, opt: Opt) -> Result<Prepared> {
+fn mlp_step(
+    src: &Source,
+    wl: &str,
+    sizes: &[usize],
+    bs: usize,
+    act: Act,
+    opt: Opt,
+) -> Result<Prepared> {
     let npz = maybe_open(src, wl)?;
     let seed = if wl == "W2" { 2 } else { 3 };
     let mut rng = Rng::seed(seed);
@@ -175,7 +196,13 @@ fn axpy(p: &mut Array, a: f32, x: &Array) {
 fn dot(a: &[Array], b: &[Array]) -> f64 {
     a.iter()
         .zip(b)
-        .map(|(x, y)| x.as_slice::<f32>().iter().zip(y.as_slice::<f32>()).map(|(p, q)| (*p as f64) * (*q as f64)).sum::<f64>())
+        .map(|(x, y)| {
+            x.as_slice::<f32>()
+                .iter()
+                .zip(y.as_slice::<f32>())
+                .map(|(p, q)| (*p as f64) * (*q as f64))
+                .sum::<f64>()
+        })
         .sum()
 }
 
@@ -183,7 +210,9 @@ fn scale(a: &[Array], s: f64) -> Vec<Array> {
     a.iter()
         .map(|x| {
             let mut y = x.clone();
-            y.as_mut_slice::<f32>().iter_mut().for_each(|v| *v = (*v as f64 * s) as f32);
+            y.as_mut_slice::<f32>()
+                .iter_mut()
+                .for_each(|v| *v = (*v as f64 * s) as f32);
             y
         })
         .collect()
@@ -196,7 +225,10 @@ fn w4(src: &Source, power: bool) -> Result<Prepared> {
         Source::Random => None,
         Source::Dump(dir) => {
             let p = dir.join(format!("{wl}.npz"));
-            Some(super::data::open_dump(dir, if p.exists() { wl } else { "W4" })?)
+            Some(super::data::open_dump(
+                dir,
+                if p.exists() { wl } else { "W4" },
+            )?)
         }
     };
     let mut rng = Rng::seed(2);
@@ -206,12 +238,19 @@ fn w4(src: &Source, power: bool) -> Result<Prepared> {
     let v: Vec<Array> = match &npz {
         None => {
             let mut r4 = Rng::seed(4);
-            params.iter().map(|p| r4.normal(p.shape(), 0.0, 1.0, DType::F32)).collect()
+            params
+                .iter()
+                .map(|p| r4.normal(p.shape(), 0.0, 1.0, DType::F32))
+                .collect()
         }
         Some(npz) => {
             let mut v = Vec::new();
             for (i, p) in params.iter().enumerate() {
-                v.push(npz.array(&format!("v.{}.{}", i / 2, i % 2), DType::F32, Some(p.shape()))?);
+                v.push(npz.array(
+                    &format!("v.{}.{}", i / 2, i % 2),
+                    DType::F32,
+                    Some(p.shape()),
+                )?);
             }
             v
         }
@@ -233,9 +272,18 @@ fn w4(src: &Source, power: bool) -> Result<Prepared> {
     drop(refs);
     drop(ps);
     let extra = vec![
-        ("grad_peak_heap_bytes".to_string(), serde_json::json!(grad_bytes)),
-        ("hvp_peak_heap_bytes".to_string(), serde_json::json!(hvp_bytes)),
-        ("hvp_over_grad_memory".to_string(), serde_json::json!(hvp_bytes as f64 / grad_bytes as f64)),
+        (
+            "grad_peak_heap_bytes".to_string(),
+            serde_json::json!(grad_bytes),
+        ),
+        (
+            "hvp_peak_heap_bytes".to_string(),
+            serde_json::json!(hvp_bytes),
+        ),
+        (
+            "hvp_over_grad_memory".to_string(),
+            serde_json::json!(hvp_bytes as f64 / grad_bytes as f64),
+        ),
     ];
 
     let step: Box<dyn FnMut(bool) -> Option<f64>> = if !power {
@@ -267,7 +315,9 @@ fn w8(src: &Source) -> Result<Prepared> {
     let (ws, x) = match &npz {
         None => {
             let mut rng = Rng::seed(8);
-            let ws: Vec<Array> = (0..32).map(|_| rng.normal(&[n, n], 0.0, 1.0 / 16.0, DType::F32)).collect();
+            let ws: Vec<Array> = (0..32)
+                .map(|_| rng.normal(&[n, n], 0.0, 1.0 / 16.0, DType::F32))
+                .collect();
             (ws, rng.normal(&[n], 0.0, 1.0, DType::F32))
         }
         Some(npz) => {
@@ -300,7 +350,10 @@ fn w8(src: &Source) -> Result<Prepared> {
     };
     Ok(Prepared {
         step: Box::new(step),
-        extra: vec![("jacobian_method".into(), serde_json::json!("forward accumulation D_l W_l J_{l-1} (exact)"))],
+        extra: vec![(
+            "jacobian_method".into(),
+            serde_json::json!("forward accumulation D_l W_l J_{l-1} (exact)"),
+        )],
     })
 }
 
@@ -308,7 +361,12 @@ fn w8(src: &Source) -> Result<Prepared> {
 fn singular_values(a: &Array) -> Vec<f64> {
     let (m, n) = (a.shape()[0], a.shape()[1]);
     let mat = faer::MatRef::from_row_major_slice(a.as_slice::<f32>(), m, n);
-    let mut s: Vec<f64> = mat.singular_values().expect("SVD converges").into_iter().map(|v| v as f64).collect();
+    let mut s: Vec<f64> = mat
+        .singular_values()
+        .expect("SVD converges")
+        .into_iter()
+        .map(|v| v as f64)
+        .collect();
     s.sort_by(|a, b| b.total_cmp(a));
     s
 }

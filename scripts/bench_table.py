@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Reads JSON lines from peers.py and `odl bench` and prints a markdown table:
+median time per framework, odl's ratio to the best peer, and whether the
+`check` values agree (relative difference to torch's)."""
+import json
+import sys
+
+ORDER = ["W1", "W2", "W3", "W4", "W4P", "W8", "G1024", "G256"]
+rows = {}
+for path in sys.argv[1:]:
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            r = json.loads(line)
+            if "median_s" in r:
+                rows.setdefault(r["workload"], {})[r["framework"]] = r
+
+
+def fmt(s):
+    if s is None:
+        return "–"
+    if s < 1e-3:
+        return f"{s * 1e6:.1f} µs"
+    return f"{s * 1e3:.3f} ms"
+
+
+print("| workload | odl | PyTorch | JAX | best peer / odl | check odl vs torch (rel.) |")
+print("|---|---|---|---|---|---|")
+for w in ORDER:
+    r = rows.get(w)
+    if not r or "odl" not in r:
+        continue
+    odl = r["odl"]["median_s"]
+    peers = [r[k]["median_s"] for k in ("torch", "jax", "numpy") if k in r]
+    best = min(peers) if peers else None
+    speed = f"{best / odl:.2f}×" if best else "–"
+    chk = "–"
+    if "torch" in r and r["torch"].get("check") is not None and not w.startswith("G"):
+        a, b = r["odl"]["check"], r["torch"]["check"]
+        chk = f"{abs(a - b) / max(abs(b), 1e-300):.1e}"
+    torch = r.get("torch", {}).get("median_s")
+    jax = r.get("jax", r.get("numpy", {})).get("median_s")
+    name = w + (f" ({r['odl']['gflops_median']:.0f} GFLOP/s)" if "gflops_median" in r["odl"] else "")
+    print(f"| {name} | {fmt(odl)} | {fmt(torch)} | {fmt(jax)} | {speed} | {chk} |")
