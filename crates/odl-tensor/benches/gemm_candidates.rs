@@ -154,13 +154,22 @@ fn mm_f64(n: usize, a: &[f64], b: &[f64], c: &mut [f64]) {
 
 /// GEMM shapes of the W2/W4 MLP step (m, n, k): forward, weight and input
 /// gradients; used to pick the size above which GEMMs go parallel.
-const MLP_SHAPES: [(usize, usize, usize); 6] =
-    [(128, 256, 784), (128, 256, 256), (256, 784, 128), (256, 256, 128), (128, 784, 256), (128, 10, 256)];
+const MLP_SHAPES: [(usize, usize, usize); 6] = [
+    (128, 256, 784),
+    (128, 256, 256),
+    (256, 784, 128),
+    (256, 256, 128),
+    (128, 784, 256),
+    (128, 10, 256),
+];
 
 fn shapes_table() {
     println!("\n| f32 (m, n, k) | m·n·k | gemm 1 thread GFLOP/s | gemm 2 threads GFLOP/s |");
     println!("|---|---|---|---|");
-    rayon::ThreadPoolBuilder::new().num_threads(2).build_global().ok();
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build_global()
+        .ok();
     for (m, n, k) in MLP_SHAPES {
         let mut rng = Rng::seed(7);
         let a = rng.normal(&[m * k], 0.0, 1.0, DType::F32).to_vec_f32();
@@ -168,21 +177,46 @@ fn shapes_table() {
         let mut c = vec![0.0f32; m * n];
         let flops = 2.0 * (m * n * k) as f64;
         let mut g = [0.0; 2];
-        for (i, par) in [gemm::Parallelism::None, gemm::Parallelism::Rayon(2)].into_iter().enumerate() {
+        for (i, par) in [gemm::Parallelism::None, gemm::Parallelism::Rayon(2)]
+            .into_iter()
+            .enumerate()
+        {
             g[i] = time_median(
                 || {
                     // SAFETY: row-major m×k, k×n and m×n slices; c does not alias a or b.
                     unsafe {
                         gemm::gemm(
-                            m, n, k, c.as_mut_ptr(), 1, n as isize, false, a.as_ptr(), 1, k as isize, b.as_ptr(), 1,
-                            n as isize, 0.0f32, 1.0f32, false, false, false, par,
+                            m,
+                            n,
+                            k,
+                            c.as_mut_ptr(),
+                            1,
+                            n as isize,
+                            false,
+                            a.as_ptr(),
+                            1,
+                            k as isize,
+                            b.as_ptr(),
+                            1,
+                            n as isize,
+                            0.0f32,
+                            1.0f32,
+                            false,
+                            false,
+                            false,
+                            par,
                         )
                     }
                 },
                 flops,
             );
         }
-        println!("| ({m}, {n}, {k}) | {} | {:.1} | {:.1} |", m * n * k, g[0], g[1]);
+        println!(
+            "| ({m}, {n}, {k}) | {} | {:.1} | {:.1} |",
+            m * n * k,
+            g[0],
+            g[1]
+        );
     }
 }
 
@@ -202,7 +236,11 @@ fn main() {
                 .expect("re-run");
             print!("{}", String::from_utf8_lossy(&out.stdout));
         }
-        let out = Command::new(&exe).arg("--shapes").env("MATMUL_NUM_THREADS", "2").output().expect("re-run");
+        let out = Command::new(&exe)
+            .arg("--shapes")
+            .env("MATMUL_NUM_THREADS", "2")
+            .output()
+            .expect("re-run");
         print!("{}", String::from_utf8_lossy(&out.stdout));
         return;
     };

@@ -66,12 +66,14 @@ pub trait Element:
     /// Conversion to `f64`.
     fn to_f64(self) -> f64;
     /// `e^x` of every element (vectorized for f32, libm for f64).
+    #[inline(always)]
     fn exp_slice(x: &[Self]) -> Vec<Self> {
-        x.iter().map(|v| v.exp()).collect()
+        crate::cpu::map_vec(x, |v| v.exp())
     }
     /// `tanh` of every element (vectorized for f32, libm for f64).
+    #[inline(always)]
     fn tanh_slice(x: &[Self]) -> Vec<Self> {
-        x.iter().map(|v| v.tanh()).collect()
+        crate::cpu::map_vec(x, |v| v.tanh())
     }
 }
 
@@ -100,15 +102,13 @@ impl Element for f32 {
     fn to_f64(self) -> f64 {
         self as f64
     }
+    #[inline(always)]
     fn exp_slice(x: &[Self]) -> Vec<Self> {
-        x.iter()
-            .map(|&v| crate::cpu::fastmath::exp_f32(v))
-            .collect()
+        crate::cpu::map_vec(x, crate::cpu::fastmath::exp_f32)
     }
+    #[inline(always)]
     fn tanh_slice(x: &[Self]) -> Vec<Self> {
-        x.iter()
-            .map(|&v| crate::cpu::fastmath::tanh_f32(v))
-            .collect()
+        crate::cpu::map_vec(x, crate::cpu::fastmath::tanh_f32)
     }
 }
 

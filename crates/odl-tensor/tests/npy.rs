@@ -120,7 +120,10 @@ fn bad_files_are_errors_not_panics() {
 fn fortran_order_is_read_as_c_order() {
     // the 2×3 matrix [[1,2,3],[4,5,6]] stored column-major
     let p = tmp("fortran.npy");
-    let data: Vec<u8> = [1.0f64, 4.0, 2.0, 5.0, 3.0, 6.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let data: Vec<u8> = [1.0f64, 4.0, 2.0, 5.0, 3.0, 6.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     std::fs::write(&p, raw_npy("<f8", true, "(2, 3)", &data)).unwrap();
     let a = read_npy(&p).unwrap().to_array();
     assert_eq!(a.to_vec_f64(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);

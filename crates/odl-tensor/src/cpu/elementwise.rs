@@ -1,14 +1,21 @@
 //! Elementwise kernels: unary maps, broadcast binary maps, comparisons, select.
 
+use super::{map_vec, zip_vec};
 use crate::dtype::Element;
 use crate::ops::{BinaryOp, CmpOp, UnaryOp};
 use crate::shape::{broadcast_strides, numel};
 
 /// Applies `op` to every element.
 pub fn unary<T: Element>(op: UnaryOp, x: &[T]) -> Vec<T> {
-    fn map<T: Copy>(x: &[T], f: impl Fn(T) -> T) -> Vec<T> {
-        x.iter().map(|&v| f(v)).collect()
-    }
+    super::simd(
+        #[inline(always)]
+        || unary_body(op, x),
+    )
+}
+
+#[inline(always)]
+fn unary_body<T: Element>(op: UnaryOp, x: &[T]) -> Vec<T> {
+    use super::map_vec as map;
     match op {
         UnaryOp::Neg => map(x, |v| -v),
         UnaryOp::Exp => T::exp_slice(x),
@@ -42,6 +49,21 @@ pub fn zip_with<T: Copy, U: Copy, F: Fn(T, T) -> U>(
     out: &[usize],
     f: F,
 ) -> Vec<U> {
+    super::simd(
+        #[inline(always)]
+        || zip_body(a, ash, b, bsh, out, f),
+    )
+}
+
+#[inline(always)]
+fn zip_body<T: Copy, U: Copy, F: Fn(T, T) -> U>(
+    a: &[T],
+    ash: &[usize],
+    b: &[T],
+    bsh: &[usize],
+    out: &[usize],
+    f: F,
+) -> Vec<U> {
     let n = numel(out);
     if n == 0 {
         return Vec::new();
@@ -49,27 +71,27 @@ pub fn zip_with<T: Copy, U: Copy, F: Fn(T, T) -> U>(
     if a.len() == n && b.len() == n {
         // equal numel with a broadcast-compatible shape means equal layout
         // (only size-1 axes can differ)
-        return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
+        return zip_vec(a, b, f);
     }
     if b.len() == 1 && a.len() == n {
         let y = b[0];
-        return a.iter().map(|&x| f(x, y)).collect();
+        return map_vec(a, |x| f(x, y));
     }
     if a.len() == 1 && b.len() == n {
         let x = a[0];
-        return b.iter().map(|&y| f(x, y)).collect();
+        return map_vec(b, |y| f(x, y));
     }
     if a.len() == n && is_suffix(bsh, out) {
         let mut r = Vec::with_capacity(n);
         for ca in a.chunks_exact(b.len()) {
-            r.extend(ca.iter().zip(b).map(|(&x, &y)| f(x, y)));
+            r.extend_from_slice(&zip_vec(ca, b, &f));
         }
         return r;
     }
     if b.len() == n && is_suffix(ash, out) {
         let mut r = Vec::with_capacity(n);
         for cb in b.chunks_exact(a.len()) {
-            r.extend(a.iter().zip(cb).map(|(&x, &y)| f(x, y)));
+            r.extend_from_slice(&zip_vec(a, cb, &f));
         }
         return r;
     }
@@ -213,8 +235,8 @@ pub fn select<T: Element>(cond: &[T], a: &[T], b: &[T]) -> Vec<T> {
 
 /// Clamps every element to `[lo, hi]` (NaN stays NaN).
 pub fn clamp<T: Element>(x: &[T], lo: T, hi: T) -> Vec<T> {
-    x.iter()
-        .map(|&v| {
+    super::simd(|| {
+        map_vec(x, |v| {
             if v < lo {
                 lo
             } else if v > hi {
@@ -223,7 +245,7 @@ pub fn clamp<T: Element>(x: &[T], lo: T, hi: T) -> Vec<T> {
                 v
             }
         })
-        .collect()
+    })
 }
 
 /// 1.0 where `lo <= x <= hi`, else 0.0.

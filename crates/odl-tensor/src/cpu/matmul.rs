@@ -72,7 +72,15 @@ pub fn gemm<T: Element>(
 
 /// A naive reference product used by tests to check [`gemm`].
 #[allow(clippy::too_many_arguments)]
-pub fn gemm_reference<T: Element>(m: usize, n: usize, k: usize, a: &[T], ta: bool, b: &[T], tb: bool) -> Vec<T> {
+pub fn gemm_reference<T: Element>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    ta: bool,
+    b: &[T],
+    tb: bool,
+) -> Vec<T> {
     let mut c = vec![T::zero(); m * n];
     for i in 0..m {
         for j in 0..n {
