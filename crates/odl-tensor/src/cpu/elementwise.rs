@@ -1,6 +1,6 @@
 //! Elementwise kernels: unary maps, broadcast binary maps, comparisons, select.
 
-use super::{map_vec, zip_vec};
+use super::{map_vec, push_map, push_zip, zip_vec};
 use crate::dtype::Element;
 use crate::ops::{BinaryOp, CmpOp, UnaryOp};
 use crate::shape::{broadcast_strides, numel};
@@ -84,14 +84,14 @@ fn zip_body<T: Copy, U: Copy, F: Fn(T, T) -> U>(
     if a.len() == n && is_suffix(bsh, out) {
         let mut r = Vec::with_capacity(n);
         for ca in a.chunks_exact(b.len()) {
-            r.extend_from_slice(&zip_vec(ca, b, &f));
+            push_zip(&mut r, ca, b, &f);
         }
         return r;
     }
     if b.len() == n && is_suffix(ash, out) {
         let mut r = Vec::with_capacity(n);
         for cb in b.chunks_exact(a.len()) {
-            r.extend_from_slice(&zip_vec(a, cb, &f));
+            push_zip(&mut r, a, cb, &f);
         }
         return r;
     }
@@ -100,9 +100,23 @@ fn zip_body<T: Copy, U: Copy, F: Fn(T, T) -> U>(
     let mut r = Vec::with_capacity(n);
     walk(out, &[&sa, &sb], |offs, len, steps| {
         let (oa, ob) = (offs[0], offs[1]);
-        let (ia, ib) = (steps[0], steps[1]);
-        for j in 0..len {
-            r.push(f(a[oa + j * ia], b[ob + j * ib]));
+        match (steps[0], steps[1]) {
+            // contiguous rows, or a row against one broadcast element (a
+            // column vector): vectorizable loops
+            (1, 1) => push_zip(&mut r, &a[oa..oa + len], &b[ob..ob + len], &f),
+            (1, 0) => {
+                let y = b[ob];
+                push_map(&mut r, &a[oa..oa + len], |x| f(x, y));
+            }
+            (0, 1) => {
+                let x = a[oa];
+                push_map(&mut r, &b[ob..ob + len], |y| f(x, y));
+            }
+            (ia, ib) => {
+                for j in 0..len {
+                    r.push(f(a[oa + j * ia], b[ob + j * ib]));
+                }
+            }
         }
     });
     r
@@ -118,6 +132,7 @@ fn is_suffix(small: &[usize], out: &[usize]) -> bool {
     s.len() <= out.len() && &out[out.len() - s.len()..] == s
 }
 
+#[inline(always)]
 /// Walks the index space of `shape` row by row (the innermost axis is one
 /// row) and calls `row(offsets, len, steps)` with, for each strided operand,
 /// the offset of the row's first element and the stride along the row.
@@ -227,25 +242,34 @@ pub fn compare<T: Element>(
 
 /// `cond != 0 ? a : b`, all three already of the same shape.
 pub fn select<T: Element>(cond: &[T], a: &[T], b: &[T]) -> Vec<T> {
-    cond.iter()
-        .zip(a.iter().zip(b))
-        .map(|(&c, (&x, &y))| if c != T::zero() { x } else { y })
-        .collect()
+    super::simd(
+        #[inline(always)]
+        || {
+            let mut out = Vec::with_capacity(cond.len());
+            for ((&c, &x), &y) in cond.iter().zip(a).zip(b) {
+                out.push(if c != T::zero() { x } else { y });
+            }
+            out
+        },
+    )
 }
 
 /// Clamps every element to `[lo, hi]` (NaN stays NaN).
 pub fn clamp<T: Element>(x: &[T], lo: T, hi: T) -> Vec<T> {
-    super::simd(|| {
-        map_vec(x, |v| {
-            if v < lo {
-                lo
-            } else if v > hi {
-                hi
-            } else {
-                v
-            }
-        })
-    })
+    super::simd(
+        #[inline(always)]
+        || {
+            map_vec(x, |v| {
+                if v < lo {
+                    lo
+                } else if v > hi {
+                    hi
+                } else {
+                    v
+                }
+            })
+        },
+    )
 }
 
 /// 1.0 where `lo <= x <= hi`, else 0.0.

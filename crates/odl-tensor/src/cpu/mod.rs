@@ -43,31 +43,48 @@ pub fn simd<R>(f: impl FnOnce() -> R) -> R {
     pulp::Arch::new().dispatch(f)
 }
 
-/// `f` of every element of `x`, as a plain indexed loop that is inlined into
-/// the caller (so it vectorizes at the SIMD level chosen by [`simd`]).
+/// Appends `f(v)` for every `v` in `x` to `out`, writing straight into its
+/// spare capacity in a loop that is inlined into the caller (so it vectorizes
+/// at the SIMD level chosen by [`simd`]).
 #[inline(always)]
-pub fn map_vec<T: Copy, U: Copy>(x: &[T], f: impl Fn(T) -> U) -> Vec<U> {
-    let mut out: Vec<U> = Vec::with_capacity(x.len());
+pub fn push_map<T: Copy, U: Copy>(out: &mut Vec<U>, x: &[T], f: impl Fn(T) -> U) {
+    out.reserve(x.len());
+    let len = out.len();
     let dst = &mut out.spare_capacity_mut()[..x.len()];
     for (d, &v) in dst.iter_mut().zip(x) {
         d.write(f(v));
     }
-    // SAFETY: the loop above initialized all x.len() slots of the capacity.
-    unsafe { out.set_len(x.len()) };
-    out
+    // SAFETY: the loop above initialized the x.len() slots after `len`.
+    unsafe { out.set_len(len + x.len()) };
 }
 
-/// `f` of every pair of `a` and `b` (equal lengths), like [`map_vec`].
+/// Appends `f(a_i, b_i)` for the common length of `a` and `b`, like [`push_map`].
 #[inline(always)]
-pub fn zip_vec<T: Copy, U: Copy>(a: &[T], b: &[T], f: impl Fn(T, T) -> U) -> Vec<U> {
+pub fn push_zip<T: Copy, U: Copy>(out: &mut Vec<U>, a: &[T], b: &[T], f: impl Fn(T, T) -> U) {
     let n = a.len().min(b.len());
-    let mut out: Vec<U> = Vec::with_capacity(n);
+    out.reserve(n);
+    let len = out.len();
     let dst = &mut out.spare_capacity_mut()[..n];
     for ((d, &x), &y) in dst.iter_mut().zip(&a[..n]).zip(&b[..n]) {
         d.write(f(x, y));
     }
-    // SAFETY: the loop above initialized all n slots of the capacity.
-    unsafe { out.set_len(n) };
+    // SAFETY: the loop above initialized the n slots after `len`.
+    unsafe { out.set_len(len + n) };
+}
+
+/// `f` of every element of `x`, in a new vector (see [`push_map`]).
+#[inline(always)]
+pub fn map_vec<T: Copy, U: Copy>(x: &[T], f: impl Fn(T) -> U) -> Vec<U> {
+    let mut out = Vec::with_capacity(x.len());
+    push_map(&mut out, x, f);
+    out
+}
+
+/// `f` of every pair of `a` and `b`, in a new vector (see [`push_zip`]).
+#[inline(always)]
+pub fn zip_vec<T: Copy, U: Copy>(a: &[T], b: &[T], f: impl Fn(T, T) -> U) -> Vec<U> {
+    let mut out = Vec::with_capacity(a.len().min(b.len()));
+    push_zip(&mut out, a, b, f);
     out
 }
 

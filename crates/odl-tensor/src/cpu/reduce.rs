@@ -57,6 +57,7 @@ fn max_nan<T: Element>(m: T, v: T) -> T {
     }
 }
 
+#[inline(always)]
 /// Sum with 8 independent accumulators (vectorizes, and is more accurate than a
 /// single running sum).
 pub fn sum_slice<T: Element>(x: &[T]) -> T {

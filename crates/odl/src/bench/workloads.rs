@@ -5,6 +5,7 @@
 use anyhow::{bail, Result};
 use odl_autodiff::{grad, Hessian, Tensor};
 use odl_tensor::cpu::matmul::gemm;
+use odl_tensor::cpu::simd;
 use odl_tensor::{Array, DType, Rng};
 
 use super::data::{batch, maybe_open, mlp, Layer, Source};
@@ -170,10 +171,15 @@ fn mlp_step(
                 Opt::Momentum(lr, mu) => {
                     // v ← μ v + g (v₀ = g), then p ← p − lr v (PyTorch's convention)
                     let vv = v.get_or_insert_with(|| Array::zeros(g.shape(), DType::F32));
-                    let vs = vv.as_mut_slice::<f32>();
-                    for (vi, gi) in vs.iter_mut().zip(g.as_slice::<f32>()) {
-                        *vi = mu as f32 * *vi + gi;
-                    }
+                    let (vs, gs) = (vv.as_mut_slice::<f32>(), g.as_slice::<f32>());
+                    simd(
+                        #[inline(always)]
+                        || {
+                            for (vi, gi) in vs.iter_mut().zip(gs) {
+                                *vi = mu as f32 * *vi + gi;
+                            }
+                        },
+                    );
                     axpy(p, -lr as f32, vv);
                 }
             }
@@ -188,31 +194,58 @@ fn mlp_step(
 
 /// `p ← p + a·x` in place (f32).
 fn axpy(p: &mut Array, a: f32, x: &Array) {
-    for (pi, xi) in p.as_mut_slice::<f32>().iter_mut().zip(x.as_slice::<f32>()) {
-        *pi += a * xi;
-    }
+    let (p, x) = (p.as_mut_slice::<f32>(), x.as_slice::<f32>());
+    simd(
+        #[inline(always)]
+        || {
+            for (pi, xi) in p.iter_mut().zip(x) {
+                *pi += a * xi;
+            }
+        },
+    );
 }
 
+/// `Σ ⟨a_i, b_i⟩` over lists of f32 arrays: f32 partial sums in 16 lanes,
+/// added up in f64.
 fn dot(a: &[Array], b: &[Array]) -> f64 {
+    let one = |x: &[f32], y: &[f32]| -> f64 {
+        simd(
+            #[inline(always)]
+            || {
+                let mut acc = [0.0f32; 16];
+                let (xc, yc) = (x.chunks_exact(16), y.chunks_exact(16));
+                let tail: f64 = xc
+                    .remainder()
+                    .iter()
+                    .zip(yc.remainder())
+                    .map(|(p, q)| (*p as f64) * (*q as f64))
+                    .sum();
+                for (cx, cy) in xc.zip(yc) {
+                    for i in 0..16 {
+                        acc[i] += cx[i] * cy[i];
+                    }
+                }
+                acc.iter().map(|&v| v as f64).sum::<f64>() + tail
+            },
+        )
+    };
     a.iter()
         .zip(b)
-        .map(|(x, y)| {
-            x.as_slice::<f32>()
-                .iter()
-                .zip(y.as_slice::<f32>())
-                .map(|(p, q)| (*p as f64) * (*q as f64))
-                .sum::<f64>()
-        })
+        .map(|(x, y)| one(x.as_slice(), y.as_slice()))
         .sum()
 }
 
+/// `s·a` for a list of f32 arrays.
 fn scale(a: &[Array], s: f64) -> Vec<Array> {
+    let s = s as f32;
     a.iter()
         .map(|x| {
             let mut y = x.clone();
-            y.as_mut_slice::<f32>()
-                .iter_mut()
-                .for_each(|v| *v = (*v as f64 * s) as f32);
+            let ys = y.as_mut_slice::<f32>();
+            simd(
+                #[inline(always)]
+                || ys.iter_mut().for_each(|v| *v *= s),
+            );
             y
         })
         .collect()
