@@ -86,10 +86,7 @@ fn run(outputs: &[(&Tensor, Tensor)], wrt: &[&Tensor]) -> Vec<Tensor> {
     for (i, t) in order.iter().enumerate() {
         needed[i] = targets.contains_key(&t.id())
             || t.op().is_some_and(|op| {
-                op.inputs()
-                    .into_iter()
-                    .flatten()
-                    .any(|x| pos.get(&x.id()).is_some_and(|&j| needed[j]))
+                op.inputs().into_iter().flatten().any(|x| pos.get(&x.id()).is_some_and(|&j| needed[j]))
             });
     }
 

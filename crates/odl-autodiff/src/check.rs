@@ -46,14 +46,7 @@ pub struct CheckOptions {
 impl CheckOptions {
     /// Defaults for checking up to `order`.
     pub fn order(order: usize) -> CheckOptions {
-        CheckOptions {
-            order,
-            eps: 1e-6,
-            rtol: 1e-5,
-            atol: 1e-7,
-            directions: 2,
-            seed: 0,
-        }
+        CheckOptions { order, eps: 1e-6, rtol: 1e-5, atol: 1e-7, directions: 2, seed: 0 }
     }
 }
 
@@ -87,30 +80,17 @@ pub fn check_grads(
     opts: &CheckOptions,
 ) -> Result<CheckReport, CheckError> {
     if let Some(i) = inputs.iter().position(|a| a.dtype() != DType::F64) {
-        return Err(CheckError(format!(
-            "input {i} is {}; the checker needs float64",
-            inputs[i].dtype()
-        )));
+        return Err(CheckError(format!("input {i} is {}; the checker needs float64", inputs[i].dtype())));
     }
     let mut rng = Rng::seed(opts.seed);
-    let mut report = CheckReport {
-        max_rel_err: 0.0,
-        comparisons: 0,
-    };
+    let mut report = CheckReport { max_rel_err: 0.0, comparisons: 0 };
     let mut fun: Fun = Box::new(f);
     for order in 1..=opts.order.max(1) {
-        let out_shape = fun(&inputs
-            .iter()
-            .map(|a| Tensor::constant(a.clone()))
-            .collect::<Vec<_>>())
-        .shape()
-        .to_vec();
+        let out_shape =
+            fun(&inputs.iter().map(|a| Tensor::constant(a.clone())).collect::<Vec<_>>()).shape().to_vec();
         let c = rng.normal(&out_shape, 0.0, 1.0, DType::F64);
         for _ in 0..opts.directions {
-            let d: Vec<Array> = inputs
-                .iter()
-                .map(|a| rng.normal(a.shape(), 0.0, 1.0, DType::F64))
-                .collect();
+            let d: Vec<Array> = inputs.iter().map(|a| rng.normal(a.shape(), 0.0, 1.0, DType::F64)).collect();
             check_once(&fun, inputs, &c, &d, order, opts, &mut report)?;
         }
         if order < opts.order {
@@ -122,13 +102,7 @@ pub fn check_grads(
                 // inner gradient exists; parameters keep their graph
                 let xs: Vec<Tensor> = xs
                     .iter()
-                    .map(|x| {
-                        if x.requires_grad() {
-                            x.clone()
-                        } else {
-                            Tensor::param(x.value().clone())
-                        }
-                    })
+                    .map(|x| if x.requires_grad() { x.clone() } else { Tensor::param(x.value().clone()) })
                     .collect();
                 let y = prev(&xs);
                 let refs: Vec<&Tensor> = xs.iter().collect();
@@ -145,10 +119,7 @@ fn rel_err(a: f64, b: f64, opts: &CheckOptions) -> (f64, bool) {
     let diff = (a - b).abs();
     let scale = a.abs().max(b.abs());
     let rel = if scale > 0.0 { diff / scale } else { 0.0 };
-    (
-        rel,
-        diff <= opts.atol + opts.rtol * scale && diff.is_finite() || (a.is_nan() && b.is_nan()),
-    )
+    (rel, diff <= opts.atol + opts.rtol * scale && diff.is_finite() || (a.is_nan() && b.is_nan()))
 }
 
 fn shifted(inputs: &[Array], d: &[Array], h: f64) -> Vec<Tensor> {
@@ -156,12 +127,8 @@ fn shifted(inputs: &[Array], d: &[Array], h: f64) -> Vec<Tensor> {
         .iter()
         .zip(d)
         .map(|(x, di)| {
-            let v: Vec<f64> = x
-                .as_slice::<f64>()
-                .iter()
-                .zip(di.as_slice::<f64>())
-                .map(|(a, b)| a + h * b)
-                .collect();
+            let v: Vec<f64> =
+                x.as_slice::<f64>().iter().zip(di.as_slice::<f64>()).map(|(a, b)| a + h * b).collect();
             Tensor::constant(Array::from_vec(v, x.shape()))
         })
         .collect()
@@ -197,29 +164,15 @@ fn check_once(
     let y = fun(&xs);
     let refs: Vec<&Tensor> = xs.iter().collect();
     let ct = Tensor::constant(c.clone());
-    let vjps: Vec<Vec<f64>> = backward(&[(&y, ct.clone())], &refs, false)
-        .iter()
-        .map(|g| g.to_vec_f64())
-        .collect();
-    let vjp_d: f64 = vjps
-        .iter()
-        .zip(d)
-        .map(|(g, di)| dot(g, di.as_slice()))
-        .sum();
+    let vjps: Vec<Vec<f64>> =
+        backward(&[(&y, ct.clone())], &refs, false).iter().map(|g| g.to_vec_f64()).collect();
+    let vjp_d: f64 = vjps.iter().zip(d).map(|(g, di)| dot(g, di.as_slice())).sum();
 
     // central differences of F along d
     let yp = fun(&shifted(inputs, d, opts.eps)).to_vec_f64();
     let ym = fun(&shifted(inputs, d, -opts.eps)).to_vec_f64();
-    let fd: Vec<f64> = yp
-        .iter()
-        .zip(&ym)
-        .map(|(p, m)| (p - m) / (2.0 * opts.eps))
-        .collect();
-    note(
-        "⟨vjp(c), d⟩ vs finite differences",
-        vjp_d,
-        dot(c.as_slice(), &fd),
-    )?;
+    let fd: Vec<f64> = yp.iter().zip(&ym).map(|(p, m)| (p - m) / (2.0 * opts.eps)).collect();
+    note("⟨vjp(c), d⟩ vs finite differences", vjp_d, dot(c.as_slice(), &fd))?;
 
     // analytic JVP by double VJP, element by element against the differences
     let u = Tensor::param(Array::zeros(y.shape(), DType::F64));
@@ -235,15 +188,9 @@ fn check_once(
             Some(acc) => acc.add(&term),
         });
     }
-    let jd = grad(&s.expect("at least one input"), &[&u])
-        .remove(0)
-        .to_vec_f64();
+    let jd = grad(&s.expect("at least one input"), &[&u]).remove(0).to_vec_f64();
     for (i, (a, b)) in jd.iter().zip(&fd).enumerate() {
         note(&format!("(J d)[{i}] vs finite differences"), *a, *b)?;
     }
-    note(
-        "dot-product test ⟨c, J d⟩ vs ⟨Jᵀc, d⟩",
-        dot(c.as_slice(), &jd),
-        vjp_d,
-    )
+    note("dot-product test ⟨c, J d⟩ vs ⟨Jᵀc, d⟩", dot(c.as_slice(), &jd), vjp_d)
 }

@@ -22,8 +22,7 @@ impl Tensor {
 
     /// `log(1 + eˣ)`, computed stably as `max(x,0) + log(1 + e^{-|x|})`.
     pub fn softplus(&self) -> Tensor {
-        self.relu()
-            .add(&self.abs().neg().exp().add_scalar(1.0).log())
+        self.relu().add(&self.abs().neg().exp().add_scalar(1.0).log())
     }
 
     /// GELU with the tanh approximation (as `torch.nn.GELU(approximate="tanh")`).

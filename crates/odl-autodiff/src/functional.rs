@@ -10,12 +10,7 @@ use crate::tensor::Tensor;
 /// `∂y/∂x` for each `x` in `wrt`, where `y` is a scalar; the results are constants.
 #[track_caller]
 pub fn grad(y: &Tensor, wrt: &[&Tensor]) -> Vec<Tensor> {
-    assert_eq!(
-        y.numel(),
-        1,
-        "grad: output must be a scalar, got shape {:?}",
-        y.shape()
-    );
+    assert_eq!(y.numel(), 1, "grad: output must be a scalar, got shape {:?}", y.shape());
     backward(&[(y, Tensor::ones(y.shape(), y.dtype()))], wrt, false)
 }
 
@@ -23,12 +18,7 @@ pub fn grad(y: &Tensor, wrt: &[&Tensor]) -> Vec<Tensor> {
 /// differentiated again (HVPs, gradient penalties, third derivatives).
 #[track_caller]
 pub fn grad_graph(y: &Tensor, wrt: &[&Tensor]) -> Vec<Tensor> {
-    assert_eq!(
-        y.numel(),
-        1,
-        "grad_graph: output must be a scalar, got shape {:?}",
-        y.shape()
-    );
+    assert_eq!(y.numel(), 1, "grad_graph: output must be a scalar, got shape {:?}", y.shape());
     backward(&[(y, Tensor::ones(y.shape(), y.dtype()))], wrt, true)
 }
 
@@ -102,11 +92,7 @@ impl Hessian {
     pub fn new(loss: &Tensor, params: &[Tensor]) -> Hessian {
         let refs: Vec<&Tensor> = params.iter().collect();
         let grads = grad_graph(loss, &refs);
-        Hessian {
-            params: params.to_vec(),
-            grads,
-            dim: params.iter().map(Tensor::numel).sum(),
-        }
+        Hessian { params: params.to_vec(), grads, dim: params.iter().map(Tensor::numel).sum() }
     }
 
     /// The gradient `∇L(θ)` (values).
@@ -124,17 +110,10 @@ impl Hessian {
             v.len(),
             self.params.len()
         );
-        let seeds: Vec<(&Tensor, Tensor)> = self
-            .grads
-            .iter()
-            .zip(v)
-            .map(|(g, vi)| (g, Tensor::constant(vi.clone())))
-            .collect();
+        let seeds: Vec<(&Tensor, Tensor)> =
+            self.grads.iter().zip(v).map(|(g, vi)| (g, Tensor::constant(vi.clone()))).collect();
         let refs: Vec<&Tensor> = self.params.iter().collect();
-        backward(&seeds, &refs, false)
-            .into_iter()
-            .map(|t| t.value().clone())
-            .collect()
+        backward(&seeds, &refs, false).into_iter().map(|t| t.value().clone()).collect()
     }
 }
 
@@ -151,9 +130,6 @@ impl LinOp for Hessian {
             parts.push(Array::from_f64(&v[at..at + n], p.shape(), p.dtype()));
             at += n;
         }
-        self.apply_arrays(&parts)
-            .iter()
-            .flat_map(|a| a.to_vec_f64())
-            .collect()
+        self.apply_arrays(&parts).iter().flat_map(|a| a.to_vec_f64()).collect()
     }
 }

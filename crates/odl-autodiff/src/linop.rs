@@ -23,9 +23,7 @@ impl LinOp for DenseOp {
         self.n
     }
     fn apply(&self, v: &[f64]) -> Vec<f64> {
-        (0..self.n)
-            .map(|i| (0..self.n).map(|j| self.a[i * self.n + j] * v[j]).sum())
-            .collect()
+        (0..self.n).map(|i| (0..self.n).map(|j| self.a[i * self.n + j] * v[j]).sum()).collect()
     }
 }
 

@@ -60,12 +60,7 @@ pub fn is_grad_enabled() -> bool {
 
 impl Tensor {
     fn make(value: Array, op: Option<Op>, requires_grad: bool) -> Tensor {
-        Tensor(Arc::new(Node {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            value,
-            op,
-            requires_grad,
-        }))
+        Tensor(Arc::new(Node { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), value, op, requires_grad }))
     }
 
     /// A constant: no gradient flows into it.

@@ -15,10 +15,7 @@ pub(crate) fn sum_to(g: Tensor, shape: &[usize]) -> Tensor {
     if g.shape() == shape {
         return g;
     }
-    let axes: Vec<isize> = reduced_axes(g.shape(), shape)
-        .iter()
-        .map(|&a| a as isize)
-        .collect();
+    let axes: Vec<isize> = reduced_axes(g.shape(), shape).iter().map(|&a| a as isize).collect();
     g.sum(&axes, true).reshape(shape)
 }
 
@@ -57,27 +54,19 @@ pub(crate) fn vjp(op: &Op, out: &Tensor, g: &Tensor, need: [bool; 2]) -> [Option
                 BinaryOp::Add => (need[0].then(|| g.clone()), need[1].then(|| g.clone())),
                 BinaryOp::Sub => (need[0].then(|| g.clone()), need[1].then(|| g.neg())),
                 BinaryOp::Mul => (need[0].then(|| g.mul(y)), need[1].then(|| g.mul(x))),
-                BinaryOp::Div => (
-                    need[0].then(|| g.div(y)),
-                    need[1].then(|| g.mul(out).div(y).neg()),
-                ),
+                BinaryOp::Div => (need[0].then(|| g.div(y)), need[1].then(|| g.mul(out).div(y).neg())),
                 BinaryOp::Pow => (
                     need[0].then(|| g.mul(y).mul(&x.pow(&y.add_scalar(-1.0)))),
                     need[1].then(|| g.mul(out).mul(&x.log())),
                 ),
-                BinaryOp::Max => (
-                    need[0].then(|| g.mul(&x.gt_mask(y))),
-                    need[1].then(|| g.mul(&x.le_mask(y))),
-                ),
-                BinaryOp::Min => (
-                    need[0].then(|| g.mul(&x.lt_mask(y))),
-                    need[1].then(|| g.mul(&x.ge_mask(y))),
-                ),
+                BinaryOp::Max => {
+                    (need[0].then(|| g.mul(&x.gt_mask(y))), need[1].then(|| g.mul(&x.le_mask(y))))
+                }
+                BinaryOp::Min => {
+                    (need[0].then(|| g.mul(&x.lt_mask(y))), need[1].then(|| g.mul(&x.ge_mask(y))))
+                }
             };
-            [
-                gx.map(|t| sum_to(t, x.shape())),
-                gy.map(|t| sum_to(t, y.shape())),
-            ]
+            [gx.map(|t| sum_to(t, x.shape())), gy.map(|t| sum_to(t, y.shape()))]
         }
         Select(cond, x, y) => {
             let c = Tensor::constant(cond.clone());
@@ -98,24 +87,9 @@ pub(crate) fn vjp(op: &Op, out: &Tensor, g: &Tensor, need: [bool; 2]) -> [Option
         }
         MatMul(a, b, ta, tb) => {
             let (ta, tb) = (*ta, *tb);
-            let ga = need[0].then(|| {
-                if ta {
-                    b.matmul_t(g, tb, true)
-                } else {
-                    g.matmul_t(b, false, !tb)
-                }
-            });
-            let gb = need[1].then(|| {
-                if tb {
-                    g.matmul_t(a, true, ta)
-                } else {
-                    a.matmul_t(g, !ta, false)
-                }
-            });
-            [
-                ga.map(|t| sum_to(t, a.shape())),
-                gb.map(|t| sum_to(t, b.shape())),
-            ]
+            let ga = need[0].then(|| if ta { b.matmul_t(g, tb, true) } else { g.matmul_t(b, false, !tb) });
+            let gb = need[1].then(|| if tb { g.matmul_t(a, true, ta) } else { a.matmul_t(g, !ta, false) });
+            [ga.map(|t| sum_to(t, a.shape())), gb.map(|t| sum_to(t, b.shape()))]
         }
         Reshape(x) => one(g.reshape(x.shape())),
         Permute(_, perm) => {

@@ -1,8 +1,6 @@
 //! Derivatives checked against closed forms from calculus.
 
-use odl_autodiff::{
-    grad, grad_graph, jacobian, jvp, power_iteration, to_dense, Hessian, LinOp, Tensor,
-};
+use odl_autodiff::{grad, grad_graph, jacobian, jvp, power_iteration, to_dense, Hessian, LinOp, Tensor};
 use odl_tensor::{Array, DType, Rng};
 
 fn sym_matrix(n: usize, seed: u64) -> Vec<f64> {
@@ -57,20 +55,13 @@ fn hessian_of_softmax_cross_entropy_matches_its_formula() {
                 want += cov * xv[s * d + i] * xv[s * d + j];
             }
             want /= n as f64;
-            assert!(
-                (h[r * dim + c] - want).abs() < 1e-12,
-                "H[{r},{c}] = {} vs {want}",
-                h[r * dim + c]
-            );
+            assert!((h[r * dim + c] - want).abs() < 1e-12, "H[{r},{c}] = {} vs {want}", h[r * dim + c]);
         }
     }
 }
 
 fn mlp_loss(p: &[Tensor], x: &Tensor, y: &[usize]) -> Tensor {
-    x.linear(&p[0], Some(&p[1]))
-        .tanh()
-        .linear(&p[2], Some(&p[3]))
-        .cross_entropy(y)
+    x.linear(&p[0], Some(&p[1])).tanh().linear(&p[2], Some(&p[3])).cross_entropy(y)
 }
 
 fn mlp_params(seed: u64) -> Vec<Tensor> {
@@ -93,10 +84,7 @@ fn hvp_is_symmetric_and_matches_gradient_differences() {
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
     let (hu, hv) = (h.apply(&u), h.apply(&v));
     let (uhv, vhu) = (dot(&u, &hv), dot(&v, &hu));
-    assert!(
-        (uhv - vhu).abs() < 1e-12 * uhv.abs().max(1.0),
-        "{uhv} vs {vhu}"
-    );
+    assert!((uhv - vhu).abs() < 1e-12 * uhv.abs().max(1.0), "{uhv} vs {vhu}");
 
     // H v ≈ (∇L(θ + εv) − ∇L(θ − εv)) / 2ε
     let eps = 1e-5;
@@ -105,29 +93,19 @@ fn hvp_is_symmetric_and_matches_gradient_differences() {
         let shifted: Vec<Tensor> = p
             .iter()
             .map(|t| {
-                let vals: Vec<f64> = t
-                    .to_vec_f64()
-                    .iter()
-                    .enumerate()
-                    .map(|(i, w)| w + sign * eps * v[at + i])
-                    .collect();
+                let vals: Vec<f64> =
+                    t.to_vec_f64().iter().enumerate().map(|(i, w)| w + sign * eps * v[at + i]).collect();
                 at += t.numel();
                 Tensor::param(Array::from_vec(vals, t.shape()))
             })
             .collect();
         let refs: Vec<&Tensor> = shifted.iter().collect();
-        grad(&mlp_loss(&shifted, &x, &y), &refs)
-            .iter()
-            .flat_map(|g| g.to_vec_f64())
-            .collect()
+        grad(&mlp_loss(&shifted, &x, &y), &refs).iter().flat_map(|g| g.to_vec_f64()).collect()
     };
     let (gp, gm) = (grad_at(1.0), grad_at(-1.0));
     for (i, hvi) in hv.iter().enumerate() {
         let fd = (gp[i] - gm[i]) / (2.0 * eps);
-        assert!(
-            (hvi - fd).abs() < 1e-7 * (1.0 + fd.abs()),
-            "Hv[{i}] {hvi} vs {fd}"
-        );
+        assert!((hvi - fd).abs() < 1e-7 * (1.0 + fd.abs()), "Hv[{i}] {hvi} vs {fd}");
     }
 }
 
@@ -186,11 +164,7 @@ fn jacobian_of_elementwise_tanh_is_diagonal() {
     let j = jacobian(|x| x.tanh(), &x).to_vec_f64();
     for i in 0..3 {
         for k in 0..3 {
-            let want = if i == k {
-                1.0 - x.get(i).tanh().powi(2)
-            } else {
-                0.0
-            };
+            let want = if i == k { 1.0 - x.get(i).tanh().powi(2) } else { 0.0 };
             assert!((j[i * 3 + k] - want).abs() < 1e-15);
         }
     }

@@ -11,10 +11,7 @@ type F = fn(&[Tensor]) -> Tensor;
 /// Inputs drawn from `lo..hi`, away from kinks and singularities.
 fn inputs(shapes: &[&[usize]], lo: f64, hi: f64, seed: u64) -> Vec<Array> {
     let mut rng = Rng::seed(seed);
-    shapes
-        .iter()
-        .map(|s| rng.uniform(s, lo, hi, DType::F64))
-        .collect()
+    shapes.iter().map(|s| rng.uniform(s, lo, hi, DType::F64)).collect()
 }
 
 /// Like [`inputs`] but each element's sign is random: |x| in `lo..hi`.
@@ -24,11 +21,8 @@ fn signed_inputs(shapes: &[&[usize]], lo: f64, hi: f64, seed: u64) -> Vec<Array>
         .iter()
         .map(|s| {
             let a = rng.uniform(s, lo, hi, DType::F64);
-            let v: Vec<f64> = a
-                .to_vec_f64()
-                .into_iter()
-                .map(|x| if rng.uniform_f64() < 0.5 { -x } else { x })
-                .collect();
+            let v: Vec<f64> =
+                a.to_vec_f64().into_iter().map(|x| if rng.uniform_f64() < 0.5 { -x } else { x }).collect();
             Array::from_vec(v, s)
         })
         .collect()
@@ -36,8 +30,7 @@ fn signed_inputs(shapes: &[&[usize]], lo: f64, hi: f64, seed: u64) -> Vec<Array>
 
 #[track_caller]
 fn check(name: &str, f: F, xs: Vec<Array>, order: usize) {
-    let r =
-        check_grads(f, &xs, &CheckOptions::order(order)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let r = check_grads(f, &xs, &CheckOptions::order(order)).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert!(r.comparisons > 0, "{name}: nothing compared");
 }
 
@@ -59,11 +52,8 @@ fn unary_ops_first_and_second_order() {
     ];
     for (name, f, lo, hi, signed) in table {
         for (k, s) in UNARY_SHAPES.iter().enumerate() {
-            let xs = if signed {
-                signed_inputs(&[s], lo, hi, k as u64)
-            } else {
-                inputs(&[s], lo, hi, k as u64)
-            };
+            let xs =
+                if signed { signed_inputs(&[s], lo, hi, k as u64) } else { inputs(&[s], lo, hi, k as u64) };
             check(name, f, xs, 2);
         }
     }
@@ -117,10 +107,7 @@ fn binary_ops_with_broadcasting() {
 #[test]
 fn operators_match_methods() {
     let xs = inputs(&[&[2, 3], &[3]], 0.5, 2.0, 3);
-    let (a, b) = (
-        Tensor::constant(xs[0].clone()),
-        Tensor::constant(xs[1].clone()),
-    );
+    let (a, b) = (Tensor::constant(xs[0].clone()), Tensor::constant(xs[1].clone()));
     let lhs = (&a + &b) * (&a - &b) / &b - 2.0;
     let rhs = a.add(&b).mul(&a.sub(&b)).div(&b).add_scalar(-2.0);
     assert_eq!(lhs.to_vec_f64(), rhs.to_vec_f64());
@@ -145,16 +132,7 @@ fn where_and_clamp() {
 #[test]
 fn reductions_over_every_axis() {
     let shape: &[usize] = &[2, 3, 4];
-    let axes_sets: [&[isize]; 8] = [
-        &[0],
-        &[1],
-        &[2],
-        &[-1],
-        &[0, 1],
-        &[1, 2],
-        &[0, 2],
-        &[0, 1, 2],
-    ];
+    let axes_sets: [&[isize]; 8] = [&[0], &[1], &[2], &[-1], &[0, 1], &[1, 2], &[0, 2], &[0, 1, 2]];
     for (k, axes) in axes_sets.iter().enumerate() {
         for keep in [false, true] {
             let xs = inputs(&[shape], -2.0, 2.0, 20 + k as u64);
@@ -195,12 +173,8 @@ fn matmul_all_transposes_and_batches() {
     for (k, (a, b, ta, tb)) in cases.iter().enumerate() {
         let (ta, tb) = (*ta, *tb);
         let f = move |x: &[Tensor]| x[0].matmul_t(&x[1], ta, tb).tanh();
-        check_grads(
-            f,
-            &inputs(&[a, b], -1.0, 1.0, 30 + k as u64),
-            &CheckOptions::order(2),
-        )
-        .unwrap_or_else(|e| panic!("matmul {a:?}{ta} {b:?}{tb}: {e}"));
+        check_grads(f, &inputs(&[a, b], -1.0, 1.0, 30 + k as u64), &CheckOptions::order(2))
+            .unwrap_or_else(|e| panic!("matmul {a:?}{ta} {b:?}{tb}: {e}"));
     }
 }
 
@@ -208,39 +182,15 @@ fn matmul_all_transposes_and_batches() {
 fn movement_ops() {
     let table: [(&str, F, &[usize]); 10] = [
         ("reshape", |x| x[0].reshape(&[4, 3]).exp(), &[3, 4]),
-        (
-            "permute",
-            |x| {
-                x[0].permute(&[2, 0, 1])
-                    .exp()
-                    .mul(&x[0].permute(&[2, 0, 1]))
-            },
-            &[2, 3, 4],
-        ),
+        ("permute", |x| x[0].permute(&[2, 0, 1]).exp().mul(&x[0].permute(&[2, 0, 1])), &[2, 3, 4]),
         ("t", |x| x[0].t().matmul(&x[0]), &[3, 4]),
         ("expand", |x| x[0].expand(&[2, 3, 4]).sin(), &[3, 1]),
         ("slice", |x| x[0].slice(1, 1, 4, 2).square(), &[3, 5]),
-        (
-            "index_select",
-            |x| x[0].index_select(0, &[2, 0, 2]).exp(),
-            &[3, 2],
-        ),
-        (
-            "gather",
-            |x| x[0].gather(1, &[0, 2, 1, 1, 0, 0], &[3, 2]).exp(),
-            &[3, 3],
-        ),
+        ("index_select", |x| x[0].index_select(0, &[2, 0, 2]).exp(), &[3, 2]),
+        ("gather", |x| x[0].gather(1, &[0, 2, 1, 1, 0, 0], &[3, 2]).exp(), &[3, 3]),
         ("pad", |x| x[0].pad(&[(1, 0), (2, 1)]).exp(), &[2, 3]),
-        (
-            "concat",
-            |x| Tensor::concat(&[x[0].clone(), x[0].square()], 1).exp(),
-            &[2, 3],
-        ),
-        (
-            "unsqueeze",
-            |x| x[0].unsqueeze(1).expand(&[3, 2]).square(),
-            &[3],
-        ),
+        ("concat", |x| Tensor::concat(&[x[0].clone(), x[0].square()], 1).exp(), &[2, 3]),
+        ("unsqueeze", |x| x[0].unsqueeze(1).expand(&[3, 2]).square(), &[3]),
     ];
     for (name, f, s) in table {
         check(name, f, inputs(&[s], -1.0, 1.0, 40), 2);
@@ -257,18 +207,8 @@ fn take_and_scatter_add_are_adjoint() {
     let lhs = x.take(idx.clone(), &[4]).dot(&y).item();
     let rhs = x.dot(&y.scatter_add(idx, &[5])).item();
     assert!((lhs - rhs).abs() < 1e-12);
-    check(
-        "take",
-        |x| x[0].take(vec![3, 0, 3, 1].into(), &[2, 2]).exp(),
-        vec![xs[0].clone()],
-        2,
-    );
-    check(
-        "scatter_add",
-        |x| x[0].scatter_add(vec![3, 0, 3, 1].into(), &[5]).exp(),
-        vec![xs[1].clone()],
-        2,
-    );
+    check("take", |x| x[0].take(vec![3, 0, 3, 1].into(), &[2, 2]).exp(), vec![xs[0].clone()], 2);
+    check("scatter_add", |x| x[0].scatter_add(vec![3, 0, 3, 1].into(), &[5]).exp(), vec![xs[1].clone()], 2);
 }
 
 #[test]
@@ -281,21 +221,12 @@ fn conv2d_and_its_adjoints() {
     for (k, (xs, ws, stride, pad)) in cases.iter().enumerate() {
         let (s, p) = (*stride, *pad);
         let f = move |x: &[Tensor]| x[0].conv2d(&x[1], s, p).tanh();
-        check_grads(
-            f,
-            &inputs(&[xs, ws], -1.0, 1.0, 50 + k as u64),
-            &CheckOptions::order(2),
-        )
-        .unwrap_or_else(|e| panic!("conv2d {xs:?} {ws:?} s{s} p{p}: {e}"));
+        check_grads(f, &inputs(&[xs, ws], -1.0, 1.0, 50 + k as u64), &CheckOptions::order(2))
+            .unwrap_or_else(|e| panic!("conv2d {xs:?} {ws:?} s{s} p{p}: {e}"));
     }
     // third order: the adjoint primitives are themselves differentiated
     let f = |x: &[Tensor]| x[0].conv2d(&x[1], 1, 1).tanh();
-    check_grads(
-        f,
-        &inputs(&[&[1, 1, 4, 4], &[2, 1, 3, 3]], -1.0, 1.0, 55),
-        &CheckOptions::order(3),
-    )
-    .unwrap();
+    check_grads(f, &inputs(&[&[1, 1, 4, 4], &[2, 1, 3, 3]], -1.0, 1.0, 55), &CheckOptions::order(3)).unwrap();
 }
 
 #[test]
@@ -305,76 +236,35 @@ fn max_pool2d() {
     let perm = rng.permutation(2 * 2 * 6 * 6);
     let v: Vec<f64> = perm.iter().map(|&p| p as f64 * 0.1).collect();
     let x = Array::from_vec(v, &[2, 2, 6, 6]);
-    check(
-        "max_pool2d k2",
-        |x| x[0].max_pool2d(2, 2).square(),
-        vec![x.clone()],
-        2,
-    );
-    check(
-        "max_pool2d k3 s2",
-        |x| x[0].max_pool2d(3, 2).exp(),
-        vec![x],
-        2,
-    );
+    check("max_pool2d k2", |x| x[0].max_pool2d(2, 2).square(), vec![x.clone()], 2);
+    check("max_pool2d k3 s2", |x| x[0].max_pool2d(3, 2).exp(), vec![x], 2);
 }
 
 #[test]
 fn composites() {
     let table: [(&str, F, &[usize], f64, f64); 9] = [
         ("relu", |x| x[0].relu().square(), &[3, 4], 0.1, 2.0),
-        (
-            "leaky_relu",
-            |x| x[0].leaky_relu(0.1).square(),
-            &[3, 4],
-            0.1,
-            2.0,
-        ),
+        ("leaky_relu", |x| x[0].leaky_relu(0.1).square(), &[3, 4], 0.1, 2.0),
         ("sigmoid", |x| x[0].sigmoid(), &[3, 4], -3.0, 3.0),
         ("softplus", |x| x[0].softplus(), &[3, 4], -3.0, 3.0),
         ("gelu", |x| x[0].gelu(), &[3, 4], -3.0, 3.0),
-        (
-            "logsumexp",
-            |x| x[0].logsumexp(1, false),
-            &[3, 4],
-            -3.0,
-            3.0,
-        ),
+        ("logsumexp", |x| x[0].logsumexp(1, false), &[3, 4], -3.0, 3.0),
         ("softmax", |x| x[0].softmax(-1), &[3, 4], -3.0, 3.0),
         ("log_softmax", |x| x[0].log_softmax(0), &[3, 4], -3.0, 3.0),
-        (
-            "cross_entropy",
-            |x| x[0].cross_entropy(&[1, 0, 3]),
-            &[3, 4],
-            -3.0,
-            3.0,
-        ),
+        ("cross_entropy", |x| x[0].cross_entropy(&[1, 0, 3]), &[3, 4], -3.0, 3.0),
     ];
     for (name, f, s, lo, hi) in table {
-        let xs = if name.contains("relu") {
-            signed_inputs(&[s], lo, hi, 70)
-        } else {
-            inputs(&[s], lo, hi, 70)
-        };
+        let xs =
+            if name.contains("relu") { signed_inputs(&[s], lo, hi, 70) } else { inputs(&[s], lo, hi, 70) };
         check(name, f, xs, 2);
     }
-    check(
-        "mse",
-        |x| x[0].mse(&x[1]),
-        inputs(&[&[3, 2], &[3, 2]], -1.0, 1.0, 71),
-        2,
-    );
+    check("mse", |x| x[0].mse(&x[1]), inputs(&[&[3, 2], &[3, 2]], -1.0, 1.0, 71), 2);
 }
 
 #[test]
 fn third_order_through_a_small_network() {
     let f = |x: &[Tensor]| x[0].matmul(&x[1]).tanh().matmul(&x[2]).sigmoid().sum_all();
-    check_grads(
-        f,
-        &inputs(&[&[2, 3], &[3, 4], &[4, 2]], -1.0, 1.0, 80),
-        &CheckOptions::order(3),
-    )
-    .unwrap();
+    check_grads(f, &inputs(&[&[2, 3], &[3, 4], &[4, 2]], -1.0, 1.0, 80), &CheckOptions::order(3)).unwrap();
 }
 
 #[test]
@@ -382,7 +272,6 @@ fn the_checker_catches_a_wrong_rule() {
     // sign·x has derivative sign(x) a.e.; a function whose "gradient" we break
     // by detaching part of it must be rejected.
     let bad = |x: &[Tensor]| x[0].mul(&x[0].detach());
-    let err =
-        check_grads(bad, &inputs(&[&[4]], 0.5, 1.5, 90), &CheckOptions::order(1)).unwrap_err();
+    let err = check_grads(bad, &inputs(&[&[4]], 0.5, 1.5, 90), &CheckOptions::order(1)).unwrap_err();
     assert!(err.0.contains("order 1"), "{err}");
 }

@@ -13,12 +13,7 @@ fn shape_strategy() -> impl Strategy<Value = Vec<usize>> {
 fn broadcastable(s: Vec<usize>) -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
     let n = s.len();
     (prop::collection::vec(any::<bool>(), n), 0..=n).prop_map(move |(ones, drop)| {
-        let t: Vec<usize> = s
-            .iter()
-            .zip(&ones)
-            .map(|(&d, &o)| if o { 1 } else { d })
-            .skip(drop)
-            .collect();
+        let t: Vec<usize> = s.iter().zip(&ones).map(|(&d, &o)| if o { 1 } else { d }).skip(drop).collect();
         (s.clone(), t)
     })
 }

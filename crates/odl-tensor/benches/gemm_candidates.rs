@@ -33,11 +33,7 @@ fn time_median(mut f: impl FnMut(), flops: f64) -> f64 {
 }
 
 fn with_gemm<T: Element>(n: usize, threads: usize, a: &[T], b: &[T], c: &mut [T]) {
-    let par = if threads > 1 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
+    let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     // SAFETY: a, b, c are n×n row-major slices, c does not alias a or b.
     unsafe {
         gemm::gemm(
@@ -71,11 +67,7 @@ fn with_faer<T: Element + faer::traits::ComplexField>(
     b: &[T],
     c: &mut [T],
 ) {
-    let par = if threads > 1 {
-        faer::Par::rayon(threads)
-    } else {
-        faer::Par::Seq
-    };
+    let par = if threads > 1 { faer::Par::rayon(threads) } else { faer::Par::Seq };
     let am = faer::MatRef::from_row_major_slice(a, n, n);
     let bm = faer::MatRef::from_row_major_slice(b, n, n);
     let cm = faer::MatMut::from_row_major_slice_mut(c, n, n);
@@ -88,18 +80,8 @@ fn row<T: Element + faer::traits::ComplexField>(
     mm: fn(usize, &[T], &[T], &mut [T]),
 ) -> [f64; 3] {
     let mut rng = Rng::seed(n as u64);
-    let a: Vec<T> = rng
-        .normal(&[n * n], 0.0, 1.0, T::DTYPE)
-        .to_vec_f64()
-        .iter()
-        .map(|&v| T::of(v))
-        .collect();
-    let b: Vec<T> = rng
-        .normal(&[n * n], 0.0, 1.0, T::DTYPE)
-        .to_vec_f64()
-        .iter()
-        .map(|&v| T::of(v))
-        .collect();
+    let a: Vec<T> = rng.normal(&[n * n], 0.0, 1.0, T::DTYPE).to_vec_f64().iter().map(|&v| T::of(v)).collect();
+    let b: Vec<T> = rng.normal(&[n * n], 0.0, 1.0, T::DTYPE).to_vec_f64().iter().map(|&v| T::of(v)).collect();
     let mut c = vec![T::zero(); n * n];
     let flops = 2.0 * (n as f64).powi(3);
     let g = time_median(|| with_gemm(n, threads, &a, &b, &mut c), flops);
@@ -154,22 +136,13 @@ fn mm_f64(n: usize, a: &[f64], b: &[f64], c: &mut [f64]) {
 
 /// GEMM shapes of the W2/W4 MLP step (m, n, k): forward, weight and input
 /// gradients; used to pick the size above which GEMMs go parallel.
-const MLP_SHAPES: [(usize, usize, usize); 6] = [
-    (128, 256, 784),
-    (128, 256, 256),
-    (256, 784, 128),
-    (256, 256, 128),
-    (128, 784, 256),
-    (128, 10, 256),
-];
+const MLP_SHAPES: [(usize, usize, usize); 6] =
+    [(128, 256, 784), (128, 256, 256), (256, 784, 128), (256, 256, 128), (128, 784, 256), (128, 10, 256)];
 
 fn shapes_table() {
     println!("\n| f32 (m, n, k) | m·n·k | gemm 1 thread GFLOP/s | gemm 2 threads GFLOP/s |");
     println!("|---|---|---|---|");
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build_global()
-        .ok();
+    rayon::ThreadPoolBuilder::new().num_threads(2).build_global().ok();
     for (m, n, k) in MLP_SHAPES {
         let mut rng = Rng::seed(7);
         let a = rng.normal(&[m * k], 0.0, 1.0, DType::F32).to_vec_f32();
@@ -177,10 +150,7 @@ fn shapes_table() {
         let mut c = vec![0.0f32; m * n];
         let flops = 2.0 * (m * n * k) as f64;
         let mut g = [0.0; 2];
-        for (i, par) in [gemm::Parallelism::None, gemm::Parallelism::Rayon(2)]
-            .into_iter()
-            .enumerate()
-        {
+        for (i, par) in [gemm::Parallelism::None, gemm::Parallelism::Rayon(2)].into_iter().enumerate() {
             g[i] = time_median(
                 || {
                     // SAFETY: row-major m×k, k×n and m×n slices; c does not alias a or b.
@@ -211,12 +181,7 @@ fn shapes_table() {
                 flops,
             );
         }
-        println!(
-            "| ({m}, {n}, {k}) | {} | {:.1} | {:.1} |",
-            m * n * k,
-            g[0],
-            g[1]
-        );
+        println!("| ({m}, {n}, {k}) | {} | {:.1} | {:.1} |", m * n * k, g[0], g[1]);
     }
 }
 
@@ -230,17 +195,10 @@ fn main() {
         println!("|---|---|---|---|---|---|");
         let exe = std::env::current_exe().expect("own path");
         for threads in ["1", "2"] {
-            let out = Command::new(&exe)
-                .env("MATMUL_NUM_THREADS", threads)
-                .output()
-                .expect("re-run");
+            let out = Command::new(&exe).env("MATMUL_NUM_THREADS", threads).output().expect("re-run");
             print!("{}", String::from_utf8_lossy(&out.stdout));
         }
-        let out = Command::new(&exe)
-            .arg("--shapes")
-            .env("MATMUL_NUM_THREADS", "2")
-            .output()
-            .expect("re-run");
+        let out = Command::new(&exe).arg("--shapes").env("MATMUL_NUM_THREADS", "2").output().expect("re-run");
         print!("{}", String::from_utf8_lossy(&out.stdout));
         return;
     };
@@ -249,20 +207,14 @@ fn main() {
         return;
     }
     let threads: usize = t.parse().expect("MATMUL_NUM_THREADS");
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build_global()
-        .ok();
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().ok();
     for dtype in [DType::F32, DType::F64] {
         for n in SIZES {
             let r = match dtype {
                 DType::F32 => row::<f32>(n, threads, mm_f32),
                 DType::F64 => row::<f64>(n, threads, mm_f64),
             };
-            println!(
-                "| {dtype} | {n} | {threads} | {:.1} | {:.1} | {:.1} |",
-                r[0], r[1], r[2]
-            );
+            println!("| {dtype} | {n} | {threads} | {:.1} | {:.1} | {:.1} |", r[0], r[1], r[2]);
         }
     }
 }

@@ -21,10 +21,7 @@ pub struct Array {
 impl Array {
     fn new(data: CpuStorage, shape: Shape) -> Array {
         debug_assert_eq!(data.len(), numel(&shape));
-        Array {
-            storage: Arc::new(Storage::Cpu(data)),
-            shape,
-        }
+        Array { storage: Arc::new(Storage::Cpu(data)), shape }
     }
 
     /// Builds an array from a vector of elements in row-major order.
@@ -117,13 +114,8 @@ impl Array {
     /// The elements as a slice of `T`; panics if the dtype is not `T`.
     #[track_caller]
     pub fn as_slice<T: Element>(&self) -> &[T] {
-        T::view(self.cpu()).unwrap_or_else(|| {
-            panic!(
-                "as_slice: array holds {}, asked for {}",
-                self.dtype(),
-                T::DTYPE
-            )
-        })
+        T::view(self.cpu())
+            .unwrap_or_else(|| panic!("as_slice: array holds {}, asked for {}", self.dtype(), T::DTYPE))
     }
 
     /// Mutable access to the elements as `T`, copying the data first if it is
@@ -157,13 +149,7 @@ impl Array {
     /// The single element of a one-element array, as `f64`.
     #[track_caller]
     pub fn item(&self) -> f64 {
-        assert_eq!(
-            self.numel(),
-            1,
-            "item: array of shape {:?} has {} elements",
-            self.shape,
-            self.numel()
-        );
+        assert_eq!(self.numel(), 1, "item: array of shape {:?} has {} elements", self.shape, self.numel());
         self.get(0)
     }
 
@@ -181,12 +167,8 @@ impl Array {
             return self.clone();
         }
         let data = match (self.cpu(), dtype) {
-            (CpuStorage::F32(v), DType::F64) => {
-                CpuStorage::F64(v.iter().map(|&x| x as f64).collect())
-            }
-            (CpuStorage::F64(v), DType::F32) => {
-                CpuStorage::F32(v.iter().map(|&x| x as f32).collect())
-            }
+            (CpuStorage::F32(v), DType::F64) => CpuStorage::F64(v.iter().map(|&x| x as f64).collect()),
+            (CpuStorage::F64(v), DType::F32) => CpuStorage::F32(v.iter().map(|&x| x as f32).collect()),
             _ => unreachable!(),
         };
         Array::new(data, self.shape.clone())
@@ -195,34 +177,19 @@ impl Array {
     /// The same data with another shape of equal size (no copy).
     #[track_caller]
     pub fn reshape(&self, shape: &[usize]) -> Array {
-        assert_eq!(
-            numel(shape),
-            self.numel(),
-            "reshape: cannot view shape {:?} as {:?}",
-            self.shape,
-            shape
-        );
-        Array {
-            storage: self.storage.clone(),
-            shape: Shape::from_slice(shape),
-        }
+        assert_eq!(numel(shape), self.numel(), "reshape: cannot view shape {:?} as {:?}", self.shape, shape);
+        Array { storage: self.storage.clone(), shape: Shape::from_slice(shape) }
     }
 
     /// Elementwise function of one argument.
     pub fn unary(&self, op: UnaryOp) -> Array {
-        Array::new(
-            map_cpu!(self.cpu(), |x| cpu::elementwise::unary(op, x)),
-            self.shape.clone(),
-        )
+        Array::new(map_cpu!(self.cpu(), |x| cpu::elementwise::unary(op, x)), self.shape.clone())
     }
 
     #[track_caller]
     fn out_shape(&self, other: &Array, op: &dyn fmt::Debug) -> Shape {
         broadcast_shapes(&self.shape, &other.shape).unwrap_or_else(|| {
-            panic!(
-                "{op:?}: shapes {:?} and {:?} do not broadcast",
-                self.shape, other.shape
-            )
+            panic!("{op:?}: shapes {:?} and {:?} do not broadcast", self.shape, other.shape)
         })
     }
 
@@ -253,10 +220,7 @@ impl Array {
     pub fn select(cond: &Array, a: &Array, b: &Array) -> Array {
         let s = cond.out_shape(a, &"where");
         let s = broadcast_shapes(&s, &b.shape).unwrap_or_else(|| {
-            panic!(
-                "where: shapes {:?}, {:?}, {:?} do not broadcast",
-                cond.shape, a.shape, b.shape
-            )
+            panic!("where: shapes {:?}, {:?}, {:?} do not broadcast", cond.shape, a.shape, b.shape)
         });
         let (c, a, b) = (cond.expand(&s), a.expand(&s), b.expand(&s));
         let cm = c.cast(a.dtype());
@@ -267,11 +231,7 @@ impl Array {
             (CpuStorage::F64(c), CpuStorage::F64(x), CpuStorage::F64(y)) => {
                 CpuStorage::F64(cpu::elementwise::select(c, x, y))
             }
-            _ => panic!(
-                "where: element types of the two branches differ ({} and {})",
-                a.dtype(),
-                b.dtype()
-            ),
+            _ => panic!("where: element types of the two branches differ ({} and {})", a.dtype(), b.dtype()),
         };
         Array::new(data, s)
     }
@@ -279,11 +239,7 @@ impl Array {
     /// Clamps to `[lo, hi]`.
     pub fn clamp(&self, lo: f64, hi: f64) -> Array {
         Array::new(
-            map_cpu!(self.cpu(), |x| cpu::elementwise::clamp(
-                x,
-                Element::of(lo),
-                Element::of(hi)
-            )),
+            map_cpu!(self.cpu(), |x| cpu::elementwise::clamp(x, Element::of(lo), Element::of(hi))),
             self.shape.clone(),
         )
     }
@@ -291,11 +247,7 @@ impl Array {
     /// 1.0 where `lo <= x <= hi`, else 0.0.
     pub fn in_range(&self, lo: f64, hi: f64) -> Array {
         Array::new(
-            map_cpu!(self.cpu(), |x| cpu::elementwise::in_range(
-                x,
-                Element::of(lo),
-                Element::of(hi)
-            )),
+            map_cpu!(self.cpu(), |x| cpu::elementwise::in_range(x, Element::of(lo), Element::of(hi))),
             self.shape.clone(),
         )
     }
@@ -309,11 +261,7 @@ impl Array {
         ax.sort_unstable();
         ax.dedup();
         if let Some(&a) = ax.last() {
-            assert!(
-                a < nd,
-                "{op:?}: axis {a} out of range for shape {:?}",
-                self.shape
-            );
+            assert!(a < nd, "{op:?}: axis {a} out of range for shape {:?}", self.shape);
         }
         let mut kept = self.shape.clone();
         for &a in &ax {
@@ -327,12 +275,7 @@ impl Array {
             let outer = numel(&self.shape[..lo]);
             let red = numel(&self.shape[lo..hi]);
             let inner = numel(&self.shape[hi..]);
-            Array::new(
-                map_cpu!(self.cpu(), |x| cpu::reduce::reduce3(
-                    op, x, outer, red, inner
-                )),
-                kept.clone(),
-            )
+            Array::new(map_cpu!(self.cpu(), |x| cpu::reduce::reduce3(op, x, outer, red, inner)), kept.clone())
         } else {
             let mut r = self.clone();
             for &a in ax.iter().rev() {
@@ -343,10 +286,7 @@ impl Array {
         if keepdim {
             result
         } else {
-            let out: Shape = (0..nd)
-                .filter(|a| !ax.contains(a))
-                .map(|a| self.shape[a])
-                .collect();
+            let out: Shape = (0..nd).filter(|a| !ax.contains(a)).map(|a| self.shape[a]).collect();
             result.reshape(&out)
         }
     }
@@ -371,16 +311,10 @@ impl Array {
             b.shape
         );
         let (ra, rb) = (a.ndim(), b.ndim());
-        let (m, ka) = if ta {
-            (a.shape[ra - 1], a.shape[ra - 2])
-        } else {
-            (a.shape[ra - 2], a.shape[ra - 1])
-        };
-        let (kb, n) = if tb {
-            (b.shape[rb - 1], b.shape[rb - 2])
-        } else {
-            (b.shape[rb - 2], b.shape[rb - 1])
-        };
+        let (m, ka) =
+            if ta { (a.shape[ra - 1], a.shape[ra - 2]) } else { (a.shape[ra - 2], a.shape[ra - 1]) };
+        let (kb, n) =
+            if tb { (b.shape[rb - 1], b.shape[rb - 2]) } else { (b.shape[rb - 2], b.shape[rb - 1]) };
         assert_eq!(
             ka,
             kb,
@@ -399,10 +333,7 @@ impl Array {
             panic!("matmul: batch axes {ba:?} and {bb:?} differ (equal batch axes or one plain matrix are supported)")
         };
         let nb = numel(&batch);
-        let (sa, sb) = (
-            if ba.is_empty() { 0 } else { m * ka },
-            if bb.is_empty() { 0 } else { ka * n },
-        );
+        let (sa, sb) = (if ba.is_empty() { 0 } else { m * ka }, if bb.is_empty() { 0 } else { ka * n });
         let mut out = batch.clone();
         out.push(m);
         out.push(n);
@@ -432,10 +363,7 @@ impl Array {
         let nd = self.ndim();
         let mut seen = vec![false; nd];
         assert!(
-            perm.len() == nd
-                && perm
-                    .iter()
-                    .all(|&p| p < nd && !std::mem::replace(&mut seen[p], true)),
+            perm.len() == nd && perm.iter().all(|&p| p < nd && !std::mem::replace(&mut seen[p], true)),
             "permute: {perm:?} is not a permutation of the axes of shape {:?}",
             self.shape
         );
@@ -445,10 +373,7 @@ impl Array {
         let st = strides(&self.shape);
         let out: Shape = perm.iter().map(|&p| self.shape[p]).collect();
         let src: Shape = perm.iter().map(|&p| st[p]).collect();
-        Array::new(
-            map_cpu!(self.cpu(), |x| cpu::movement::strided_copy(x, &src, &out)),
-            out,
-        )
+        Array::new(map_cpu!(self.cpu(), |x| cpu::movement::strided_copy(x, &src, &out)), out)
     }
 
     /// Materializes the numpy broadcast of this array to `shape`.
@@ -458,11 +383,7 @@ impl Array {
             return self.clone();
         }
         let ok = broadcast_shapes(&self.shape, shape).is_some_and(|s| s.as_slice() == shape);
-        assert!(
-            ok,
-            "expand: shape {:?} cannot broadcast to {:?}",
-            self.shape, shape
-        );
+        assert!(ok, "expand: shape {:?} cannot broadcast to {:?}", self.shape, shape);
         if self.numel() == numel(shape) {
             return self.reshape(shape);
         }
@@ -476,41 +397,23 @@ impl Array {
     /// Gathers by flat index: `out.flat[i] = self.flat[idx[i]]`, shaped `shape`.
     #[track_caller]
     pub fn take(&self, idx: &[usize], shape: &[usize]) -> Array {
-        assert_eq!(
-            idx.len(),
-            numel(shape),
-            "take: {} indices for shape {:?}",
-            idx.len(),
-            shape
-        );
+        assert_eq!(idx.len(), numel(shape), "take: {} indices for shape {:?}", idx.len(), shape);
         let n = self.numel();
         if let Some(&bad) = idx.iter().find(|&&i| i >= n) {
             panic!("take: index {bad} out of range for {n} elements");
         }
-        Array::new(
-            map_cpu!(self.cpu(), |x| cpu::movement::take(x, idx)),
-            Shape::from_slice(shape),
-        )
+        Array::new(map_cpu!(self.cpu(), |x| cpu::movement::take(x, idx)), Shape::from_slice(shape))
     }
 
     /// Scatter-adds by flat index into zeros of `shape`: `out.flat[idx[i]] += self.flat[i]`.
     #[track_caller]
     pub fn scatter_add(&self, idx: &[usize], shape: &[usize]) -> Array {
-        assert_eq!(
-            idx.len(),
-            self.numel(),
-            "scatter_add: {} indices for {} values",
-            idx.len(),
-            self.numel()
-        );
+        assert_eq!(idx.len(), self.numel(), "scatter_add: {} indices for {} values", idx.len(), self.numel());
         let n = numel(shape);
         if let Some(&bad) = idx.iter().find(|&&i| i >= n) {
             panic!("scatter_add: index {bad} out of range for shape {shape:?}");
         }
-        Array::new(
-            map_cpu!(self.cpu(), |g| cpu::movement::scatter_add(g, idx, n)),
-            Shape::from_slice(shape),
-        )
+        Array::new(map_cpu!(self.cpu(), |g| cpu::movement::scatter_add(g, idx, n)), Shape::from_slice(shape))
     }
 
     #[track_caller]
@@ -541,9 +444,7 @@ impl Array {
     #[track_caller]
     pub fn conv2d(x: &Array, w: &Array, geom: Conv2dGeom) -> Array {
         let d = Array::conv_dims(&x.shape, &w.shape, geom);
-        let data = zip_cpu!("conv2d", x.cpu(), w.cpu(), |a, b| cpu::conv::conv2d(
-            a, b, &d
-        ));
+        let data = zip_cpu!("conv2d", x.cpu(), w.cpu(), |a, b| cpu::conv::conv2d(a, b, &d));
         Array::new(data, Shape::from_slice(&[d.n, d.o, d.oh, d.ow]))
     }
 
@@ -551,11 +452,7 @@ impl Array {
     #[track_caller]
     pub fn conv2d_input_grad(g: &Array, w: &Array, x_shape: &[usize], geom: Conv2dGeom) -> Array {
         let d = Array::conv_dims(x_shape, &w.shape, geom);
-        assert_eq!(
-            g.shape(),
-            &[d.n, d.o, d.oh, d.ow],
-            "conv2d_input_grad: cotangent shape"
-        );
+        assert_eq!(g.shape(), &[d.n, d.o, d.oh, d.ow], "conv2d_input_grad: cotangent shape");
         let data = zip_cpu!("conv2d_input_grad", g.cpu(), w.cpu(), |a, b| {
             cpu::conv::conv2d_input_grad(a, b, &d)
         });
@@ -566,11 +463,7 @@ impl Array {
     #[track_caller]
     pub fn conv2d_weight_grad(x: &Array, g: &Array, w_shape: &[usize], geom: Conv2dGeom) -> Array {
         let d = Array::conv_dims(&x.shape, w_shape, geom);
-        assert_eq!(
-            g.shape(),
-            &[d.n, d.o, d.oh, d.ow],
-            "conv2d_weight_grad: cotangent shape"
-        );
+        assert_eq!(g.shape(), &[d.n, d.o, d.oh, d.ow], "conv2d_weight_grad: cotangent shape");
         let data = zip_cpu!("conv2d_weight_grad", x.cpu(), g.cpu(), |a, b| {
             cpu::conv::conv2d_weight_grad(a, b, &d)
         });
@@ -599,11 +492,7 @@ impl Array {
     #[track_caller]
     pub fn max_abs_diff(&self, other: &Array) -> f64 {
         assert_eq!(self.shape, other.shape, "max_abs_diff: shapes differ");
-        self.to_vec_f64()
-            .iter()
-            .zip(other.to_vec_f64())
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f64::max)
+        self.to_vec_f64().iter().zip(other.to_vec_f64()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max)
     }
 }
 

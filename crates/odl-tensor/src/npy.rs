@@ -38,9 +38,7 @@ pub enum NpyError {
         detail: String,
     },
     /// The array has an element type odl cannot use.
-    #[error(
-        "{path}{key}: unsupported dtype {dtype} (odl reads float32, float64, integers and bool)"
-    )]
+    #[error("{path}{key}: unsupported dtype {dtype} (odl reads float32, float64, integers and bool)")]
     DType {
         /// the file
         path: PathBuf,
@@ -97,25 +95,15 @@ impl From<&Array> for NpyValue {
             DType::F32 => NpyData::F32(a.as_slice::<f32>().to_vec()),
             DType::F64 => NpyData::F64(a.as_slice::<f64>().to_vec()),
         };
-        NpyValue {
-            shape: Shape::from_slice(a.shape()),
-            data,
-        }
+        NpyValue { shape: Shape::from_slice(a.shape()), data }
     }
 }
 
 impl NpyValue {
     /// An integer array (labels, indices).
     pub fn ints(data: Vec<i64>, shape: &[usize]) -> NpyValue {
-        assert_eq!(
-            data.len(),
-            numel(shape),
-            "NpyValue::ints: length/shape mismatch"
-        );
-        NpyValue {
-            shape: Shape::from_slice(shape),
-            data: NpyData::I64(data),
-        }
+        assert_eq!(data.len(), numel(shape), "NpyValue::ints: length/shape mismatch");
+        NpyValue { shape: Shape::from_slice(shape), data: NpyData::I64(data) }
     }
 
     /// The value as a float [`Array`]; floats keep their dtype, integers become f64.
@@ -160,11 +148,7 @@ impl NpyValue {
 fn format_err(path: &Path, key: &str, what: &'static str, e: impl ToString) -> NpyError {
     NpyError::Format {
         path: path.to_path_buf(),
-        key: if key.is_empty() {
-            String::new()
-        } else {
-            format!("[{key}]")
-        },
+        key: if key.is_empty() { String::new() } else { format!("[{key}]") },
         what,
         detail: e.to_string(),
     }
@@ -177,20 +161,10 @@ fn read_value<R: Read>(
     key: &str,
     what: &'static str,
 ) -> Result<NpyValue, NpyError> {
-    let keyd = if key.is_empty() {
-        String::new()
-    } else {
-        format!("[{key}]")
-    };
+    let keyd = if key.is_empty() { String::new() } else { format!("[{key}]") };
     let ts = match file.dtype() {
         npyz::DType::Plain(ts) => ts,
-        other => {
-            return Err(NpyError::DType {
-                path: path.into(),
-                key: keyd,
-                dtype: other.descr(),
-            })
-        }
+        other => return Err(NpyError::DType { path: path.into(), key: keyd, dtype: other.descr() }),
     };
     let dims: Vec<usize> = file.shape().iter().map(|&d| d as usize).collect();
     let fortran = file.order() == npyz::Order::Fortran;
@@ -198,63 +172,29 @@ fn read_value<R: Read>(
     let data = match (ts.type_char(), ts.size_field()) {
         (TypeChar::Float, 4) => NpyData::F32(file.into_vec::<f32>().map_err(bad)?),
         (TypeChar::Float, 8) => NpyData::F64(file.into_vec::<f64>().map_err(bad)?),
-        (TypeChar::Int, 1) => NpyData::I64(
-            file.into_vec::<i8>()
-                .map_err(bad)?
-                .into_iter()
-                .map(i64::from)
-                .collect(),
-        ),
-        (TypeChar::Int, 2) => NpyData::I64(
-            file.into_vec::<i16>()
-                .map_err(bad)?
-                .into_iter()
-                .map(i64::from)
-                .collect(),
-        ),
-        (TypeChar::Int, 4) => NpyData::I64(
-            file.into_vec::<i32>()
-                .map_err(bad)?
-                .into_iter()
-                .map(i64::from)
-                .collect(),
-        ),
-        (TypeChar::Int, 8) => NpyData::I64(file.into_vec::<i64>().map_err(bad)?),
-        (TypeChar::Uint, 1) => NpyData::I64(
-            file.into_vec::<u8>()
-                .map_err(bad)?
-                .into_iter()
-                .map(i64::from)
-                .collect(),
-        ),
-        (TypeChar::Uint, 2) => NpyData::I64(
-            file.into_vec::<u16>()
-                .map_err(bad)?
-                .into_iter()
-                .map(i64::from)
-                .collect(),
-        ),
-        (TypeChar::Uint, 4) => NpyData::I64(
-            file.into_vec::<u32>()
-                .map_err(bad)?
-                .into_iter()
-                .map(i64::from)
-                .collect(),
-        ),
-        (TypeChar::Bool, 1) => NpyData::I64(
-            file.into_vec::<bool>()
-                .map_err(bad)?
-                .into_iter()
-                .map(i64::from)
-                .collect(),
-        ),
-        _ => {
-            return Err(NpyError::DType {
-                path: path.into(),
-                key: keyd,
-                dtype: ts.to_string(),
-            })
+        (TypeChar::Int, 1) => {
+            NpyData::I64(file.into_vec::<i8>().map_err(bad)?.into_iter().map(i64::from).collect())
         }
+        (TypeChar::Int, 2) => {
+            NpyData::I64(file.into_vec::<i16>().map_err(bad)?.into_iter().map(i64::from).collect())
+        }
+        (TypeChar::Int, 4) => {
+            NpyData::I64(file.into_vec::<i32>().map_err(bad)?.into_iter().map(i64::from).collect())
+        }
+        (TypeChar::Int, 8) => NpyData::I64(file.into_vec::<i64>().map_err(bad)?),
+        (TypeChar::Uint, 1) => {
+            NpyData::I64(file.into_vec::<u8>().map_err(bad)?.into_iter().map(i64::from).collect())
+        }
+        (TypeChar::Uint, 2) => {
+            NpyData::I64(file.into_vec::<u16>().map_err(bad)?.into_iter().map(i64::from).collect())
+        }
+        (TypeChar::Uint, 4) => {
+            NpyData::I64(file.into_vec::<u32>().map_err(bad)?.into_iter().map(i64::from).collect())
+        }
+        (TypeChar::Bool, 1) => {
+            NpyData::I64(file.into_vec::<bool>().map_err(bad)?.into_iter().map(i64::from).collect())
+        }
+        _ => return Err(NpyError::DType { path: path.into(), key: keyd, dtype: ts.to_string() }),
     };
     let len = match &data {
         NpyData::F32(v) => v.len(),
@@ -262,17 +202,9 @@ fn read_value<R: Read>(
         NpyData::I64(v) => v.len(),
     };
     if len != numel(&dims) {
-        return Err(format_err(
-            path,
-            key,
-            what,
-            format!("{len} elements for shape {dims:?} (truncated?)"),
-        ));
+        return Err(format_err(path, key, what, format!("{len} elements for shape {dims:?} (truncated?)")));
     }
-    let mut value = NpyValue {
-        shape: Shape::from_slice(&dims),
-        data,
-    };
+    let mut value = NpyValue { shape: Shape::from_slice(&dims), data };
     if fortran && dims.len() > 1 {
         value = fortran_to_c(value);
     }
@@ -293,24 +225,18 @@ fn fortran_to_c(v: NpyValue) -> NpyValue {
             NpyData::I64(a.as_slice::<f64>().iter().map(|&f| f as i64).collect())
         }
     };
-    NpyValue {
-        shape: v.shape,
-        data,
-    }
+    NpyValue { shape: v.shape, data }
 }
 
 fn open(path: &Path) -> Result<File, NpyError> {
-    File::open(path).map_err(|source| NpyError::Io {
-        path: path.into(),
-        source,
-    })
+    File::open(path).map_err(|source| NpyError::Io { path: path.into(), source })
 }
 
 /// Reads a `.npy` file.
 pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyValue, NpyError> {
     let path = path.as_ref();
-    let file = npyz::NpyFile::new(BufReader::new(open(path)?))
-        .map_err(|e| format_err(path, "", ".npy", e))?;
+    let file =
+        npyz::NpyFile::new(BufReader::new(open(path)?)).map_err(|e| format_err(path, "", ".npy", e))?;
     read_value(file, path, "", ".npy")
 }
 
@@ -361,12 +287,7 @@ impl Npz {
     }
 
     /// The float array under `key`, cast to `dtype`; when `shape` is given it must match.
-    pub fn array(
-        &self,
-        key: &str,
-        dtype: DType,
-        shape: Option<&[usize]>,
-    ) -> Result<Array, NpyError> {
+    pub fn array(&self, key: &str, dtype: DType, shape: Option<&[usize]>) -> Result<Array, NpyError> {
         let v = self.value(key)?;
         if let Some(s) = shape {
             if v.shape.as_slice() != s {
@@ -383,11 +304,7 @@ impl Npz {
     /// Non-negative integer indices under `key`, each below `bound` when given.
     pub fn indices(&self, key: &str, bound: Option<usize>) -> Result<Vec<usize>, NpyError> {
         let v = self.value(key)?;
-        let invalid = |detail: String| NpyError::Invalid {
-            path: self.path.clone(),
-            key: key.into(),
-            detail,
-        };
+        let invalid = |detail: String| NpyError::Invalid { path: self.path.clone(), key: key.into(), detail };
         let idx = v.to_indices().map_err(invalid)?;
         if let Some(b) = bound {
             if let Some((i, &x)) = idx.iter().enumerate().find(|(_, &x)| x >= b) {
@@ -402,29 +319,17 @@ fn write_value<W: io::Write>(w: W, v: &NpyValue) -> io::Result<()> {
     let shape: Vec<u64> = v.shape.iter().map(|&d| d as u64).collect();
     match &v.data {
         NpyData::F32(x) => {
-            let mut wr = npyz::WriteOptions::new()
-                .default_dtype()
-                .shape(&shape)
-                .writer(w)
-                .begin_nd()?;
+            let mut wr = npyz::WriteOptions::new().default_dtype().shape(&shape).writer(w).begin_nd()?;
             wr.extend(x.iter().copied())?;
             wr.finish()
         }
         NpyData::F64(x) => {
-            let mut wr = npyz::WriteOptions::new()
-                .default_dtype()
-                .shape(&shape)
-                .writer(w)
-                .begin_nd()?;
+            let mut wr = npyz::WriteOptions::new().default_dtype().shape(&shape).writer(w).begin_nd()?;
             wr.extend(x.iter().copied())?;
             wr.finish()
         }
         NpyData::I64(x) => {
-            let mut wr = npyz::WriteOptions::new()
-                .default_dtype()
-                .shape(&shape)
-                .writer(w)
-                .begin_nd()?;
+            let mut wr = npyz::WriteOptions::new().default_dtype().shape(&shape).writer(w).begin_nd()?;
             wr.extend(x.iter().copied())?;
             wr.finish()
         }
@@ -434,10 +339,7 @@ fn write_value<W: io::Write>(w: W, v: &NpyValue) -> io::Result<()> {
 /// Writes one array as `.npy`.
 pub fn write_npy(path: impl AsRef<Path>, v: &NpyValue) -> Result<(), NpyError> {
     let path = path.as_ref();
-    let io_err = |source| NpyError::Io {
-        path: path.into(),
-        source,
-    };
+    let io_err = |source| NpyError::Io { path: path.into(), source };
     let f = File::create(path).map_err(io_err)?;
     write_value(BufWriter::new(f), v).map_err(io_err)
 }
@@ -448,10 +350,7 @@ pub fn write_npz<'a>(
     entries: impl IntoIterator<Item = (&'a str, NpyValue)>,
 ) -> Result<(), NpyError> {
     let path = path.as_ref();
-    let io_err = |source| NpyError::Io {
-        path: path.into(),
-        source,
-    };
+    let io_err = |source| NpyError::Io { path: path.into(), source };
     let mut npz = npyz::npz::NpzWriter::create(path).map_err(io_err)?;
     for (name, v) in entries {
         let shape: Vec<u64> = v.shape.iter().map(|&d| d as u64).collect();

@@ -60,17 +60,13 @@ impl Rng {
 
     /// An array of `U(lo, hi)` draws.
     pub fn uniform(&mut self, shape: &[usize], lo: f64, hi: f64, dtype: DType) -> Array {
-        let v: Vec<f64> = (0..numel(shape))
-            .map(|_| lo + (hi - lo) * self.uniform_f64())
-            .collect();
+        let v: Vec<f64> = (0..numel(shape)).map(|_| lo + (hi - lo) * self.uniform_f64()).collect();
         Array::from_f64(&v, shape, dtype)
     }
 
     /// An array of `N(mean, std²)` draws.
     pub fn normal(&mut self, shape: &[usize], mean: f64, std: f64, dtype: DType) -> Array {
-        let v: Vec<f64> = (0..numel(shape))
-            .map(|_| mean + std * self.normal_f64())
-            .collect();
+        let v: Vec<f64> = (0..numel(shape)).map(|_| mean + std * self.normal_f64()).collect();
         Array::from_f64(&v, shape, dtype)
     }
 }

@@ -31,16 +31,8 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Shape> {
     let n = a.len().max(b.len());
     let mut out: Shape = smallvec::smallvec![0; n];
     for i in 0..n {
-        let da = if i + a.len() >= n {
-            a[i + a.len() - n]
-        } else {
-            1
-        };
-        let db = if i + b.len() >= n {
-            b[i + b.len() - n]
-        } else {
-            1
-        };
+        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
+        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
@@ -59,11 +51,7 @@ pub fn broadcast_strides(from: &[usize], to: &[usize]) -> Shape {
     let off = to.len() - from.len();
     let mut out: Shape = smallvec::smallvec![0; to.len()];
     for i in 0..from.len() {
-        out[i + off] = if from[i] == 1 && to[i + off] != 1 {
-            0
-        } else {
-            st[i]
-        };
+        out[i + off] = if from[i] == 1 && to[i + off] != 1 { 0 } else { st[i] };
     }
     out
 }
@@ -99,16 +87,10 @@ mod tests {
 
     #[test]
     fn broadcast_follows_numpy() {
-        assert_eq!(
-            broadcast_shapes(&[3, 1, 5], &[4, 1]).unwrap().as_slice(),
-            &[3, 4, 5]
-        );
+        assert_eq!(broadcast_shapes(&[3, 1, 5], &[4, 1]).unwrap().as_slice(), &[3, 4, 5]);
         assert_eq!(broadcast_shapes(&[], &[2, 2]).unwrap().as_slice(), &[2, 2]);
         assert!(broadcast_shapes(&[3], &[4]).is_none());
-        assert_eq!(
-            broadcast_strides(&[4, 1], &[3, 4, 5]).as_slice(),
-            &[0, 1, 0]
-        );
+        assert_eq!(broadcast_strides(&[4, 1], &[3, 4, 5]).as_slice(), &[0, 1, 0]);
         assert_eq!(reduced_axes(&[3, 4, 5], &[4, 1]).as_slice(), &[0, 2]);
     }
 }

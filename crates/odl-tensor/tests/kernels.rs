@@ -6,13 +6,7 @@ use odl_tensor::{Array, DType, ReduceOp, Rng};
 #[test]
 fn gemm_matches_reference_for_all_transposes_and_sizes() {
     let mut rng = Rng::seed(1);
-    for &(m, n, k) in &[
-        (1, 1, 1),
-        (3, 5, 7),
-        (17, 9, 33),
-        (64, 64, 64),
-        (130, 70, 150),
-    ] {
+    for &(m, n, k) in &[(1, 1, 1), (3, 5, 7), (17, 9, 33), (64, 64, 64), (130, 70, 150)] {
         for ta in [false, true] {
             for tb in [false, true] {
                 let a = rng.normal(&[m * k], 0.0, 1.0, DType::F64).to_vec_f64();
@@ -55,19 +49,14 @@ fn reductions_match_naive_sums() {
     let at = |i: usize, j: usize, k: usize| v[(i * 4 + j) * 5 + k];
     let s = x.reduce(ReduceOp::Sum, &[0, 2], false).to_vec_f64();
     for j in 0..4 {
-        let want: f64 = (0..3)
-            .flat_map(|i| (0..5).map(move |k| (i, k)))
-            .map(|(i, k)| at(i, j, k))
-            .sum();
+        let want: f64 = (0..3).flat_map(|i| (0..5).map(move |k| (i, k))).map(|(i, k)| at(i, j, k)).sum();
         assert!((s[j] - want).abs() < 1e-12);
     }
     let m = x.reduce(ReduceOp::Max, &[1], true);
     assert_eq!(m.shape(), &[3, 1, 5]);
     for i in 0..3 {
         for k in 0..5 {
-            let want = (0..4)
-                .map(|j| at(i, j, k))
-                .fold(f64::NEG_INFINITY, f64::max);
+            let want = (0..4).map(|j| at(i, j, k)).fold(f64::NEG_INFINITY, f64::max);
             assert_eq!(m.get(i * 5 + k), want);
         }
     }
@@ -79,10 +68,7 @@ fn conv2d_matches_direct_definition() {
     let x = rng.normal(&[2, 3, 6, 5], 0.0, 1.0, DType::F64);
     let w = rng.normal(&[4, 3, 3, 3], 0.0, 1.0, DType::F64);
     for (stride, pad) in [(1, 1), (2, 0), (2, 1)] {
-        let geom = odl_tensor::Conv2dGeom {
-            stride,
-            padding: pad,
-        };
+        let geom = odl_tensor::Conv2dGeom { stride, padding: pad };
         let y = Array::conv2d(&x, &w, geom);
         let (oh, ow) = (y.shape()[2], y.shape()[3]);
         let xv = x.to_vec_f64();

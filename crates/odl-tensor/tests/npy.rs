@@ -41,38 +41,20 @@ fn npy_round_trip_f32_f64() {
 fn npz_round_trip_with_labels() {
     let p = tmp("b.npz");
     let w = Array::from_f64(&[0.1, 0.2, 0.3, 0.4], &[2, 2], DType::F32);
-    write_npz(
-        &p,
-        [
-            ("params.0.0", NpyValue::from(&w)),
-            ("y", NpyValue::ints(vec![3, 0, 9], &[3])),
-        ],
-    )
-    .unwrap();
+    write_npz(&p, [("params.0.0", NpyValue::from(&w)), ("y", NpyValue::ints(vec![3, 0, 9], &[3]))]).unwrap();
     let all = read_npz(&p).unwrap();
     assert_eq!(all.len(), 2);
     assert_eq!(all["y"].data, NpyData::I64(vec![3, 0, 9]));
     let npz = Npz::open(&p).unwrap();
-    assert_eq!(
-        npz.array("params.0.0", DType::F32, Some(&[2, 2]))
-            .unwrap()
-            .to_vec_f64(),
-        w.to_vec_f64()
-    );
+    assert_eq!(npz.array("params.0.0", DType::F32, Some(&[2, 2])).unwrap().to_vec_f64(), w.to_vec_f64());
     assert_eq!(npz.indices("y", Some(10)).unwrap(), vec![3, 0, 9]);
     // validation: wrong shape, out-of-range label, missing key
-    let e = npz
-        .array("params.0.0", DType::F32, Some(&[4]))
-        .unwrap_err()
-        .to_string();
+    let e = npz.array("params.0.0", DType::F32, Some(&[4])).unwrap_err().to_string();
     assert!(e.contains("params.0.0") && e.contains("[2, 2]"), "{e}");
     let e = npz.indices("y", Some(5)).unwrap_err().to_string();
     assert!(e.contains("element 2 is 9"), "{e}");
     let e = npz.value("x").unwrap_err().to_string();
-    assert!(
-        e.contains("no array named 'x'") && e.contains("params.0.0, y"),
-        "{e}"
-    );
+    assert!(e.contains("no array named 'x'") && e.contains("params.0.0, y"), "{e}");
 }
 
 #[test]
@@ -86,11 +68,7 @@ fn bad_files_are_errors_not_panics() {
 
     // truncated data
     let good = tmp("good.npy");
-    write_npy(
-        &good,
-        &NpyValue::from(&Array::from_f64(&[1.0; 100], &[10, 10], DType::F64)),
-    )
-    .unwrap();
+    write_npy(&good, &NpyValue::from(&Array::from_f64(&[1.0; 100], &[10, 10], DType::F64))).unwrap();
     let bytes = std::fs::read(&good).unwrap();
     let trunc = tmp("trunc.npy");
     std::fs::write(&trunc, &bytes[..bytes.len() - 40]).unwrap();
@@ -106,24 +84,15 @@ fn bad_files_are_errors_not_panics() {
     // a .npz that is not a zip, and a missing file
     let nz = tmp("notzip.npz");
     std::fs::write(&nz, b"PK garbage").unwrap();
-    assert!(read_npz(&nz)
-        .unwrap_err()
-        .to_string()
-        .contains("notzip.npz"));
-    assert!(matches!(
-        read_npz(tmp("missing.npz")).unwrap_err(),
-        NpyError::Io { .. }
-    ));
+    assert!(read_npz(&nz).unwrap_err().to_string().contains("notzip.npz"));
+    assert!(matches!(read_npz(tmp("missing.npz")).unwrap_err(), NpyError::Io { .. }));
 }
 
 #[test]
 fn fortran_order_is_read_as_c_order() {
     // the 2×3 matrix [[1,2,3],[4,5,6]] stored column-major
     let p = tmp("fortran.npy");
-    let data: Vec<u8> = [1.0f64, 4.0, 2.0, 5.0, 3.0, 6.0]
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect();
+    let data: Vec<u8> = [1.0f64, 4.0, 2.0, 5.0, 3.0, 6.0].iter().flat_map(|v| v.to_le_bytes()).collect();
     std::fs::write(&p, raw_npy("<f8", true, "(2, 3)", &data)).unwrap();
     let a = read_npy(&p).unwrap().to_array();
     assert_eq!(a.to_vec_f64(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);

@@ -1,7 +1,6 @@
 //! The `odl` command line.
 
-mod alloc;
-mod bench;
+use odl::{alloc, bench};
 
 use std::process::ExitCode;
 

@@ -20,12 +20,7 @@ impl Tensor {
     /// The adjoint of conv2d in its input (a transposed convolution) — used by
     /// conv2d's VJP, and differentiable itself.
     #[track_caller]
-    pub fn conv2d_input_grad(
-        g: &Tensor,
-        w: &Tensor,
-        x_shape: &[usize],
-        geom: Conv2dGeom,
-    ) -> Tensor {
+    pub fn conv2d_input_grad(g: &Tensor, w: &Tensor, x_shape: &[usize], geom: Conv2dGeom) -> Tensor {
         Tensor::from_op(
             Array::conv2d_input_grad(g.value(), w.value(), x_shape, geom),
             Op::Conv2dInputGrad(g.clone(), w.clone(), geom),
@@ -35,12 +30,7 @@ impl Tensor {
     /// The adjoint of conv2d in its weight — used by conv2d's VJP, and
     /// differentiable itself.
     #[track_caller]
-    pub fn conv2d_weight_grad(
-        x: &Tensor,
-        g: &Tensor,
-        w_shape: &[usize],
-        geom: Conv2dGeom,
-    ) -> Tensor {
+    pub fn conv2d_weight_grad(x: &Tensor, g: &Tensor, w_shape: &[usize], geom: Conv2dGeom) -> Tensor {
         Tensor::from_op(
             Array::conv2d_weight_grad(x.value(), g.value(), w_shape, geom),
             Op::Conv2dWeightGrad(x.clone(), g.clone(), geom),

@@ -137,10 +137,7 @@ impl Tensor {
     #[track_caller]
     pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Tensor {
         let cond = cond.value().clone();
-        Tensor::from_op(
-            Array::select(&cond, a.value(), b.value()),
-            Op::Select(cond, a.clone(), b.clone()),
-        )
+        Tensor::from_op(Array::select(&cond, a.value(), b.value()), Op::Select(cond, a.clone(), b.clone()))
     }
 
     /// Clamps to `[lo, hi]`; the gradient passes where `lo <= x <= hi`.

@@ -39,10 +39,7 @@ impl Tensor {
     /// Reorders axes: output axis `i` is input axis `perm[i]`.
     #[track_caller]
     pub fn permute(&self, perm: &[usize]) -> Tensor {
-        Tensor::from_op(
-            self.value().permute(perm),
-            Op::Permute(self.clone(), perm.into()),
-        )
+        Tensor::from_op(self.value().permute(perm), Op::Permute(self.clone(), perm.into()))
     }
 
     /// Swaps the last two axes.
@@ -82,10 +79,7 @@ impl Tensor {
     /// Scatter-adds by flat index into zeros of `shape`.
     #[track_caller]
     pub fn scatter_add(&self, idx: Arc<[usize]>, shape: &[usize]) -> Tensor {
-        Tensor::from_op(
-            self.value().scatter_add(&idx, shape),
-            Op::ScatterAdd(self.clone(), idx),
-        )
+        Tensor::from_op(self.value().scatter_add(&idx, shape), Op::ScatterAdd(self.clone(), idx))
     }
 
     /// Elements `start..end` (step `step`) along `axis`.
@@ -137,10 +131,7 @@ impl Tensor {
         let ist = strides(index_shape);
         let mut idx = Vec::with_capacity(index.len());
         for (flat, &i) in index.iter().enumerate() {
-            assert!(
-                i < sh[a],
-                "gather: index {i} out of range for axis {a} of {sh:?}"
-            );
+            assert!(i < sh[a], "gather: index {i} out of range for axis {a} of {sh:?}");
             let mut off = 0;
             let mut rem = flat;
             for d in 0..sh.len() {
@@ -157,12 +148,7 @@ impl Tensor {
     #[track_caller]
     pub fn pad(&self, pads: &[(usize, usize)]) -> Tensor {
         let sh = self.shape();
-        assert_eq!(
-            pads.len(),
-            sh.len(),
-            "pad: {} pad pairs for shape {sh:?}",
-            pads.len()
-        );
+        assert_eq!(pads.len(), sh.len(), "pad: {} pad pairs for shape {sh:?}", pads.len());
         let out: Vec<usize> = sh.iter().zip(pads).map(|(&d, &(b, a))| d + b + a).collect();
         let offset: Vec<usize> = pads.iter().map(|p| p.0).collect();
         let idx = embed_indices(sh, &out, &offset);

@@ -14,19 +14,13 @@ impl Tensor {
     #[track_caller]
     pub fn sum(&self, axes: &[isize], keepdim: bool) -> Tensor {
         let ax = axes_of(self, axes, "sum");
-        Tensor::from_op(
-            self.value().reduce(ReduceOp::Sum, &ax, keepdim),
-            Op::Sum(self.clone(), ax),
-        )
+        Tensor::from_op(self.value().reduce(ReduceOp::Sum, &ax, keepdim), Op::Sum(self.clone(), ax))
     }
 
     /// Sum of all elements (a 0-d tensor).
     pub fn sum_all(&self) -> Tensor {
         let ax: Shape = (0..self.ndim()).collect();
-        Tensor::from_op(
-            self.value().reduce(ReduceOp::Sum, &ax, false),
-            Op::Sum(self.clone(), ax),
-        )
+        Tensor::from_op(self.value().reduce(ReduceOp::Sum, &ax, false), Op::Sum(self.clone(), ax))
     }
 
     /// Mean over `axes`.
@@ -46,10 +40,7 @@ impl Tensor {
     #[track_caller]
     pub fn max(&self, axes: &[isize], keepdim: bool) -> Tensor {
         let ax = axes_of(self, axes, "max");
-        Tensor::from_op(
-            self.value().reduce(ReduceOp::Max, &ax, keepdim),
-            Op::Max(self.clone(), ax),
-        )
+        Tensor::from_op(self.value().reduce(ReduceOp::Max, &ax, keepdim), Op::Max(self.clone(), ax))
     }
 
     /// Minimum over `axes` (as `-max(-x)`).

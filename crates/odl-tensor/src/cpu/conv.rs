@@ -97,22 +97,8 @@ pub fn conv2d<T: Element>(x: &[T], w: &[T], d: &ConvDims) -> Vec<T> {
     let mut cols = vec![T::zero(); patch * pix];
     let mut y = vec![T::zero(); d.n * d.o * pix];
     for b in 0..d.n {
-        im2col(
-            &x[b * d.c * d.h * d.w..(b + 1) * d.c * d.h * d.w],
-            d,
-            &mut cols,
-        );
-        gemm(
-            d.o,
-            pix,
-            patch,
-            w,
-            false,
-            &cols,
-            false,
-            &mut y[b * d.o * pix..(b + 1) * d.o * pix],
-            false,
-        );
+        im2col(&x[b * d.c * d.h * d.w..(b + 1) * d.c * d.h * d.w], d, &mut cols);
+        gemm(d.o, pix, patch, w, false, &cols, false, &mut y[b * d.o * pix..(b + 1) * d.o * pix], false);
     }
     y
 }
@@ -124,17 +110,7 @@ pub fn conv2d_input_grad<T: Element>(g: &[T], w: &[T], d: &ConvDims) -> Vec<T> {
     let img = d.c * d.h * d.w;
     let mut x = vec![T::zero(); d.n * img];
     for b in 0..d.n {
-        gemm(
-            patch,
-            pix,
-            d.o,
-            w,
-            true,
-            &g[b * d.o * pix..(b + 1) * d.o * pix],
-            false,
-            &mut cols,
-            false,
-        );
+        gemm(patch, pix, d.o, w, true, &g[b * d.o * pix..(b + 1) * d.o * pix], false, &mut cols, false);
         col2im(&cols, d, &mut x[b * img..(b + 1) * img]);
     }
     x
@@ -148,17 +124,7 @@ pub fn conv2d_weight_grad<T: Element>(x: &[T], g: &[T], d: &ConvDims) -> Vec<T> 
     let mut gw = vec![T::zero(); d.o * patch];
     for b in 0..d.n {
         im2col(&x[b * img..(b + 1) * img], d, &mut cols);
-        gemm(
-            d.o,
-            patch,
-            pix,
-            &g[b * d.o * pix..(b + 1) * d.o * pix],
-            false,
-            &cols,
-            true,
-            &mut gw,
-            b > 0,
-        );
+        gemm(d.o, patch, pix, &g[b * d.o * pix..(b + 1) * d.o * pix], false, &cols, true, &mut gw, b > 0);
     }
     gw
 }

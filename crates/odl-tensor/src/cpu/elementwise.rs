@@ -189,34 +189,8 @@ pub fn binary<T: Element>(
         BinaryOp::Div => zip_with(a, ash, b, bsh, out, |x, y| x / y),
         BinaryOp::Pow => zip_with(a, ash, b, bsh, out, |x: T, y: T| x.powf(y)),
         // NaN-propagating, like numpy's maximum/minimum
-        BinaryOp::Max => zip_with(
-            a,
-            ash,
-            b,
-            bsh,
-            out,
-            |x: T, y: T| {
-                if x.is_nan() || x > y {
-                    x
-                } else {
-                    y
-                }
-            },
-        ),
-        BinaryOp::Min => zip_with(
-            a,
-            ash,
-            b,
-            bsh,
-            out,
-            |x: T, y: T| {
-                if x.is_nan() || x < y {
-                    x
-                } else {
-                    y
-                }
-            },
-        ),
+        BinaryOp::Max => zip_with(a, ash, b, bsh, out, |x: T, y: T| if x.is_nan() || x > y { x } else { y }),
+        BinaryOp::Min => zip_with(a, ash, b, bsh, out, |x: T, y: T| if x.is_nan() || x < y { x } else { y }),
     }
 }
 
@@ -274,13 +248,5 @@ pub fn clamp<T: Element>(x: &[T], lo: T, hi: T) -> Vec<T> {
 
 /// 1.0 where `lo <= x <= hi`, else 0.0.
 pub fn in_range<T: Element>(x: &[T], lo: T, hi: T) -> Vec<T> {
-    x.iter()
-        .map(|&v| {
-            if v >= lo && v <= hi {
-                T::one()
-            } else {
-                T::zero()
-            }
-        })
-        .collect()
+    x.iter().map(|&v| if v >= lo && v <= hi { T::one() } else { T::zero() }).collect()
 }

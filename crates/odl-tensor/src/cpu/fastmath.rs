@@ -21,8 +21,7 @@ pub fn exp_f32(x: f32) -> f32 {
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0
-                    + r * (1.0 / 24.0
-                        + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+                    + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
     let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
     p * scale
 }
@@ -46,8 +45,7 @@ pub fn tanh_f32(x: f32) -> f32 {
     let small = a
         * (1.0
             + a2 * (T3
-                + a2 * (T5
-                    + a2 * (T7 + a2 * (T9 + a2 * (T11 + a2 * (T13 + a2 * (T15 + a2 * T17))))))));
+                + a2 * (T5 + a2 * (T7 + a2 * (T9 + a2 * (T11 + a2 * (T13 + a2 * (T15 + a2 * T17))))))));
     let e = exp_f32(-2.0 * a.min(10.0));
     let big = (1.0 - e) / (1.0 + e);
     let t = if a < 0.5 { small } else { big };
@@ -64,8 +62,7 @@ mod tests {
     use super::*;
 
     fn ulps(a: f32, b: f32) -> f64 {
-        ((a as f64) - (b as f64)).abs()
-            / (b.abs().max(f32::MIN_POSITIVE) as f64 * f32::EPSILON as f64)
+        ((a as f64) - (b as f64)).abs() / (b.abs().max(f32::MIN_POSITIVE) as f64 * f32::EPSILON as f64)
     }
 
     #[test]

@@ -26,11 +26,7 @@ pub fn num_threads() -> usize {
         .ok()
         .and_then(|s| s.parse::<usize>().ok())
         .filter(|&t| t > 0)
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        });
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     THREADS.store(t, Ordering::Relaxed);
     t
 }

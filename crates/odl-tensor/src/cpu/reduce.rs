@@ -5,13 +5,7 @@ use crate::ops::ReduceOp;
 
 /// Reduces `x`, viewed as `[outer, red, inner]`, over the middle axis; the
 /// result is `[outer, inner]`.
-pub fn reduce3<T: Element>(
-    op: ReduceOp,
-    x: &[T],
-    outer: usize,
-    red: usize,
-    inner: usize,
-) -> Vec<T> {
+pub fn reduce3<T: Element>(op: ReduceOp, x: &[T], outer: usize, red: usize, inner: usize) -> Vec<T> {
     let init = match op {
         ReduceOp::Sum => T::zero(),
         ReduceOp::Max => T::neg_infinity(),
@@ -38,10 +32,7 @@ pub fn reduce3<T: Element>(
             let row = &block[r * inner..(r + 1) * inner];
             match op {
                 ReduceOp::Sum => acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v),
-                ReduceOp::Max => acc
-                    .iter_mut()
-                    .zip(row)
-                    .for_each(|(a, &v)| *a = max_nan(*a, v)),
+                ReduceOp::Max => acc.iter_mut().zip(row).for_each(|(a, &v)| *a = max_nan(*a, v)),
             }
         }
     }

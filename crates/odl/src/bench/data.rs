@@ -35,10 +35,7 @@ pub fn open_dump(dir: &Path, wl: &str) -> Result<Npz> {
 /// PyTorch's default init for a linear layer `in→out`.
 fn torch_linear(rng: &mut Rng, fan_in: usize, fan_out: usize) -> Layer {
     let bnd = 1.0 / (fan_in as f64).sqrt();
-    (
-        rng.uniform(&[fan_out, fan_in], -bnd, bnd, DType::F32),
-        rng.uniform(&[fan_out], -bnd, bnd, DType::F32),
-    )
+    (rng.uniform(&[fan_out, fan_in], -bnd, bnd, DType::F32), rng.uniform(&[fan_out], -bnd, bnd, DType::F32))
 }
 
 /// The layers of an MLP with the given sizes: random, or `prefix.i.0`/`prefix.i.1` of a dump.
@@ -65,12 +62,7 @@ pub fn mlp(
 }
 
 /// A batch `x ~ N(0,1)` of the given shape and labels in `0..10`.
-pub fn batch(
-    src: &Source,
-    npz: Option<&Npz>,
-    shape: &[usize],
-    rng: &mut Rng,
-) -> Result<(Array, Vec<usize>)> {
+pub fn batch(src: &Source, npz: Option<&Npz>, shape: &[usize], rng: &mut Rng) -> Result<(Array, Vec<usize>)> {
     match src {
         Source::Random => {
             let x = rng.normal(shape, 0.0, 1.0, DType::F32);
@@ -81,12 +73,7 @@ pub fn batch(
             let npz = npz.expect("dump open");
             let x = npz.array("x", DType::F32, Some(shape))?;
             let y = npz.indices("y", Some(10))?;
-            anyhow::ensure!(
-                y.len() == shape[0],
-                "y has {} labels for a batch of {}",
-                y.len(),
-                shape[0]
-            );
+            anyhow::ensure!(y.len() == shape[0], "y has {} labels for a batch of {}", y.len(), shape[0]);
             Ok((x, y))
         }
     }
@@ -96,8 +83,8 @@ pub fn batch(
 pub fn maybe_open(src: &Source, wl: &str) -> Result<Option<Npz>> {
     match src {
         Source::Random => Ok(None),
-        Source::Dump(dir) => open_dump(dir, wl)
-            .map(Some)
-            .with_context(|| format!("loading the inputs of {wl}")),
+        Source::Dump(dir) => {
+            open_dump(dir, wl).map(Some).with_context(|| format!("loading the inputs of {wl}"))
+        }
     }
 }

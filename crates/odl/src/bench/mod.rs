@@ -62,20 +62,13 @@ fn expand(list: &str) -> Result<Vec<String>> {
 pub fn run(args: &BenchArgs) -> Result<()> {
     let threads = args
         .threads
-        .or_else(|| {
-            std::env::var("PEERS_THREADS")
-                .ok()
-                .and_then(|s| s.parse().ok())
-        })
+        .or_else(|| std::env::var("PEERS_THREADS").ok().and_then(|s| s.parse().ok()))
         .unwrap_or(2);
     if threads == 0 {
         bail!("--threads must be at least 1");
     }
     if args.target <= 0.0 || args.target.is_nan() {
-        bail!(
-            "--target must be a positive number of seconds, got {}",
-            args.target
-        );
+        bail!("--target must be a positive number of seconds, got {}", args.target);
     }
     if args.repeat == Some(0) {
         bail!("--repeat must be at least 1");
@@ -118,15 +111,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         return Ok(());
     }
     odl_tensor::set_num_threads(threads);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .context("starting the thread pool")?;
-    faer::set_global_parallelism(if threads > 1 {
-        faer::Par::rayon(threads)
-    } else {
-        faer::Par::Seq
-    });
+    let pool =
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("starting the thread pool")?;
+    faer::set_global_parallelism(if threads > 1 { faer::Par::rayon(threads) } else { faer::Par::Seq });
     let src = match &args.init {
         Some(d) => Source::Dump(d),
         None => Source::Random,
@@ -135,9 +122,20 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         // run on a pool thread, so that the caller is one of the GEMM workers
         // instead of a third thread waiting for two
         let rec = pool.install(|| measure(wl, &src, args, threads))?;
-        println!("{rec}");
+        emit(&rec)?;
     }
     Ok(())
+}
+
+/// Prints one JSON line; a closed pipe (`odl bench | head -1`) ends quietly.
+fn emit(rec: &Value) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{rec}").and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(e).context("writing to stdout"),
+    }
 }
 
 fn median(v: &mut [f64]) -> f64 {

@@ -43,29 +43,14 @@ pub const GEMM: [&str; 2] = ["G1024", "G256"];
 pub fn prepare(wl: &str, src: &Source) -> Result<Prepared> {
     let p = match wl {
         "W1" => w1(src)?,
-        "W2" => mlp_step(
-            src,
-            "W2",
-            &[784, 256, 256, 256, 10],
-            128,
-            Act::Relu,
-            Opt::Momentum(0.01, 0.9),
-        )?,
-        "W3" => {
-            let mut sizes = vec![64; 34];
-            sizes.push(10);
-            mlp_step(src, "W3", &sizes, 64, Act::Tanh, Opt::Sgd(0.01))?
-        }
+        "W2" => mlp_step(src, "W2", Act::Relu, Opt::Momentum(0.01, 0.9))?,
+        "W3" => mlp_step(src, "W3", Act::Tanh, Opt::Sgd(0.01))?,
         "W4" => w4(src, false)?,
         "W4P" => w4(src, true)?,
         "W8" => w8(src)?,
         "G1024" => gemm_step(1024),
         "G256" => gemm_step(256),
-        other => bail!(
-            "unknown workload '{other}' (odl runs: {}, {})",
-            ALL.join(", "),
-            GEMM.join(", ")
-        ),
+        other => bail!("unknown workload '{other}' (odl runs: {}, {})", ALL.join(", "), GEMM.join(", ")),
     };
     Ok(p)
 }
@@ -87,10 +72,7 @@ fn w1(src: &Source) -> Result<Prepared> {
     let lr = 1e-3;
     let (xt, yt) = (Tensor::scalar(x, DType::F64), Tensor::scalar(y, DType::F64));
     let step = move |want: bool| {
-        let ws: Vec<Tensor> = w
-            .iter()
-            .map(|&v| Tensor::param(Array::scalar(v, DType::F64)))
-            .collect();
+        let ws: Vec<Tensor> = w.iter().map(|&v| Tensor::param(Array::scalar(v, DType::F64))).collect();
         let mut h = xt.clone();
         for wi in &ws {
             h = wi.mul(&h);
@@ -103,15 +85,15 @@ fn w1(src: &Source) -> Result<Prepared> {
         }
         want.then(|| loss.item())
     };
-    Ok(Prepared {
-        step: Box::new(step),
-        extra: vec![],
-    })
+    Ok(Prepared { step: Box::new(step), extra: vec![] })
 }
 
+/// Hidden-layer activation.
 #[derive(Clone, Copy)]
-enum Act {
+pub enum Act {
+    /// ReLU (W2, W4)
     Relu,
+    /// tanh (W3)
     Tanh,
 }
 
@@ -121,7 +103,8 @@ enum Opt {
     Momentum(f64, f64),
 }
 
-fn forward(ps: &[Tensor], x: &Tensor, act: Act) -> Tensor {
+/// The MLP of the workloads: linear layers with `act` between them.
+pub fn forward(ps: &[Tensor], x: &Tensor, act: Act) -> Tensor {
     let n = ps.len() / 2;
     let mut h = x.clone();
     for l in 0..n {
@@ -140,19 +123,58 @@ fn flatten(layers: Vec<Layer>) -> Vec<Array> {
     layers.into_iter().flat_map(|(w, b)| [w, b]).collect()
 }
 
-fn mlp_step(
-    src: &Source,
-    wl: &str,
-    sizes: &[usize],
-    bs: usize,
-    act: Act,
-    opt: Opt,
-) -> Result<Prepared> {
-    let npz = maybe_open(src, wl)?;
-    let seed = if wl == "W2" { 2 } else { 3 };
+/// The network, batch and (for W4/W4P) direction of the MLP workloads.
+pub struct MlpProblem {
+    /// weights and biases, `[W_1, b_1, W_2, b_2, …]` in PyTorch's layout
+    pub params: Vec<Array>,
+    /// the input batch
+    pub x: Array,
+    /// the labels
+    pub y: Vec<usize>,
+    /// the HVP direction, one array per parameter (W4, W4P; empty otherwise)
+    pub v: Vec<Array>,
+}
+
+/// Layer sizes of the MLP workloads.
+pub fn mlp_sizes(wl: &str) -> Vec<usize> {
+    match wl {
+        // input 64, 32 hidden layers of width 64, output 10: 33 linear layers
+        "W3" => {
+            let mut s = vec![64; 33];
+            s.push(10);
+            s
+        }
+        _ => vec![784, 256, 256, 256, 10],
+    }
+}
+
+/// Builds (or loads) the inputs of W2, W3, W4 or W4P.
+pub fn mlp_problem(src: &Source, wl: &str) -> Result<MlpProblem> {
+    let sizes = mlp_sizes(wl);
+    let (seed, bs) = if wl == "W3" { (3, 64) } else { (2, 128) };
+    // W4 and W4P share W2's network and batch, and draw v from seed 4
+    let npz = match src {
+        Source::Dump(dir) if wl == "W4P" && !dir.join("W4P.npz").exists() => maybe_open(src, "W4")?,
+        _ => maybe_open(src, wl)?,
+    };
     let mut rng = Rng::seed(seed);
-    let mut params = flatten(mlp(src, npz.as_ref(), "params", sizes, &mut rng)?);
+    let params = flatten(mlp(src, npz.as_ref(), "params", &sizes, &mut rng)?);
     let (x, y) = batch(src, npz.as_ref(), &[bs, sizes[0]], &mut rng)?;
+    let mut v = Vec::new();
+    if wl.starts_with("W4") {
+        let mut r4 = Rng::seed(4);
+        for (i, p) in params.iter().enumerate() {
+            v.push(match &npz {
+                None => r4.normal(p.shape(), 0.0, 1.0, DType::F32),
+                Some(npz) => npz.array(&format!("v.{}.{}", i / 2, i % 2), DType::F32, Some(p.shape()))?,
+            });
+        }
+    }
+    Ok(MlpProblem { params, x, y, v })
+}
+
+fn mlp_step(src: &Source, wl: &str, act: Act, opt: Opt) -> Result<Prepared> {
+    let MlpProblem { mut params, x, y, .. } = mlp_problem(src, wl)?;
     let xt = Tensor::constant(x);
     let mut vel: Vec<Option<Array>> = vec![None; params.len()];
     let step = move |want: bool| {
@@ -186,10 +208,7 @@ fn mlp_step(
         }
         check
     };
-    Ok(Prepared {
-        step: Box::new(step),
-        extra: vec![],
-    })
+    Ok(Prepared { step: Box::new(step), extra: vec![] })
 }
 
 /// `p ← p + a·x` in place (f32).
@@ -214,12 +233,8 @@ fn dot(a: &[Array], b: &[Array]) -> f64 {
             || {
                 let mut acc = [0.0f32; 16];
                 let (xc, yc) = (x.chunks_exact(16), y.chunks_exact(16));
-                let tail: f64 = xc
-                    .remainder()
-                    .iter()
-                    .zip(yc.remainder())
-                    .map(|(p, q)| (*p as f64) * (*q as f64))
-                    .sum();
+                let tail: f64 =
+                    xc.remainder().iter().zip(yc.remainder()).map(|(p, q)| (*p as f64) * (*q as f64)).sum();
                 for (cx, cy) in xc.zip(yc) {
                     for i in 0..16 {
                         acc[i] += cx[i] * cy[i];
@@ -229,10 +244,7 @@ fn dot(a: &[Array], b: &[Array]) -> f64 {
             },
         )
     };
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| one(x.as_slice(), y.as_slice()))
-        .sum()
+    a.iter().zip(b).map(|(x, y)| one(x.as_slice(), y.as_slice())).sum()
 }
 
 /// `s·a` for a list of f32 arrays.
@@ -252,42 +264,7 @@ fn scale(a: &[Array], s: f64) -> Vec<Array> {
 }
 
 fn w4(src: &Source, power: bool) -> Result<Prepared> {
-    let wl = if power { "W4P" } else { "W4" };
-    // W4 and W4P share W2's network and batch, and draw v from seed 4
-    let npz = match src {
-        Source::Random => None,
-        Source::Dump(dir) => {
-            let p = dir.join(format!("{wl}.npz"));
-            Some(super::data::open_dump(
-                dir,
-                if p.exists() { wl } else { "W4" },
-            )?)
-        }
-    };
-    let mut rng = Rng::seed(2);
-    let sizes = [784, 256, 256, 256, 10];
-    let params = flatten(mlp(src, npz.as_ref(), "params", &sizes, &mut rng)?);
-    let (x, y) = batch(src, npz.as_ref(), &[128, 784], &mut rng)?;
-    let v: Vec<Array> = match &npz {
-        None => {
-            let mut r4 = Rng::seed(4);
-            params
-                .iter()
-                .map(|p| r4.normal(p.shape(), 0.0, 1.0, DType::F32))
-                .collect()
-        }
-        Some(npz) => {
-            let mut v = Vec::new();
-            for (i, p) in params.iter().enumerate() {
-                v.push(npz.array(
-                    &format!("v.{}.{}", i / 2, i % 2),
-                    DType::F32,
-                    Some(p.shape()),
-                )?);
-            }
-            v
-        }
-    };
+    let MlpProblem { params, x, y, v } = mlp_problem(src, if power { "W4P" } else { "W4" })?;
     let xt = Tensor::constant(x);
     let loss_of = move |ps: &[Tensor]| forward(ps, &xt, Act::Relu).cross_entropy(&y);
 
@@ -305,18 +282,9 @@ fn w4(src: &Source, power: bool) -> Result<Prepared> {
     drop(refs);
     drop(ps);
     let extra = vec![
-        (
-            "grad_peak_heap_bytes".to_string(),
-            serde_json::json!(grad_bytes),
-        ),
-        (
-            "hvp_peak_heap_bytes".to_string(),
-            serde_json::json!(hvp_bytes),
-        ),
-        (
-            "hvp_over_grad_memory".to_string(),
-            serde_json::json!(hvp_bytes as f64 / grad_bytes as f64),
-        ),
+        ("grad_peak_heap_bytes".to_string(), serde_json::json!(grad_bytes)),
+        ("hvp_peak_heap_bytes".to_string(), serde_json::json!(hvp_bytes)),
+        ("hvp_over_grad_memory".to_string(), serde_json::json!(hvp_bytes as f64 / grad_bytes as f64)),
     ];
 
     let step: Box<dyn FnMut(bool) -> Option<f64>> = if !power {
@@ -348,9 +316,7 @@ fn w8(src: &Source) -> Result<Prepared> {
     let (ws, x) = match &npz {
         None => {
             let mut rng = Rng::seed(8);
-            let ws: Vec<Array> = (0..32)
-                .map(|_| rng.normal(&[n, n], 0.0, 1.0 / 16.0, DType::F32))
-                .collect();
+            let ws: Vec<Array> = (0..32).map(|_| rng.normal(&[n, n], 0.0, 1.0 / 16.0, DType::F32)).collect();
             (ws, rng.normal(&[n], 0.0, 1.0, DType::F32))
         }
         Some(npz) => {
@@ -394,12 +360,8 @@ fn w8(src: &Source) -> Result<Prepared> {
 fn singular_values(a: &Array) -> Vec<f64> {
     let (m, n) = (a.shape()[0], a.shape()[1]);
     let mat = faer::MatRef::from_row_major_slice(a.as_slice::<f32>(), m, n);
-    let mut s: Vec<f64> = mat
-        .singular_values()
-        .expect("SVD converges")
-        .into_iter()
-        .map(|v| v as f64)
-        .collect();
+    let mut s: Vec<f64> =
+        mat.singular_values().expect("SVD converges").into_iter().map(|v| v as f64).collect();
     s.sort_by(|a, b| b.total_cmp(a));
     s
 }
