@@ -47,82 +47,68 @@ pub fn backward(outputs: &[(&Tensor, Tensor)], wrt: &[&Tensor], create_graph: bo
 }
 
 fn run(outputs: &[(&Tensor, Tensor)], wrt: &[&Tensor]) -> Vec<Tensor> {
-    // 1. topological order (inputs before outputs) of nodes that carry gradient
-    let mut order: Vec<Tensor> = Vec::new();
-    let mut pos: IdMap<usize> = IdMap::default();
-    let mut visiting: IdMap<()> = IdMap::default();
-    let mut stack: Vec<(Tensor, bool)> = Vec::new();
-    for (y, _) in outputs {
-        if y.requires_grad() {
-            stack.push(((*y).clone(), false));
-        }
-    }
-    while let Some((t, expanded)) = stack.pop() {
-        let id = t.id();
-        if pos.contains_key(&id) {
+    // 1. every node that carries gradient and is reachable from an output,
+    //    in `slot` order of discovery
+    let mut slot: IdMap<usize> = IdMap::with_capacity_and_hasher(64, Default::default());
+    let mut nodes: Vec<Tensor> = Vec::with_capacity(64);
+    let mut stack: Vec<&Tensor> = outputs.iter().map(|(y, _)| *y).filter(|y| y.requires_grad()).collect();
+    while let Some(t) = stack.pop() {
+        if slot.contains_key(&t.id()) {
             continue;
         }
-        if expanded {
-            pos.insert(id, order.len());
-            order.push(t);
-            continue;
-        }
-        if visiting.insert(id, ()).is_some() {
-            continue;
-        }
-        stack.push((t.clone(), true));
+        slot.insert(t.id(), nodes.len());
+        nodes.push(t.clone());
         if let Some(op) = t.op() {
-            for x in op.inputs().into_iter().flatten() {
-                if x.requires_grad() && !pos.contains_key(&x.id()) {
-                    stack.push((x.clone(), false));
-                }
-            }
+            stack.extend(op.inputs().into_iter().flatten().filter(|x| x.requires_grad()));
         }
     }
+    // Ids grow with creation and an op's inputs exist before its output, so
+    // ascending id order is a topological order.
+    let mut order: Vec<usize> = (0..nodes.len()).collect();
+    order.sort_unstable_by_key(|&i| nodes[i].id());
+    let inputs: Vec<[Option<usize>; 2]> = nodes
+        .iter()
+        .map(|t| match t.op() {
+            None => [None, None],
+            Some(op) => op.inputs().map(|x| x.and_then(|x| slot.get(&x.id()).copied())),
+        })
+        .collect();
 
     // 2. a node is needed if a requested tensor is it or lies below it
-    let targets: IdMap<()> = wrt.iter().map(|t| (t.id(), ())).collect();
-    let mut needed = vec![false; order.len()];
-    for (i, t) in order.iter().enumerate() {
-        needed[i] = targets.contains_key(&t.id())
-            || t.op().is_some_and(|op| {
-                op.inputs().into_iter().flatten().any(|x| pos.get(&x.id()).is_some_and(|&j| needed[j]))
-            });
+    let mut needed = vec![false; nodes.len()];
+    let mut is_target = vec![false; nodes.len()];
+    for t in wrt {
+        if let Some(&i) = slot.get(&t.id()) {
+            is_target[i] = true;
+        }
+    }
+    for &i in &order {
+        needed[i] = is_target[i] || inputs[i].iter().flatten().any(|&j| needed[j]);
     }
 
-    // 3. accumulate cotangents in reverse order
-    let mut grads: Vec<Option<Tensor>> = vec![None; order.len()];
+    // 3. accumulate cotangents in reverse topological order
+    let mut grads: Vec<Option<Tensor>> = vec![None; nodes.len()];
     for (y, s) in outputs {
-        if let Some(&i) = pos.get(&y.id()) {
+        if let Some(&i) = slot.get(&y.id()) {
             grads[i] = Some(match grads[i].take() {
                 None => s.clone(),
                 Some(g) => g.add(s),
             });
         }
     }
-    for i in (0..order.len()).rev() {
+    for &i in order.iter().rev() {
         if !needed[i] {
             continue;
         }
-        let node = &order[i];
+        let node = &nodes[i];
         let Some(op) = node.op() else { continue };
-        let g = if targets.contains_key(&node.id()) {
-            match &grads[i] {
-                Some(g) => g.clone(),
-                None => continue,
-            }
-        } else {
-            match grads[i].take() {
-                Some(g) => g,
-                None => continue,
-            }
-        };
-        let ins = op.inputs();
-        let slot = |k: usize| ins[k].and_then(|x| pos.get(&x.id()).copied().filter(|&j| needed[j]));
-        let slots = [slot(0), slot(1)];
+        let slots = inputs[i].map(|j| j.filter(|&j| needed[j]));
         if slots.iter().all(Option::is_none) {
             continue;
         }
+        // a requested tensor keeps its gradient; others hand it on
+        let g = if is_target[i] { grads[i].clone() } else { grads[i].take() };
+        let Some(g) = g else { continue };
         let cts = vjp(op, node, &g, [slots[0].is_some(), slots[1].is_some()]);
         for (ct, s) in cts.into_iter().zip(slots) {
             if let (Some(ct), Some(j)) = (ct, s) {
@@ -135,7 +121,7 @@ fn run(outputs: &[(&Tensor, Tensor)], wrt: &[&Tensor]) -> Vec<Tensor> {
     }
 
     wrt.iter()
-        .map(|t| match pos.get(&t.id()).and_then(|&i| grads[i].clone()) {
+        .map(|t| match slot.get(&t.id()).and_then(|&i| grads[i].clone()) {
             Some(g) => g,
             None => Tensor::zeros(t.shape(), t.dtype()),
         })

@@ -175,6 +175,11 @@ impl Drop for Node {
     // recursively and overflow the stack: unlink uniquely owned inputs iteratively.
     fn drop(&mut self) {
         let Some(op) = self.op.take() else { return };
+        // common case: no input would be freed together with a graph of its
+        // own, so the ordinary (shallow) drop is enough
+        if op.inputs().into_iter().flatten().all(|t| t.0.op.is_none() || Arc::strong_count(&t.0) > 1) {
+            return;
+        }
         let mut stack: Vec<Op> = vec![op];
         while let Some(op) = stack.pop() {
             for t in op.into_inputs() {

@@ -338,21 +338,15 @@ impl Array {
         out.push(m);
         out.push(n);
         let data = zip_cpu!("matmul", a.cpu(), b.cpu(), |x, y| {
-            let mut c = vec![Default::default(); nb * m * n];
-            for i in 0..nb {
-                cpu::matmul::gemm(
-                    m,
-                    n,
-                    ka,
-                    &x[i * sa..],
-                    ta,
-                    &y[i * sb..],
-                    tb,
-                    &mut c[i * m * n..(i + 1) * m * n],
-                    false,
-                );
+            if nb == 1 {
+                cpu::matmul::gemm_new(m, n, ka, x, ta, y, tb)
+            } else {
+                let mut c = vec![Default::default(); nb * m * n];
+                for i in 0..nb {
+                    cpu::matmul::gemm(m, n, ka, &x[i * sa..], ta, &y[i * sb..], tb, &mut c[i * m * n..(i + 1) * m * n], false);
+                }
+                c
             }
-            c
         });
         Array::new(data, out)
     }

@@ -1,6 +1,6 @@
 //! CPU kernels against naive references.
 
-use odl_tensor::cpu::matmul::{gemm, gemm_reference};
+use odl_tensor::cpu::matmul::{gemm, gemm_new, gemm_reference};
 use odl_tensor::{Array, DType, ReduceOp, Rng};
 
 #[test]
@@ -17,6 +17,12 @@ fn gemm_matches_reference_for_all_transposes_and_sizes() {
                 for (x, y) in c.iter().zip(&want) {
                     assert!((x - y).abs() < 1e-10, "{m}x{n}x{k} ta={ta} tb={tb}");
                 }
+                // the unzeroed-output path writes every element
+                let fresh = gemm_new(m, n, k, &a, ta, &b, tb);
+                assert_eq!(fresh.len(), m * n);
+                for (x, y) in fresh.iter().zip(&want) {
+                    assert!((x - y).abs() < 1e-10);
+                }
                 // accumulate adds onto what is there
                 gemm(m, n, k, &a, ta, &b, tb, &mut c, true);
                 for (x, y) in c.iter().zip(&want) {
@@ -28,9 +34,15 @@ fn gemm_matches_reference_for_all_transposes_and_sizes() {
 }
 
 #[test]
+fn gemm_with_empty_inner_dimension_is_zero() {
+    let c = gemm_new::<f64>(3, 2, 0, &[], false, &[], false);
+    assert_eq!(c, vec![0.0; 6]);
+}
+
+#[test]
 fn gemm_in_f32_above_the_threading_threshold() {
     odl_tensor::set_num_threads(2);
-    let (m, n, k) = (128, 160, 96);
+    let (m, n, k) = (192, 160, 160);
     let mut rng = Rng::seed(2);
     let a = rng.normal(&[m * k], 0.0, 1.0, DType::F32).to_vec_f32();
     let b = rng.normal(&[k * n], 0.0, 1.0, DType::F32).to_vec_f32();
