@@ -58,7 +58,7 @@ pub(crate) fn vjp(op: &Op, out: &Tensor, g: &Tensor, need: [bool; 2]) -> [Option
                 UnaryOp::Exp => g.mul(out),
                 UnaryOp::Log => g.div(x),
                 UnaryOp::Sqrt => g.div(out).mul_scalar(0.5),
-                UnaryOp::Tanh => g.mul(&out.square().neg().add_scalar(1.0)),
+                UnaryOp::Tanh => g.mul_one_minus_sq(out),
                 UnaryOp::Abs => g.mul(&x.sign()),
                 UnaryOp::Sign => return [None, None],
                 UnaryOp::Sin => g.mul(&x.cos()),
@@ -83,6 +83,11 @@ pub(crate) fn vjp(op: &Op, out: &Tensor, g: &Tensor, need: [bool; 2]) -> [Option
                 BinaryOp::Min => {
                     (need[0].then(|| g.mul(&x.lt_mask(y))), need[1].then(|| g.mul(&x.ge_mask(y))))
                 }
+                // f(a, b) = a(1 − b²): ∂a = c(1 − b²) = f(c, b), ∂b = −2abc
+                BinaryOp::MulOneMinusSq => (
+                    need[0].then(|| g.mul_one_minus_sq(y)),
+                    need[1].then(|| g.mul(x).mul(y).mul_scalar(-2.0)),
+                ),
             };
             [gx.map(|t| sum_to(t, x.shape())), gy.map(|t| sum_to(t, y.shape()))]
         }

@@ -78,7 +78,8 @@ const BINARY_SHAPES: [(&[usize], &[usize]); 6] = [
 
 #[test]
 fn binary_ops_with_broadcasting() {
-    let table: [(&str, F, f64, f64); 7] = [
+    let table: [(&str, F, f64, f64); 8] = [
+        ("mul_one_minus_sq", |x| x[0].mul_one_minus_sq(&x[1]), -2.0, 2.0),
         ("add", |x| x[0].add(&x[1]), -2.0, 2.0),
         ("sub", |x| x[0].sub(&x[1]), -2.0, 2.0),
         ("mul", |x| x[0].mul(&x[1]), -2.0, 2.0),

@@ -43,6 +43,8 @@ pub enum BinaryOp {
     Max,
     /// elementwise minimum
     Min,
+    /// `a · (1 − b²)`: tanh's VJP `g · (1 − y²)` fused into one pass
+    MulOneMinusSq,
 }
 
 /// Elementwise comparisons; the result is a mask of 0.0 and 1.0.

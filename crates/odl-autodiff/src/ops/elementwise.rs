@@ -76,6 +76,8 @@ binary_methods! {
     maximum => Max,
     /// elementwise minimum (the gradient goes to `a` where `a < b`, else to `b`)
     minimum => Min,
+    /// `a · (1 − b²)` in one pass (tanh's VJP, `g · (1 − tanh²)`)
+    mul_one_minus_sq => MulOneMinusSq,
 }
 
 macro_rules! compare_methods {

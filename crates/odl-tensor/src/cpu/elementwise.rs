@@ -191,6 +191,7 @@ pub fn binary<T: Element>(
         // NaN-propagating, like numpy's maximum/minimum
         BinaryOp::Max => zip_with(a, ash, b, bsh, out, |x: T, y: T| if x.is_nan() || x > y { x } else { y }),
         BinaryOp::Min => zip_with(a, ash, b, bsh, out, |x: T, y: T| if x.is_nan() || x < y { x } else { y }),
+        BinaryOp::MulOneMinusSq => zip_with(a, ash, b, bsh, out, |x: T, y: T| x * (T::one() - y * y)),
     }
 }
 
