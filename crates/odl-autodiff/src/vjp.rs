@@ -8,7 +8,7 @@ use odl_tensor::shape::reduced_axes;
 use odl_tensor::{BinaryOp, UnaryOp};
 
 use crate::op::Op;
-use crate::tensor::{is_grad_enabled, Tensor};
+use crate::tensor::Tensor;
 
 /// Sums `g` down to `shape` (the inverse of numpy broadcasting).
 pub(crate) fn sum_to(g: Tensor, shape: &[usize]) -> Tensor {
@@ -17,24 +17,6 @@ pub(crate) fn sum_to(g: Tensor, shape: &[usize]) -> Tensor {
     }
     let axes: Vec<isize> = reduced_axes(g.shape(), shape).iter().map(|&a| a as isize).collect();
     g.sum(&axes, true).reshape(shape)
-}
-
-/// Whether the two cotangent products of `C = op(a)·op(b)` (each about as
-/// large as the forward product, `numel(C)·k` multiply-adds) are big enough to
-/// run side by side on two threads.
-fn worth_splitting(g: &Tensor, a: &Tensor, ta: bool) -> bool {
-    let nd = a.ndim();
-    let k = if ta { a.shape()[nd - 2] } else { a.shape()[nd - 1] };
-    odl_tensor::cpu::gemm_threads() > 1
-        && g.numel().saturating_mul(k) >= odl_tensor::cpu::matmul::PARALLEL_MIN_FLOPS
-}
-
-fn with_grad_mode<R>(on: bool, f: impl FnOnce() -> R) -> R {
-    if on {
-        crate::tensor::enable_grad(f)
-    } else {
-        crate::tensor::no_grad(f)
-    }
 }
 
 /// The shape of `x` with `axes` set to 1.
@@ -110,27 +92,8 @@ pub(crate) fn vjp(op: &Op, out: &Tensor, g: &Tensor, need: [bool; 2]) -> [Option
         }
         MatMul(a, b, ta, tb) => {
             let (ta, tb) = (*ta, *tb);
-            let ga = || {
-                if ta {
-                    b.matmul_t(g, tb, true)
-                } else {
-                    g.matmul_t(b, false, !tb)
-                }
-            };
-            let gb = || if tb { g.matmul_t(a, true, ta) } else { a.matmul_t(g, !ta, false) };
-            let (ga, gb) = match need {
-                [true, true] if worth_splitting(g, a, ta) => {
-                    // two independent products: one single-threaded GEMM per
-                    // core beats two GEMMs that each split across both cores
-                    let rec = is_grad_enabled();
-                    let side = |f: &(dyn Fn() -> Tensor + Sync)| {
-                        with_grad_mode(rec, || odl_tensor::cpu::sequential(f))
-                    };
-                    let (x, y) = rayon::join(|| side(&ga), || side(&gb));
-                    (Some(x), Some(y))
-                }
-                _ => (need[0].then(ga), need[1].then(gb)),
-            };
+            let ga = need[0].then(|| if ta { b.matmul_t(g, tb, true) } else { g.matmul_t(b, false, !tb) });
+            let gb = need[1].then(|| if tb { g.matmul_t(a, true, ta) } else { a.matmul_t(g, !ta, false) });
             [ga.map(|t| sum_to(t, a.shape())), gb.map(|t| sum_to(t, b.shape()))]
         }
         Reshape(x) => one(g.reshape(x.shape())),

@@ -343,7 +343,17 @@ impl Array {
             } else {
                 let mut c = vec![Default::default(); nb * m * n];
                 for i in 0..nb {
-                    cpu::matmul::gemm(m, n, ka, &x[i * sa..], ta, &y[i * sb..], tb, &mut c[i * m * n..(i + 1) * m * n], false);
+                    cpu::matmul::gemm(
+                        m,
+                        n,
+                        ka,
+                        &x[i * sa..],
+                        ta,
+                        &y[i * sb..],
+                        tb,
+                        &mut c[i * m * n..(i + 1) * m * n],
+                        false,
+                    );
                 }
                 c
             }

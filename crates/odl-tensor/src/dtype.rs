@@ -51,6 +51,7 @@ pub trait Element:
     + std::iter::Sum
     + std::ops::AddAssign
     + std::ops::MulAssign
+    + faer::traits::RealField
     + 'static
 {
     /// The runtime tag of this type.

@@ -71,6 +71,10 @@ pub fn peak_rss() -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    // the test binary of this library gets the counting allocator too
+    #[global_allocator]
+    static GLOBAL: super::Counting = super::Counting;
+
     #[test]
     fn counts_a_known_allocation() {
         super::start();

@@ -37,9 +37,8 @@ fn w1_matches_pytorch_and_jax_exactly() {
 
 /// Mean cross-entropy of the MLP in plain f64 loops, independent of the engine.
 fn naive_mlp_loss(params: &[Array], x: &Array, y: &[usize], relu: bool) -> f64 {
-    let mut h: Vec<Vec<f64>> = (0..x.shape()[0])
-        .map(|i| (0..x.shape()[1]).map(|j| x.get(i * x.shape()[1] + j)).collect())
-        .collect();
+    let mut h: Vec<Vec<f64>> =
+        (0..x.shape()[0]).map(|i| (0..x.shape()[1]).map(|j| x.get(i * x.shape()[1] + j)).collect()).collect();
     let layers = params.len() / 2;
     for l in 0..layers {
         let (w, b) = (params[2 * l].to_vec_f64(), params[2 * l + 1].to_vec_f64());
@@ -86,7 +85,10 @@ fn to_f64(a: &[Array]) -> Vec<Array> {
 }
 
 fn dot(a: &[Array], b: &[Array]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x.to_vec_f64().iter().zip(y.to_vec_f64()).map(|(p, q)| p * q).sum::<f64>()).sum()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x.to_vec_f64().iter().zip(y.to_vec_f64()).map(|(p, q)| p * q).sum::<f64>())
+        .sum()
 }
 
 #[test]
@@ -107,7 +109,10 @@ fn w4_check_is_v_hessian_v_by_gradient_differences() {
             })
             .collect();
         let refs: Vec<&Tensor> = ps.iter().collect();
-        grad(&forward(&ps, &x, Act::Relu).cross_entropy(&pr.y), &refs).iter().map(|g| g.value().clone()).collect()
+        grad(&forward(&ps, &x, Act::Relu).cross_entropy(&pr.y), &refs)
+            .iter()
+            .map(|g| g.value().clone())
+            .collect()
     };
     // small enough that no ReLU changes side along the step (the HVP is the
     // derivative of the piecewise-linear network where it is differentiable)
@@ -138,8 +143,9 @@ fn w8_top_singular_value_matches_reverse_mode_jacobian() {
     let got = first_check("W8", &Source::Random);
     // rebuild W8's inputs with the workload's seed, in f64
     let mut rng = Rng::seed(8);
-    let ws: Vec<Tensor> =
-        (0..32).map(|_| Tensor::constant(rng.normal(&[256, 256], 0.0, 1.0 / 16.0, DType::F32).cast(DType::F64))).collect();
+    let ws: Vec<Tensor> = (0..32)
+        .map(|_| Tensor::constant(rng.normal(&[256, 256], 0.0, 1.0 / 16.0, DType::F32).cast(DType::F64)))
+        .collect();
     let x = rng.normal(&[256], 0.0, 1.0, DType::F32).cast(DType::F64).reshape(&[256, 1]);
     let j = jacobian(
         |x| {

@@ -15,33 +15,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
-thread_local! {
-    static SEQUENTIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Runs `f` with every GEMM on this thread single-threaded — for callers that
-/// already run independent products side by side (e.g. the two cotangents of
-/// a matmul, which the autodiff runs with `rayon::join`).
-pub fn sequential<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            SEQUENTIAL.with(|s| s.set(self.0));
-        }
-    }
-    let _restore = Restore(SEQUENTIAL.with(|s| s.replace(true)));
-    f()
-}
-
-/// Threads a GEMM on this thread may use now (1 inside [`sequential`]).
-pub fn gemm_threads() -> usize {
-    if SEQUENTIAL.with(|s| s.get()) {
-        1
-    } else {
-        num_threads()
-    }
-}
-
 /// Number of compute threads used for large GEMMs: `ODL_THREADS` if set, else the
 /// machine's available parallelism (at least 1).
 pub fn num_threads() -> usize {
