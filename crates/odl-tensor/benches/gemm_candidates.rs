@@ -1,5 +1,5 @@
-//! Measures the GEMM candidates on this machine — the `gemm` crate (odl's
-//! choice), `matrixmultiply` and `faer` — for f32 and f64, square sizes
+//! Measures the GEMM candidates on this machine — `faer` (odl's choice), the
+//! `gemm` crate and `matrixmultiply` — for f32 and f64, square sizes
 //! 64–1024, on 1 and 2 threads, and prints a markdown table of median GFLOP/s.
 //!
 //! `cargo bench -p odl-tensor --bench gemm_candidates` (results: docs/gemm.md).
@@ -140,48 +140,57 @@ const MLP_SHAPES: [(usize, usize, usize); 6] =
     [(128, 256, 784), (128, 256, 256), (256, 784, 128), (256, 256, 128), (128, 784, 256), (128, 10, 256)];
 
 fn shapes_table() {
-    println!("\n| f32 (m, n, k) | m·n·k | gemm 1 thread GFLOP/s | gemm 2 threads GFLOP/s |");
-    println!("|---|---|---|---|");
-    rayon::ThreadPoolBuilder::new().num_threads(2).build_global().ok();
+    // measured from inside a 2-thread pool, as `odl bench` runs
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("pool");
+    pool.install(shapes_rows);
+}
+
+fn shapes_rows() {
+    println!("\n| f32 (m, n, k), op | gemm 1 thr | faer 1 thr | gemm 2 thr | faer 2 thr |");
+    println!("|---|---|---|---|---|");
     for (m, n, k) in MLP_SHAPES {
-        let mut rng = Rng::seed(7);
-        let a = rng.normal(&[m * k], 0.0, 1.0, DType::F32).to_vec_f32();
-        let b = rng.normal(&[k * n], 0.0, 1.0, DType::F32).to_vec_f32();
-        let mut c = vec![0.0f32; m * n];
-        let flops = 2.0 * (m * n * k) as f64;
-        let mut g = [0.0; 2];
-        for (i, par) in [gemm::Parallelism::None, gemm::Parallelism::Rayon(2)].into_iter().enumerate() {
-            g[i] = time_median(
-                || {
-                    // SAFETY: row-major m×k, k×n and m×n slices; c does not alias a or b.
-                    unsafe {
-                        gemm::gemm(
-                            m,
-                            n,
-                            k,
-                            c.as_mut_ptr(),
-                            1,
-                            n as isize,
-                            false,
-                            a.as_ptr(),
-                            1,
-                            k as isize,
-                            b.as_ptr(),
-                            1,
-                            n as isize,
-                            0.0f32,
-                            1.0f32,
-                            false,
-                            false,
-                            false,
-                            par,
-                        )
-                    }
-                },
-                flops,
-            );
+        for tb in [false, true] {
+            let mut rng = Rng::seed(7);
+            let a = rng.normal(&[m * k], 0.0, 1.0, DType::F32).to_vec_f32();
+            let b = rng.normal(&[k * n], 0.0, 1.0, DType::F32).to_vec_f32();
+            let mut c = vec![0.0f32; m * n];
+            let flops = 2.0 * (m * n * k) as f64;
+            let (b_rs, b_cs) = if tb { (1, k as isize) } else { (n as isize, 1) };
+            let mut g = [0.0; 4];
+            for (i, threads) in [1usize, 2].into_iter().enumerate() {
+                let par = if threads > 1 { gemm::Parallelism::Rayon(2) } else { gemm::Parallelism::None };
+                g[2 * i] = time_median(
+                    || {
+                        // SAFETY: row-major m×k and m×n slices, b read with the
+                        // strides of a row-major k×n or a transposed n×k matrix;
+                        // c does not alias a or b.
+                        unsafe {
+                            gemm::gemm(
+                                m, n, k, c.as_mut_ptr(), 1, n as isize, false, a.as_ptr(), 1, k as isize,
+                                b.as_ptr(), b_cs, b_rs, 0.0f32, 1.0f32, false, false, false, par,
+                            )
+                        }
+                    },
+                    flops,
+                );
+                let fpar = if threads > 1 { faer::Par::rayon(2) } else { faer::Par::Seq };
+                g[2 * i + 1] = time_median(
+                    || {
+                        let am = faer::MatRef::from_row_major_slice(&a, m, k);
+                        let bm = if tb {
+                            faer::MatRef::from_row_major_slice(&b, n, k).transpose()
+                        } else {
+                            faer::MatRef::from_row_major_slice(&b, k, n)
+                        };
+                        let cm = faer::MatMut::from_row_major_slice_mut(&mut c, m, n);
+                        faer::linalg::matmul::matmul(cm, faer::Accum::Replace, am, bm, 1.0f32, fpar);
+                    },
+                    flops,
+                );
+            }
+            let op = if tb { "A·Bᵀ" } else { "A·B" };
+            println!("| ({m}, {n}, {k}) {op} | {:.0} | {:.0} | {:.0} | {:.0} |", g[0], g[1], g[2], g[3]);
         }
-        println!("| ({m}, {n}, {k}) | {} | {:.1} | {:.1} |", m * n * k, g[0], g[1]);
     }
 }
 
