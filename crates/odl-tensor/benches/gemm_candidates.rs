@@ -166,8 +166,25 @@ fn shapes_rows() {
                         // c does not alias a or b.
                         unsafe {
                             gemm::gemm(
-                                m, n, k, c.as_mut_ptr(), 1, n as isize, false, a.as_ptr(), 1, k as isize,
-                                b.as_ptr(), b_cs, b_rs, 0.0f32, 1.0f32, false, false, false, par,
+                                m,
+                                n,
+                                k,
+                                c.as_mut_ptr(),
+                                1,
+                                n as isize,
+                                false,
+                                a.as_ptr(),
+                                1,
+                                k as isize,
+                                b.as_ptr(),
+                                b_cs,
+                                b_rs,
+                                0.0f32,
+                                1.0f32,
+                                false,
+                                false,
+                                false,
+                                par,
                             )
                         }
                     },

@@ -268,17 +268,18 @@ fn w4(src: &Source, power: bool) -> Result<Prepared> {
     let xt = Tensor::constant(x);
     let loss_of = move |ps: &[Tensor]| forward(ps, &xt, Act::Relu).cross_entropy(&y);
 
-    // memory: peak live heap of one plain gradient vs one HVP (same inputs)
+    // memory: peak live heap of one plain gradient vs one HVP (same inputs),
+    // each measured on its second run so that one-time buffers do not count
     let ps: Vec<Tensor> = params.iter().map(|a| Tensor::param(a.clone())).collect();
     let refs: Vec<&Tensor> = ps.iter().collect();
-    crate::alloc::start();
-    let g = grad(&loss_of(&ps), &refs);
-    let grad_bytes = crate::alloc::stop();
-    drop(g);
-    crate::alloc::start();
-    let hv = Hessian::new(&loss_of(&ps), &ps).apply_arrays(&v);
-    let hvp_bytes = crate::alloc::stop();
-    drop(hv);
+    let peak = |f: &dyn Fn()| {
+        f();
+        crate::alloc::start();
+        f();
+        crate::alloc::stop()
+    };
+    let grad_bytes = peak(&|| drop(grad(&loss_of(&ps), &refs)));
+    let hvp_bytes = peak(&|| drop(Hessian::new(&loss_of(&ps), &ps).apply_arrays(&v)));
     drop(refs);
     drop(ps);
     let extra = vec![
