@@ -1,0 +1,349 @@
+//! The building blocks. Each is one small struct implementing [`Transform`];
+//! the constructors below are what users chain.
+
+use odl_tensor::{Array, Rng};
+
+use crate::schedule::Schedule;
+use crate::transform::{global_norm, map_mut, named, read_named, zeros_like, zip_mut, Transform};
+
+/// `u ← c·u`.
+pub struct Scale(f64);
+
+/// Multiplies updates by a constant (`scale(-lr)` ends plain gradient descent).
+pub fn scale(c: f64) -> Scale {
+    Scale(c)
+}
+
+impl Transform for Scale {
+    fn update(&mut self, updates: &mut [Array], _: &[Array]) {
+        let c = self.0;
+        updates.iter_mut().for_each(|u| map_mut(u, |v| c * v));
+    }
+}
+
+/// `u ← −η_t·u` with `η_t` from a schedule; `t` counts calls from 0.
+pub struct ScaleByLearningRate {
+    schedule: Box<dyn Schedule>,
+    step: usize,
+}
+
+/// The learning-rate step with a schedule: `u ← −η_t u`.
+pub fn scale_by_learning_rate(schedule: impl Schedule + 'static) -> ScaleByLearningRate {
+    ScaleByLearningRate { schedule: Box::new(schedule), step: 0 }
+}
+
+impl Transform for ScaleByLearningRate {
+    fn update(&mut self, updates: &mut [Array], _: &[Array]) {
+        let c = -self.schedule.value(self.step);
+        self.step += 1;
+        updates.iter_mut().for_each(|u| map_mut(u, |v| c * v));
+    }
+    fn state(&self) -> Vec<(String, Array)> {
+        vec![("step".into(), Array::scalar(self.step as f64, odl_tensor::DType::F64))]
+    }
+    fn load_state(&mut self, state: &[(String, Array)]) -> Result<(), String> {
+        self.step = read_step(state)?.unwrap_or(0);
+        Ok(())
+    }
+}
+
+fn read_step(state: &[(String, Array)]) -> Result<Option<usize>, String> {
+    match state.iter().find(|(k, _)| k == "step") {
+        None => Ok(None),
+        Some((_, a)) if a.numel() == 1 && a.item() >= 0.0 && a.item().fract() == 0.0 => {
+            Ok(Some(a.item() as usize))
+        }
+        Some((_, a)) => Err(format!("optimizer step must be a non-negative integer, got {a:?}")),
+    }
+}
+
+/// Momentum buffer in PyTorch's convention: `v ← μ v + u` (so `v₁ = g₁`), then
+/// `u ← v`, or with Nesterov `u ← u + μ v`.
+pub struct Trace {
+    mu: f64,
+    nesterov: bool,
+    v: Option<Vec<Array>>,
+}
+
+/// Heavy-ball (`nesterov = false`) or Nesterov momentum with coefficient `mu`.
+pub fn trace(mu: f64, nesterov: bool) -> Trace {
+    Trace { mu, nesterov, v: None }
+}
+
+impl Transform for Trace {
+    fn update(&mut self, updates: &mut [Array], params: &[Array]) {
+        let mu = self.mu;
+        let v = self.v.get_or_insert_with(|| zeros_like(params));
+        for (u, vi) in updates.iter_mut().zip(v.iter_mut()) {
+            zip_mut(vi, u, |v, g| mu * v + g);
+            if self.nesterov {
+                zip_mut(u, vi, |g, v| g + mu * v);
+            } else {
+                *u = vi.clone();
+            }
+        }
+    }
+    fn state(&self) -> Vec<(String, Array)> {
+        self.v.as_deref().map(|v| named("momentum", v)).unwrap_or_default()
+    }
+    fn load_state(&mut self, state: &[(String, Array)]) -> Result<(), String> {
+        self.v = read_named("momentum", state)?;
+        Ok(())
+    }
+}
+
+/// Settings of [`scale_by_adam`].
+#[derive(Clone, Copy, Debug)]
+pub struct AdamConfig {
+    /// decay of the first moment
+    pub b1: f64,
+    /// decay of the second moment
+    pub b2: f64,
+    /// added to the denominator
+    pub eps: f64,
+    /// divide the moments by `1 − βᵗ` (Adam's bias correction)
+    pub bias_correction: bool,
+    /// use the running maximum of the second moment (AMSGrad, Reddi et al. 2018)
+    pub amsgrad: bool,
+}
+
+/// Adam's scaling (Kingma & Ba 2015) in PyTorch's form:
+/// `m ← β₁m + (1−β₁)g`, `s ← β₂s + (1−β₂)g²`, `u ← (m/(1−β₁ᵗ)) / (√(s/(1−β₂ᵗ)) + ε)`.
+pub struct ScaleByAdam {
+    cfg: AdamConfig,
+    t: usize,
+    m: Option<Vec<Array>>,
+    s: Option<Vec<Array>>,
+    s_max: Option<Vec<Array>>,
+}
+
+/// Adam's (or AMSGrad's) moment scaling; chain with a learning rate.
+pub fn scale_by_adam(cfg: AdamConfig) -> ScaleByAdam {
+    ScaleByAdam { cfg, t: 0, m: None, s: None, s_max: None }
+}
+
+impl Transform for ScaleByAdam {
+    fn update(&mut self, updates: &mut [Array], params: &[Array]) {
+        let AdamConfig { b1, b2, eps, bias_correction, amsgrad } = self.cfg;
+        self.t += 1;
+        let (bc1, bc2) = if bias_correction {
+            (1.0 - b1.powi(self.t as i32), 1.0 - b2.powi(self.t as i32))
+        } else {
+            (1.0, 1.0)
+        };
+        let m = self.m.get_or_insert_with(|| zeros_like(params));
+        let s = self.s.get_or_insert_with(|| zeros_like(params));
+        if amsgrad && self.s_max.is_none() {
+            self.s_max = Some(zeros_like(params));
+        }
+        for (i, u) in updates.iter_mut().enumerate() {
+            zip_mut(&mut m[i], u, |m, g| b1 * m + (1.0 - b1) * g);
+            zip_mut(&mut s[i], u, |s, g| b2 * s + (1.0 - b2) * g * g);
+            let denom_src = match self.s_max.as_mut() {
+                Some(sm) => {
+                    zip_mut(&mut sm[i], &s[i], f64::max);
+                    &sm[i]
+                }
+                None => &s[i],
+            };
+            *u = m[i].clone();
+            zip_mut(u, denom_src, |m, s| (m / bc1) / ((s / bc2).sqrt() + eps));
+        }
+    }
+    fn state(&self) -> Vec<(String, Array)> {
+        let mut out = vec![("step".to_string(), Array::scalar(self.t as f64, odl_tensor::DType::F64))];
+        out.extend(self.m.as_deref().map(|v| named("m", v)).unwrap_or_default());
+        out.extend(self.s.as_deref().map(|v| named("s", v)).unwrap_or_default());
+        out.extend(self.s_max.as_deref().map(|v| named("s_max", v)).unwrap_or_default());
+        out
+    }
+    fn load_state(&mut self, state: &[(String, Array)]) -> Result<(), String> {
+        self.t = read_step(state)?.unwrap_or(0);
+        self.m = read_named("m", state)?;
+        self.s = read_named("s", state)?;
+        self.s_max = read_named("s_max", state)?;
+        Ok(())
+    }
+}
+
+/// RMSProp's scaling in PyTorch's form (not centered): `s ← αs + (1−α)g²`,
+/// `u ← g / (√s + ε)`.
+pub struct ScaleByRms {
+    alpha: f64,
+    eps: f64,
+    s: Option<Vec<Array>>,
+}
+
+/// RMSProp's scaling with decay `alpha`.
+pub fn scale_by_rms(alpha: f64, eps: f64) -> ScaleByRms {
+    ScaleByRms { alpha, eps, s: None }
+}
+
+impl Transform for ScaleByRms {
+    fn update(&mut self, updates: &mut [Array], params: &[Array]) {
+        let (a, eps) = (self.alpha, self.eps);
+        let s = self.s.get_or_insert_with(|| zeros_like(params));
+        for (u, si) in updates.iter_mut().zip(s.iter_mut()) {
+            zip_mut(si, u, |s, g| a * s + (1.0 - a) * g * g);
+            zip_mut(u, si, |g, s| g / (s.sqrt() + eps));
+        }
+    }
+    fn state(&self) -> Vec<(String, Array)> {
+        self.s.as_deref().map(|v| named("s", v)).unwrap_or_default()
+    }
+    fn load_state(&mut self, state: &[(String, Array)]) -> Result<(), String> {
+        self.s = read_named("s", state)?;
+        Ok(())
+    }
+}
+
+/// AdaGrad's scaling in PyTorch's form: `Σ ← Σ + g²`, `u ← g / (√Σ + ε)`.
+pub struct ScaleByAdagrad {
+    eps: f64,
+    initial: f64,
+    sum: Option<Vec<Array>>,
+}
+
+/// AdaGrad's scaling (Duchi et al. 2011), accumulator starting at `initial`.
+pub fn scale_by_adagrad(eps: f64, initial: f64) -> ScaleByAdagrad {
+    ScaleByAdagrad { eps, initial, sum: None }
+}
+
+impl Transform for ScaleByAdagrad {
+    fn update(&mut self, updates: &mut [Array], params: &[Array]) {
+        let (eps, init) = (self.eps, self.initial);
+        let sum = self
+            .sum
+            .get_or_insert_with(|| params.iter().map(|p| Array::full(p.shape(), init, p.dtype())).collect());
+        for (u, si) in updates.iter_mut().zip(sum.iter_mut()) {
+            zip_mut(si, u, |s, g| s + g * g);
+            zip_mut(u, si, |g, s| g / (s.sqrt() + eps));
+        }
+    }
+    fn state(&self) -> Vec<(String, Array)> {
+        self.sum.as_deref().map(|v| named("sum", v)).unwrap_or_default()
+    }
+    fn load_state(&mut self, state: &[(String, Array)]) -> Result<(), String> {
+        self.sum = read_named("sum", state)?;
+        Ok(())
+    }
+}
+
+/// `u ← u + λ·p`: L2 weight decay before the scaling (SGD's `weight_decay`), or
+/// decoupled decay after Adam's scaling (AdamW, Loshchilov & Hutter 2019).
+pub struct AddDecayedWeights(f64);
+
+/// Adds `lambda · p` to the updates.
+pub fn add_decayed_weights(lambda: f64) -> AddDecayedWeights {
+    AddDecayedWeights(lambda)
+}
+
+impl Transform for AddDecayedWeights {
+    fn update(&mut self, updates: &mut [Array], params: &[Array]) {
+        let l = self.0;
+        for (u, p) in updates.iter_mut().zip(params) {
+            zip_mut(u, p, |u, p| u + l * p);
+        }
+    }
+}
+
+/// Rescales all updates together so that their global L2 norm is at most `max`.
+pub struct ClipByGlobalNorm(f64);
+
+/// Gradient clipping by global norm (PyTorch's `clip_grad_norm_`).
+pub fn clip_by_global_norm(max: f64) -> ClipByGlobalNorm {
+    ClipByGlobalNorm(max)
+}
+
+impl Transform for ClipByGlobalNorm {
+    fn update(&mut self, updates: &mut [Array], _: &[Array]) {
+        let n = global_norm(updates);
+        if n > self.0 {
+            let c = self.0 / n;
+            updates.iter_mut().for_each(|u| map_mut(u, |v| c * v));
+        }
+    }
+}
+
+/// Clamps every update component to `[−c, c]`.
+pub struct ClipByValue(f64);
+
+/// Gradient clipping by value (PyTorch's `clip_grad_value_`).
+pub fn clip_by_value(c: f64) -> ClipByValue {
+    ClipByValue(c)
+}
+
+impl Transform for ClipByValue {
+    fn update(&mut self, updates: &mut [Array], _: &[Array]) {
+        let c = self.0;
+        updates.iter_mut().for_each(|u| map_mut(u, |v| v.clamp(-c, c)));
+    }
+}
+
+/// Projected step onto the box `[lo, hi]`: `u ← clamp(p + u, lo, hi) − p`, so
+/// that `p + u` stays in the box. Put it last in a chain.
+pub struct ProjectBox(f64, f64);
+
+/// Projection of the new parameters onto the box `[lo, hi]`.
+pub fn project_box(lo: f64, hi: f64) -> ProjectBox {
+    assert!(lo <= hi, "project_box: lo {lo} > hi {hi}");
+    ProjectBox(lo, hi)
+}
+
+impl Transform for ProjectBox {
+    fn update(&mut self, updates: &mut [Array], params: &[Array]) {
+        let (lo, hi) = (self.0, self.1);
+        for (u, p) in updates.iter_mut().zip(params) {
+            zip_mut(u, p, |u, p| (p + u).clamp(lo, hi) - p);
+        }
+    }
+}
+
+/// Perturbed gradient descent (Jin et al. 2017): when the step is small
+/// (`‖u‖ ≤ threshold`) and at least `interval` steps have passed since the
+/// last perturbation, add a point drawn uniformly from the ball of radius
+/// `radius`. Put it after the learning-rate scaling, so `threshold` is on the
+/// step (η·‖∇f‖) and `radius` is in parameter units.
+pub struct Perturb {
+    radius: f64,
+    threshold: f64,
+    interval: usize,
+    rng: Rng,
+    t: usize,
+    last: Option<usize>,
+}
+
+/// Jin et al.'s perturbation, seeded.
+pub fn perturb(radius: f64, threshold: f64, interval: usize, seed: u64) -> Perturb {
+    Perturb { radius, threshold, interval, rng: Rng::seed(seed), t: 0, last: None }
+}
+
+impl Perturb {
+    /// Steps at which a perturbation was added so far (the most recent).
+    pub fn last_perturbation(&self) -> Option<usize> {
+        self.last
+    }
+}
+
+impl Transform for Perturb {
+    fn update(&mut self, updates: &mut [Array], _: &[Array]) {
+        let t = self.t;
+        self.t += 1;
+        let due = self.last.is_none_or(|l| t - l > self.interval);
+        if !(due && global_norm(updates) <= self.threshold) {
+            return;
+        }
+        self.last = Some(t);
+        // uniform in the ball: a Gaussian direction, radius r·U^(1/d)
+        let d: usize = updates.iter().map(Array::numel).sum();
+        let dirs: Vec<Vec<f64>> =
+            updates.iter().map(|u| (0..u.numel()).map(|_| self.rng.normal_f64()).collect()).collect();
+        let norm = dirs.iter().flatten().map(|x| x * x).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
+        let r = self.radius * self.rng.uniform_f64().powf(1.0 / d as f64);
+        for (u, dir) in updates.iter_mut().zip(dirs) {
+            let xi =
+                Array::from_f64(&dir.iter().map(|x| x * r / norm).collect::<Vec<_>>(), u.shape(), u.dtype());
+            zip_mut(u, &xi, |u, x| u + x);
+        }
+    }
+}
