@@ -1,0 +1,88 @@
+//! The [`Module`] trait: a layer or network with named parameters (and, for
+//! BatchNorm, running statistics) and a forward pass that knows whether it is
+//! training.
+
+use odl_autodiff::Tensor;
+use odl_tensor::{Array, Rng};
+
+/// Whether a forward pass trains (batch statistics, dropout) or evaluates,
+/// and the generator for the random parts (dropout masks, BN noise).
+pub struct Ctx {
+    /// training mode
+    pub train: bool,
+    /// the seeded generator for dropout masks and BN noise
+    pub rng: Rng,
+}
+
+impl Ctx {
+    /// A training context seeded with `seed`.
+    pub fn train(seed: u64) -> Ctx {
+        Ctx { train: true, rng: Rng::seed(seed) }
+    }
+
+    /// An evaluation context (no randomness is drawn).
+    pub fn eval() -> Ctx {
+        Ctx { train: false, rng: Rng::seed(0) }
+    }
+}
+
+/// A layer or a network.
+pub trait Module: Send {
+    /// The forward pass.
+    fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> Tensor;
+
+    /// Parameters with PyTorch-style names (`weight`, `bias`, `0.weight`, …).
+    fn named_params(&self) -> Vec<(String, &Tensor)>;
+
+    /// Mutable access to the parameters, in the order of [`Module::named_params`].
+    fn params_mut(&mut self) -> Vec<&mut Tensor>;
+
+    /// Non-trainable state (BatchNorm's running statistics), named.
+    fn named_buffers(&self) -> Vec<(String, &Array)> {
+        Vec::new()
+    }
+
+    /// The parameters, in order.
+    fn params(&self) -> Vec<&Tensor> {
+        self.named_params().into_iter().map(|(_, t)| t).collect()
+    }
+
+    /// Number of scalar parameters.
+    fn num_params(&self) -> usize {
+        self.params().iter().map(|t| t.numel()).sum()
+    }
+
+    /// The parameter values.
+    fn param_values(&self) -> Vec<Array> {
+        self.params().iter().map(|t| t.value().clone()).collect()
+    }
+
+    /// Replaces the parameter values (same order and shapes), e.g. after an
+    /// optimizer step.
+    #[track_caller]
+    fn set_param_values(&mut self, values: Vec<Array>) {
+        let mut ps = self.params_mut();
+        assert_eq!(
+            ps.len(),
+            values.len(),
+            "set_param_values: {} values for {} parameters",
+            values.len(),
+            ps.len()
+        );
+        for (p, v) in ps.iter_mut().zip(values) {
+            assert_eq!(
+                p.shape(),
+                v.shape(),
+                "set_param_values: shape {:?} for a parameter of shape {:?}",
+                v.shape(),
+                p.shape()
+            );
+            **p = Tensor::param(v);
+        }
+    }
+}
+
+/// Prefixes names: `prefix.name`.
+pub(crate) fn prefixed<'a, T>(prefix: &str, items: Vec<(String, &'a T)>) -> Vec<(String, &'a T)> {
+    items.into_iter().map(|(n, t)| (format!("{prefix}.{n}"), t)).collect()
+}
