@@ -23,7 +23,7 @@ cargo build --release -q --manifest-path "$root/Cargo.toml"
 odl="$root/target/release/odl"
 runs="$out/runs.jsonl"
 : > "$runs"
-for w in W1 W2 W3 W4 W4P W8; do
+for w in W1 W2 W3 W4 W4P W5 W6 W7 W8; do
   for fw in torch jax; do
     "$venv/bin/python" "$peers" --framework "$fw" --workload "$w" --inproc --target "$target" >> "$runs" || true
   done

@@ -5,7 +5,7 @@ median time per framework, odl's ratio to the best peer, and whether the
 import json
 import sys
 
-ORDER = ["W1", "W2", "W3", "W4", "W4P", "W8", "G1024", "G256"]
+ORDER = ["W1", "W2", "W3", "W4", "W4P", "W5", "W6", "W7", "W8", "G1024", "G256"]
 rows = {}
 for path in sys.argv[1:]:
     with open(path) as f:

@@ -38,7 +38,7 @@ fn bench_prints_one_json_line_per_workload() {
 fn bad_arguments_are_clear_errors() {
     for (args, needle) in [
         (vec!["bench", "--workload", "W9"], "unknown workload 'W9'"),
-        (vec!["bench", "--workload", "W5"], "not implemented in odl yet"),
+        (vec!["bench", "--target", "0"], "--target must be a positive number"),
         (vec!["bench", "--repeat", "0"], "--repeat must be at least 1"),
         (vec!["bench", "--threads", "0"], "--threads must be at least 1"),
         (vec!["bench", "--init", "/nonexistent/dir"], "not a directory"),

@@ -1,7 +1,7 @@
 //! 2-d convolution (cross-correlation, NCHW/OIHW) by im2col + GEMM, its two
 //! adjoints, and max-pooling's argmax.
 
-use super::matmul::gemm;
+use super::matmul::{gemm, gemm_new};
 use crate::dtype::Element;
 use crate::ops::Conv2dGeom;
 
@@ -39,50 +39,39 @@ impl ConvDims {
     }
 }
 
-/// Unfolds one image `[c,h,w]` into columns `[c*kh*kw, oh*ow]`.
-fn im2col<T: Element>(x: &[T], d: &ConvDims, cols: &mut [T]) {
-    let (s, p) = (d.geom.stride as isize, d.geom.padding as isize);
-    let pix = d.pix();
-    for c in 0..d.c {
-        for ki in 0..d.kh {
-            for kj in 0..d.kw {
-                let row = (c * d.kh + ki) * d.kw + kj;
-                let dst = &mut cols[row * pix..(row + 1) * pix];
-                for oi in 0..d.oh {
-                    let ii = oi as isize * s + ki as isize - p;
-                    for oj in 0..d.ow {
-                        let jj = oj as isize * s + kj as isize - p;
-                        dst[oi * d.ow + oj] =
-                            if ii >= 0 && jj >= 0 && (ii as usize) < d.h && (jj as usize) < d.w {
-                                x[(c * d.h + ii as usize) * d.w + jj as usize]
-                            } else {
-                                T::zero()
-                            };
-                    }
-                }
-            }
-        }
-    }
+/// For kernel offset `k` (0-based, before padding) along an axis of input
+/// length `n`: the output positions `lo..hi` whose input index
+/// `o·stride + k − pad` falls inside `0..n`.
+fn valid_range(out_len: usize, n: usize, k: usize, stride: usize, pad: usize) -> (usize, usize) {
+    // o·s + k ≥ pad  ⇔  o ≥ ceil((pad − k)/s);  o·s + k − pad < n  ⇔  o < (n + pad − k)/s rounded up
+    let lo = if pad > k { (pad - k).div_ceil(stride) } else { 0 };
+    let hi = if n + pad > k { ((n + pad - k).div_ceil(stride)).min(out_len) } else { 0 };
+    (lo.min(hi), hi)
 }
 
-/// Folds columns `[c*kh*kw, oh*ow]` back into one image `[c,h,w]`, adding overlaps.
-fn col2im<T: Element>(cols: &[T], d: &ConvDims, x: &mut [T]) {
-    let (s, p) = (d.geom.stride as isize, d.geom.padding as isize);
+/// Unfolds one image `[c,h,w]` into its block of columns: row `r` of the
+/// `[c*kh*kw, oh*ow]` patch matrix goes to `cols[r*ld + off ..][..oh*ow]`.
+fn im2col<T: Element>(x: &[T], d: &ConvDims, cols: &mut [T], ld: usize, off: usize) {
+    let (s, p) = (d.geom.stride, d.geom.padding);
     let pix = d.pix();
     for c in 0..d.c {
+        let plane = &x[c * d.h * d.w..(c + 1) * d.h * d.w];
         for ki in 0..d.kh {
+            let (i_lo, i_hi) = valid_range(d.oh, d.h, ki, s, p);
             for kj in 0..d.kw {
+                let (j_lo, j_hi) = valid_range(d.ow, d.w, kj, s, p);
                 let row = (c * d.kh + ki) * d.kw + kj;
-                let src = &cols[row * pix..(row + 1) * pix];
-                for oi in 0..d.oh {
-                    let ii = oi as isize * s + ki as isize - p;
-                    if ii < 0 || ii as usize >= d.h {
-                        continue;
-                    }
-                    for oj in 0..d.ow {
-                        let jj = oj as isize * s + kj as isize - p;
-                        if jj >= 0 && (jj as usize) < d.w {
-                            x[(c * d.h + ii as usize) * d.w + jj as usize] += src[oi * d.ow + oj];
+                let dst = &mut cols[row * ld + off..row * ld + off + pix];
+                dst.iter_mut().for_each(|v| *v = T::zero());
+                for oi in i_lo..i_hi {
+                    let src = &plane[(oi * s + ki - p) * d.w..][..d.w];
+                    let out = &mut dst[oi * d.ow..(oi + 1) * d.ow];
+                    if s == 1 {
+                        let start = j_lo + kj - p;
+                        out[j_lo..j_hi].copy_from_slice(&src[start..start + (j_hi - j_lo)]);
+                    } else {
+                        for oj in j_lo..j_hi {
+                            out[oj] = src[oj * s + kj - p];
                         }
                     }
                 }
@@ -91,46 +80,119 @@ fn col2im<T: Element>(cols: &[T], d: &ConvDims, x: &mut [T]) {
     }
 }
 
-/// `y[n,o] = Σ_c w[o,c] ⋆ x[n,c]`; output `[n,o,oh,ow]`.
+/// Folds one image's block of columns (laid out as for [`im2col`]) back into
+/// the image `[c,h,w]`, adding overlaps.
+fn col2im<T: Element>(cols: &[T], d: &ConvDims, x: &mut [T], ld: usize, off: usize) {
+    let (s, p) = (d.geom.stride, d.geom.padding);
+    let pix = d.pix();
+    for c in 0..d.c {
+        let plane = &mut x[c * d.h * d.w..(c + 1) * d.h * d.w];
+        for ki in 0..d.kh {
+            let (i_lo, i_hi) = valid_range(d.oh, d.h, ki, s, p);
+            for kj in 0..d.kw {
+                let (j_lo, j_hi) = valid_range(d.ow, d.w, kj, s, p);
+                let row = (c * d.kh + ki) * d.kw + kj;
+                let src_row = &cols[row * ld + off..row * ld + off + pix];
+                for oi in i_lo..i_hi {
+                    let dst = &mut plane[(oi * s + ki - p) * d.w..][..d.w];
+                    let src = &src_row[oi * d.ow..(oi + 1) * d.ow];
+                    if s == 1 {
+                        let start = j_lo + kj - p;
+                        for (a, &b) in dst[start..start + (j_hi - j_lo)].iter_mut().zip(&src[j_lo..j_hi]) {
+                            *a += b;
+                        }
+                    } else {
+                        for oj in j_lo..j_hi {
+                            dst[oj * s + kj - p] += src[oj];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Images per GEMM: as many as keep the patch matrix under 8 M elements, so
+/// one product covers the batch (and can use both threads) without a huge buffer.
+fn chunk(d: &ConvDims) -> usize {
+    (8 << 20) / (d.patch() * d.pix()).max(1)
+}
+
+/// `y[n,o] = Σ_c w[o,c] ⋆ x[n,c]`; output `[n,o,oh,ow]`. The patches of a
+/// chunk of images form one `[c·kh·kw, images·oh·ow]` matrix and one GEMM.
 pub fn conv2d<T: Element>(x: &[T], w: &[T], d: &ConvDims) -> Vec<T> {
-    let (patch, pix) = (d.patch(), d.pix());
-    let mut cols = vec![T::zero(); patch * pix];
+    let (patch, pix, img) = (d.patch(), d.pix(), d.c * d.h * d.w);
     let mut y = vec![T::zero(); d.n * d.o * pix];
-    for b in 0..d.n {
-        im2col(&x[b * d.c * d.h * d.w..(b + 1) * d.c * d.h * d.w], d, &mut cols);
-        gemm(d.o, pix, patch, w, false, &cols, false, &mut y[b * d.o * pix..(b + 1) * d.o * pix], false);
+    let step = chunk(d).clamp(1, d.n.max(1));
+    for b0 in (0..d.n).step_by(step) {
+        let nb = step.min(d.n - b0);
+        let ld = nb * pix;
+        let mut cols = vec![T::zero(); patch * ld];
+        for b in 0..nb {
+            im2col(&x[(b0 + b) * img..(b0 + b + 1) * img], d, &mut cols, ld, b * pix);
+        }
+        let y_onp = gemm_new(d.o, ld, patch, w, false, &cols, false);
+        // [o, nb·pix] → [nb, o, pix]
+        for b in 0..nb {
+            for o in 0..d.o {
+                y[((b0 + b) * d.o + o) * pix..][..pix].copy_from_slice(&y_onp[o * ld + b * pix..][..pix]);
+            }
+        }
     }
     y
 }
 
+/// `g` `[n,o,pix]` for images `b0..b0+nb` as the matrix `[o, nb·pix]`.
+fn gather_onp<T: Element>(g: &[T], d: &ConvDims, b0: usize, nb: usize) -> Vec<T> {
+    let pix = d.pix();
+    let ld = nb * pix;
+    let mut out = vec![T::zero(); d.o * ld];
+    for b in 0..nb {
+        for o in 0..d.o {
+            out[o * ld + b * pix..][..pix].copy_from_slice(&g[((b0 + b) * d.o + o) * pix..][..pix]);
+        }
+    }
+    out
+}
+
 /// The adjoint of [`conv2d`] in `x`: given `g` `[n,o,oh,ow]`, returns `[n,c,h,w]`.
 pub fn conv2d_input_grad<T: Element>(g: &[T], w: &[T], d: &ConvDims) -> Vec<T> {
-    let (patch, pix) = (d.patch(), d.pix());
-    let mut cols = vec![T::zero(); patch * pix];
-    let img = d.c * d.h * d.w;
+    let (patch, pix, img) = (d.patch(), d.pix(), d.c * d.h * d.w);
     let mut x = vec![T::zero(); d.n * img];
-    for b in 0..d.n {
-        gemm(patch, pix, d.o, w, true, &g[b * d.o * pix..(b + 1) * d.o * pix], false, &mut cols, false);
-        col2im(&cols, d, &mut x[b * img..(b + 1) * img]);
+    let step = chunk(d).clamp(1, d.n.max(1));
+    for b0 in (0..d.n).step_by(step) {
+        let nb = step.min(d.n - b0);
+        let ld = nb * pix;
+        let g_onp = gather_onp(g, d, b0, nb);
+        let cols = gemm_new(patch, ld, d.o, w, true, &g_onp, false);
+        for b in 0..nb {
+            col2im(&cols, d, &mut x[(b0 + b) * img..(b0 + b + 1) * img], ld, b * pix);
+        }
     }
     x
 }
 
 /// The adjoint of [`conv2d`] in `w`: given `x` and `g`, returns `[o,c,kh,kw]`.
 pub fn conv2d_weight_grad<T: Element>(x: &[T], g: &[T], d: &ConvDims) -> Vec<T> {
-    let (patch, pix) = (d.patch(), d.pix());
-    let mut cols = vec![T::zero(); patch * pix];
-    let img = d.c * d.h * d.w;
+    let (patch, pix, img) = (d.patch(), d.pix(), d.c * d.h * d.w);
     let mut gw = vec![T::zero(); d.o * patch];
-    for b in 0..d.n {
-        im2col(&x[b * img..(b + 1) * img], d, &mut cols);
-        gemm(d.o, patch, pix, &g[b * d.o * pix..(b + 1) * d.o * pix], false, &cols, true, &mut gw, b > 0);
+    let step = chunk(d).clamp(1, d.n.max(1));
+    for (i, b0) in (0..d.n).step_by(step).enumerate() {
+        let nb = step.min(d.n - b0);
+        let ld = nb * pix;
+        let mut cols = vec![T::zero(); patch * ld];
+        for b in 0..nb {
+            im2col(&x[(b0 + b) * img..(b0 + b + 1) * img], d, &mut cols, ld, b * pix);
+        }
+        let g_onp = gather_onp(g, d, b0, nb);
+        gemm(d.o, patch, ld, &g_onp, false, &cols, true, &mut gw, i > 0);
     }
     gw
 }
 
 /// Flat input index of the maximum of every pooling window of `x` `[n,c,h,w]`
-/// (window `k×k`, given stride, no padding); output order `[n,c,oh,ow]`.
+/// (window `k×k`, given stride, no padding); output order `[n,c,oh,ow]`. The
+/// first maximum in row-major window order wins; NaN wins over numbers.
 pub fn maxpool2d_argmax<T: Element>(
     x: &[T],
     n: usize,
@@ -143,21 +205,52 @@ pub fn maxpool2d_argmax<T: Element>(
     let oh = (h - k) / stride + 1;
     let ow = (w - k) / stride + 1;
     let mut idx = Vec::with_capacity(n * c * oh * ow);
+    if k == 2 && stride == 2 {
+        // the common 2×2/2 window, straight-line
+        // branch-free (`|`, `&`): on random data a branch mispredicts half the time
+        let pick = |a: (T, usize), b: (T, usize)| {
+            let better = (b.0 > a.0) | (b.0.is_nan() & !a.0.is_nan());
+            (if better { b.0 } else { a.0 }, if better { b.1 } else { a.1 })
+        };
+        for plane in 0..n * c {
+            let base = plane * h * w;
+            for oi in 0..oh {
+                let r0 = base + 2 * oi * w;
+                let (row0, row1) = (&x[r0..r0 + w], &x[r0 + w..r0 + 2 * w]);
+                for oj in 0..ow {
+                    let j = 2 * oj;
+                    let m = pick(
+                        pick(pick((row0[j], r0 + j), (row0[j + 1], r0 + j + 1)), (row1[j], r0 + w + j)),
+                        (row1[j + 1], r0 + w + j + 1),
+                    );
+                    idx.push(m.1);
+                }
+            }
+        }
+        return idx;
+    }
+    let mut best_v = vec![T::zero(); ow];
+    let mut best_i = vec![0usize; ow];
     for plane in 0..n * c {
         let base = plane * h * w;
+        let img = &x[base..base + h * w];
         for oi in 0..oh {
-            for oj in 0..ow {
-                let mut best = base + oi * stride * w + oj * stride;
-                for ki in 0..k {
-                    for kj in 0..k {
-                        let at = base + (oi * stride + ki) * w + oj * stride + kj;
-                        if x[at] > x[best] || x[at].is_nan() {
-                            best = at;
-                        }
+            for ki in 0..k {
+                let r = oi * stride + ki;
+                let row = &img[r * w..(r + 1) * w];
+                for kj in 0..k {
+                    let first = ki == 0 && kj == 0;
+                    for (oj, (bv, bi)) in best_v.iter_mut().zip(best_i.iter_mut()).enumerate() {
+                        let col = oj * stride + kj;
+                        let v = row[col];
+                        // branch-free select: the data decide, not the predictor
+                        let better = first | (v > *bv) | (v.is_nan() & !bv.is_nan());
+                        *bv = if better { v } else { *bv };
+                        *bi = if better { base + r * w + col } else { *bi };
                     }
                 }
-                idx.push(best);
             }
+            idx.extend_from_slice(&best_i);
         }
     }
     idx

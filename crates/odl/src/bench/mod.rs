@@ -17,7 +17,7 @@ use data::Source;
 /// Options of `odl bench`.
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
-    /// Comma-separated workloads (W1,W2,W3,W4,W4P,W8,G1024,G256), `all` or `GEMM`.
+    /// Comma-separated workloads (W1,W2,W3,W4,W4P,W5,W6,W7,W8,G1024,G256), `all` or `GEMM`.
     #[arg(long, default_value = "all")]
     pub workload: String,
     /// Load exact starting values from DIR/<W>.npz written by `peers.py --dump DIR`.
@@ -44,7 +44,6 @@ fn expand(list: &str) -> Result<Vec<String>> {
             "ALL" => out.extend(workloads::ALL.iter().map(|s| s.to_string())),
             "GEMM" => out.extend(workloads::GEMM.iter().map(|s| s.to_string())),
             u if workloads::ALL.contains(&u) || workloads::GEMM.contains(&u) => out.push(u.to_string()),
-            "W5" | "W6" | "W7" => bail!("workload {w} is not implemented in odl yet (W5 needs attacks, W6 the CNN layers, W7 the GAN issue)"),
             _ => bail!(
                 "unknown workload '{w}' (choose from {}, {}, all, GEMM)",
                 workloads::ALL.join(", "),

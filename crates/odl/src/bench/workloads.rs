@@ -9,6 +9,7 @@ use odl_tensor::cpu::simd;
 use odl_tensor::{Array, DType, Rng};
 
 use super::data::{batch, maybe_open, mlp, Layer, Source};
+use odl_optim::Transform;
 
 /// One prepared workload: `step(want_check)` runs one timed iteration and,
 /// when asked, returns the workload's `check` value for that iteration.
@@ -27,6 +28,9 @@ pub fn name(wl: &str) -> &'static str {
         "W3" => "deepnarrow",
         "W4" => "hvp",
         "W4P" => "hvp_power20",
+        "W5" => "pgd",
+        "W6" => "cnn",
+        "W7" => "wgangp",
         "W8" => "jacspec",
         "G1024" => "gemm1024",
         "G256" => "gemm256",
@@ -35,7 +39,7 @@ pub fn name(wl: &str) -> &'static str {
 }
 
 /// Workloads odl runs, in order.
-pub const ALL: [&str; 6] = ["W1", "W2", "W3", "W4", "W4P", "W8"];
+pub const ALL: [&str; 9] = ["W1", "W2", "W3", "W4", "W4P", "W5", "W6", "W7", "W8"];
 /// GEMM calibration workloads.
 pub const GEMM: [&str; 2] = ["G1024", "G256"];
 
@@ -47,6 +51,9 @@ pub fn prepare(wl: &str, src: &Source) -> Result<Prepared> {
         "W3" => mlp_step(src, "W3", Act::Tanh, Opt::Sgd(0.01))?,
         "W4" => w4(src, false)?,
         "W4P" => w4(src, true)?,
+        "W5" => w5(src)?,
+        "W6" => w6(src)?,
+        "W7" => w7(src)?,
         "W8" => w8(src)?,
         "G1024" => gemm_step(1024),
         "G256" => gemm_step(256),
@@ -379,4 +386,152 @@ fn gemm_step(n: usize) -> Prepared {
         }),
         extra: vec![],
     }
+}
+
+fn w5(src: &Source) -> Result<Prepared> {
+    // W2's (untrained) network, frozen; a batch of 256 inputs in [0, 1]
+    let npz = maybe_open(src, "W5")?;
+    let mut rng = Rng::seed(2);
+    let params: Vec<Tensor> = flatten(mlp(src, npz.as_ref(), "params", &mlp_sizes("W2"), &mut rng)?)
+        .into_iter()
+        .map(Tensor::constant)
+        .collect();
+    let (x0, y) = match &npz {
+        None => {
+            let mut r5 = Rng::seed(5);
+            let x = r5.uniform(&[256, 784], 0.0, 1.0, DType::F32);
+            (x, (0..256).map(|_| r5.below(10)).collect::<Vec<_>>())
+        }
+        Some(npz) => (npz.array("x", DType::F32, Some(&[256, 784]))?, npz.indices("y", Some(10))?),
+    };
+    let (eps, alpha) = (0.1, 0.01);
+    let lo = x0.binary(odl_tensor::BinaryOp::Sub, &Array::scalar(eps, DType::F32));
+    let hi = x0.binary(odl_tensor::BinaryOp::Add, &Array::scalar(eps, DType::F32));
+    let step_size = Array::scalar(alpha, DType::F32);
+    let step = move |want: bool| {
+        // L∞ PGD without random start: x ← Π(x + α·sign ∇ₓ CE)
+        let mut xa = x0.clone();
+        for _ in 0..20 {
+            let xt = Tensor::param(xa.clone());
+            let loss = forward(&params, &xt, Act::Relu).cross_entropy(&y);
+            let g = grad(&loss, &[&xt]).remove(0);
+            let stepped = xa.binary(
+                odl_tensor::BinaryOp::Add,
+                &g.value().unary(odl_tensor::UnaryOp::Sign).binary(odl_tensor::BinaryOp::Mul, &step_size),
+            );
+            xa = stepped
+                .binary(odl_tensor::BinaryOp::Max, &lo)
+                .binary(odl_tensor::BinaryOp::Min, &hi)
+                .clamp(0.0, 1.0);
+        }
+        want.then(|| {
+            let d = xa.binary(odl_tensor::BinaryOp::Sub, &x0).unary(odl_tensor::UnaryOp::Abs);
+            d.sum_all() / d.numel() as f64
+        })
+    };
+    Ok(Prepared { step: Box::new(step), extra: vec![] })
+}
+
+fn w6(src: &Source) -> Result<Prepared> {
+    let npz = maybe_open(src, "W6")?;
+    let mut rng = Rng::seed(6);
+    let conv = |rng: &mut Rng, cin: usize, cout: usize| {
+        let a = 1.0 / ((cin * 9) as f64).sqrt();
+        (rng.uniform(&[cout, cin, 3, 3], -a, a, DType::F32), rng.uniform(&[cout], -a, a, DType::F32))
+    };
+    let shapes: [(&[usize], &[usize]); 3] =
+        [(&[32, 1, 3, 3], &[32]), (&[64, 32, 3, 3], &[64]), (&[10, 3136], &[10])];
+    let mut params: Vec<Array> = match &npz {
+        None => {
+            let (c1w, c1b) = conv(&mut rng, 1, 32);
+            let (c2w, c2b) = conv(&mut rng, 32, 64);
+            let a = 1.0 / 3136f64.sqrt();
+            let (fw, fb) =
+                (rng.uniform(&[10, 3136], -a, a, DType::F32), rng.uniform(&[10], -a, a, DType::F32));
+            vec![c1w, c1b, c2w, c2b, fw, fb]
+        }
+        Some(npz) => {
+            let mut v = Vec::new();
+            for (i, (ws, bs)) in shapes.iter().enumerate() {
+                v.push(npz.array(&format!("params.{i}.0"), DType::F32, Some(ws))?);
+                v.push(npz.array(&format!("params.{i}.1"), DType::F32, Some(bs))?);
+            }
+            v
+        }
+    };
+    let (x, y) = batch(src, npz.as_ref(), &[64, 1, 28, 28], &mut rng)?;
+    let xt = Tensor::constant(x);
+    let lr = 0.01f32;
+    let step = move |want: bool| {
+        let ps: Vec<Tensor> = params.iter().map(|a| Tensor::param(a.clone())).collect();
+        let conv_block = |h: &Tensor, w: &Tensor, b: &Tensor| {
+            h.conv2d(w, 1, 1).add(&b.reshape(&[1, b.numel(), 1, 1])).relu().max_pool2d(2, 2)
+        };
+        let h = conv_block(&xt, &ps[0], &ps[1]);
+        let h = conv_block(&h, &ps[2], &ps[3]);
+        let loss = h.flatten().linear(&ps[4], Some(&ps[5])).cross_entropy(&y);
+        let refs: Vec<&Tensor> = ps.iter().collect();
+        let grads = grad(&loss, &refs);
+        let check = want.then(|| loss.item());
+        drop(refs);
+        drop(ps);
+        for (p, g) in params.iter_mut().zip(&grads) {
+            axpy(p, -lr, g.value());
+        }
+        check
+    };
+    Ok(Prepared { step: Box::new(step), extra: vec![] })
+}
+
+fn w7(src: &Source) -> Result<Prepared> {
+    let npz = maybe_open(src, "W7")?;
+    let mut rng = Rng::seed(7);
+    let g_params: Vec<Tensor> = flatten(mlp(src, npz.as_ref(), "G", &[2, 128, 128, 2], &mut rng)?)
+        .into_iter()
+        .map(Tensor::constant)
+        .collect();
+    let mut d_params = flatten(mlp(src, npz.as_ref(), "D", &[2, 128, 128, 1], &mut rng)?);
+    let (x_real, z, eps) = match &npz {
+        None => {
+            let k: Vec<usize> = (0..256).map(|_| rng.below(8)).collect();
+            let mut xr = Vec::with_capacity(512);
+            for &ki in &k {
+                let ang = 2.0 * std::f64::consts::PI * ki as f64 / 8.0;
+                xr.push(2.0 * ang.cos() + 0.02 * rng.normal_f64());
+                xr.push(2.0 * ang.sin() + 0.02 * rng.normal_f64());
+            }
+            let z = rng.normal(&[256, 2], 0.0, 1.0, DType::F32);
+            let e = rng.uniform(&[256, 1], 0.0, 1.0, DType::F32);
+            (Array::from_f64(&xr, &[256, 2], DType::F32), z, e)
+        }
+        Some(npz) => (
+            npz.array("x_real", DType::F32, Some(&[256, 2]))?,
+            npz.array("z", DType::F32, Some(&[256, 2]))?,
+            npz.array("eps", DType::F32, Some(&[256, 1]))?,
+        ),
+    };
+    let (xr, z, e) = (Tensor::constant(x_real), Tensor::constant(z), Tensor::constant(eps));
+    let one_minus_e = e.neg().add_scalar(1.0);
+    let mut adam = odl_optim::adam(1e-4, 0.5, 0.9, 1e-8);
+    let step = move |want: bool| {
+        let dp: Vec<Tensor> = d_params.iter().map(|a| Tensor::param(a.clone())).collect();
+        let xf = odl_autodiff::no_grad(|| forward(&g_params, &z, Act::Relu)).detach();
+        let xh = Tensor::param(e.mul(&xr).add(&one_minus_e.mul(&xf)).value().clone());
+        let d_hat = forward(&dp, &xh, Act::Relu).sum_all();
+        let gx = odl_autodiff::grad_graph(&d_hat, &[&xh]).remove(0);
+        let gp = gx.square().sum(&[1], false).sqrt().add_scalar(-1.0).square().mean_all();
+        let loss = forward(&dp, &xf, Act::Relu)
+            .mean_all()
+            .sub(&forward(&dp, &xr, Act::Relu).mean_all())
+            .add(&gp.mul_scalar(10.0));
+        let refs: Vec<&Tensor> = dp.iter().collect();
+        let mut grads: Vec<Array> = grad(&loss, &refs).into_iter().map(|g| g.value().clone()).collect();
+        let check = want.then(|| loss.item());
+        drop(refs);
+        drop(dp);
+        adam.update(&mut grads, &d_params);
+        odl_optim::apply_updates(&mut d_params, &grads);
+        check
+    };
+    Ok(Prepared { step: Box::new(step), extra: vec![] })
 }
