@@ -21,6 +21,7 @@
 
 pub mod init;
 pub mod layers;
+pub mod loss;
 pub mod mlp;
 pub mod module;
 
@@ -29,5 +30,6 @@ pub use layers::{
     avg_pool2d, Activation, BatchNorm, BnNoise, Conv2d, Dropout, Flatten, LayerNorm, Linear, Pool2d,
     Residual, Sequential,
 };
+pub use loss::{bce_with_logits, cross_entropy_smoothed, hinge, lp_loss};
 pub use mlp::{MlpConfig, Norm};
 pub use module::{Ctx, Module};
