@@ -48,10 +48,12 @@ fn losses_pass_the_gradient_checker() {
     let t = rng.uniform(&[4, 3], 0.0, 1.0, DType::F64);
     let opts = CheckOptions::order(2);
     check_grads(|x| bce_with_logits(&x[0], &x[1]), &[z.clone(), t.clone()], &opts).unwrap();
-    check_grads(|x| cross_entropy_smoothed(&x[0], &[0, 2, 1, 1], 0.2), &[z.clone()], &opts).unwrap();
+    check_grads(|x| cross_entropy_smoothed(&x[0], &[0, 2, 1, 1], 0.2), std::slice::from_ref(&z), &opts)
+        .unwrap();
     // keep |pred − target| away from 0 for |·|^p, and y·s away from the hinge's kink
     let far = Array::from_f64(&[1.5, -0.8, 2.2, -1.7, 0.9, -1.1], &[6], DType::F64);
-    check_grads(|x| lp_loss(&x[0], &Tensor::zeros(&[6], DType::F64), 3.0), &[far.clone()], &opts).unwrap();
+    check_grads(|x| lp_loss(&x[0], &Tensor::zeros(&[6], DType::F64), 3.0), std::slice::from_ref(&far), &opts)
+        .unwrap();
     let signs = Tensor::from_f64(&[1.0, -1.0, 1.0, 1.0, -1.0, 1.0], &[6], DType::F64);
     check_grads(move |x| hinge(&x[0], &signs), &[far], &opts).unwrap();
 }
