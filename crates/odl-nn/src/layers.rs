@@ -338,6 +338,9 @@ impl Module for BatchNorm {
     fn named_buffers(&self) -> Vec<(String, &Array)> {
         vec![("running_mean".into(), &self.running_mean), ("running_var".into(), &self.running_var)]
     }
+    fn buffers_mut(&mut self) -> Vec<&mut Array> {
+        vec![&mut self.running_mean, &mut self.running_var]
+    }
 }
 
 /// Layer normalization (Ba et al. 2016) over the last axis, with γ and β.
@@ -432,6 +435,9 @@ impl Module for Sequential {
     fn named_buffers(&self) -> Vec<(String, &Array)> {
         self.0.iter().enumerate().flat_map(|(i, m)| prefixed(&i.to_string(), m.named_buffers())).collect()
     }
+    fn buffers_mut(&mut self) -> Vec<&mut Array> {
+        self.0.iter_mut().flat_map(|m| m.buffers_mut()).collect()
+    }
 }
 
 /// `y = x + α·block(x)` (He et al. 2016; the optional scale α on the residual
@@ -467,5 +473,8 @@ impl Module for Residual {
     }
     fn named_buffers(&self) -> Vec<(String, &Array)> {
         prefixed("block", self.block.named_buffers())
+    }
+    fn buffers_mut(&mut self) -> Vec<&mut Array> {
+        self.block.buffers_mut()
     }
 }

@@ -42,6 +42,11 @@ pub trait Module: Send {
         Vec::new()
     }
 
+    /// Mutable access to the buffers, in the order of [`Module::named_buffers`].
+    fn buffers_mut(&mut self) -> Vec<&mut Array> {
+        Vec::new()
+    }
+
     /// The parameters, in order.
     fn params(&self) -> Vec<&Tensor> {
         self.named_params().into_iter().map(|(_, t)| t).collect()

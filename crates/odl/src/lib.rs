@@ -6,3 +6,4 @@
 
 pub mod alloc;
 pub mod bench;
+pub mod train;

@@ -1,6 +1,8 @@
 //! The `odl` command line.
 
-use odl::{alloc, bench};
+use std::path::PathBuf;
+
+use odl::{alloc, bench, train};
 
 use std::process::ExitCode;
 
@@ -21,8 +23,22 @@ struct Cli {
 enum Cmd {
     /// Run the lab: every lecture's experiment, with a report.
     Lab,
-    /// Run the benchmark workloads (W1–W4P, W8, GEMM) and print JSON lines.
+    /// Run the benchmark workloads (W1–W8, GEMM) and print JSON lines.
     Bench(bench::BenchArgs),
+    /// Train a model from a spec file into a run folder.
+    Train {
+        /// the spec (TOML), e.g. specs/fashion-mnist-mlp.toml
+        spec: PathBuf,
+        /// override a value: --set optim.lr=0.01 (repeatable)
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// the run folder (default runs/<spec name>)
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// continue the run in --out from its checkpoint
+        #[arg(long)]
+        resume: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -45,6 +61,16 @@ fn main() -> ExitCode {
             Ok(())
         }
         Cmd::Bench(args) => bench::run(&args),
+        Cmd::Train { spec, sets, out, resume } => (|| {
+            let s = train::load(&spec, &sets)?;
+            let stem =
+                spec.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+            let out = out.unwrap_or_else(|| PathBuf::from("runs").join(stem));
+            let summary = train::train(&s, &out, resume)?;
+            println!("{}", serde_json::to_string(&summary)?);
+            eprintln!("run folder: {}", out.display());
+            Ok(())
+        })(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,141 @@
+//! `odl train`: spec validation with clear errors, divergence as a result,
+//! and exact resume from a checkpoint.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("odl-train-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn odl(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_odl")).args(args).output().expect("run odl");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+const MOONS: &str = r#"
+seed = 3
+[data]
+name = "two-moons"
+[model]
+kind = "mlp"
+hidden = [16]
+activation = "tanh"
+[optim]
+name = "adam"
+lr = 0.01
+[train]
+epochs = 4
+batch_size = 50
+eval_every = 20
+"#;
+
+fn write_spec(d: &Path, text: &str) -> String {
+    let p = d.join("spec.toml");
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn bad_specs_are_reported_with_file_key_and_exit_2() {
+    let d = dir("bad");
+    let cases: Vec<(String, &str)> = vec![
+        (MOONS.replace("lr = 0.01", "lr = 0.01\nlrr = 2"), "unknown field `lrr`"),
+        (MOONS.replace("lr = 0.01", "lr = \"fast\""), "invalid type"),
+        (MOONS.replace("lr = 0.01", "lr = -1.0"), "optim.lr = -1"),
+        (MOONS.replace("name = \"adam\"", "name = \"adamx\""), "unknown variant `adamx`"),
+        (
+            MOONS.replace("name = \"two-moons\"", "name = \"npz\"\npath = \"/no/such/file.npz\""),
+            "data.path = /no/such/file.npz",
+        ),
+        (MOONS.replace("epochs = 4", "epochs = 4\nsteps = 10"), "not both"),
+        (MOONS.replace("batch_size = 50", "batch_size = 0"), "train.batch_size = 0"),
+    ];
+    for (text, needle) in cases {
+        let spec = write_spec(&d, &text);
+        let out = d.join("run");
+        let (code, _, err) = odl(&["train", &spec, "--out", out.to_str().unwrap()]);
+        assert_eq!(code, 2, "{needle}: {err}");
+        assert!(
+            err.contains(needle) && err.contains("spec.toml") && !err.contains("panicked"),
+            "{needle}: {err}"
+        );
+        assert!(!out.exists(), "nothing is written for an invalid spec");
+    }
+    // --set is validated the same way
+    let spec = write_spec(&d, MOONS);
+    let (code, _, err) =
+        odl(&["train", &spec, "--set", "optim.momentum=1.5", "--out", d.join("x").to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("optim.momentum = 1.5"), "{err}");
+}
+
+#[test]
+fn a_finished_run_is_never_overwritten() {
+    let d = dir("keep");
+    let spec = write_spec(&d, MOONS);
+    let out = d.join("run");
+    let (code, _, err) = odl(&["train", &spec, "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let before = std::fs::read(out.join("summary.json")).unwrap();
+    let (code, _, err) = odl(&["train", &spec, "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("already holds a run"), "{err}");
+    assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), before);
+    let s: serde_json::Value = serde_json::from_slice(&before).unwrap();
+    assert!(s["test_accuracy"].as_f64().unwrap() > 0.85, "{s}");
+    assert_eq!(s["steps"], 64); // 4 epochs × ⌈800/50⌉
+    let lines = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 64);
+    assert!(lines.lines().nth(19).unwrap().contains("test_acc"));
+}
+
+#[test]
+fn divergence_is_a_recorded_result() {
+    let d = dir("diverge");
+    // a linear network with an absurd step overflows f32 within a few steps
+    let text = MOONS
+        .replace("name = \"adam\"\nlr = 0.01", "name = \"sgd\"\nlr = 1e30")
+        .replace("\"tanh\"", "\"identity\"");
+    let spec = write_spec(&d, &text);
+    let out = d.join("run");
+    let (code, _, err) = odl(&["train", &spec, "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["diverged"], true);
+    let k = s["diverged_at_step"].as_u64().unwrap();
+    assert_eq!(s["result"], format!("diverged at step {k}"));
+}
+
+#[test]
+fn a_resumed_run_ends_exactly_where_an_uninterrupted_one_does() {
+    let d = dir("resume");
+    // momentum + a step schedule: optimizer state and the step counter must both survive
+    let text = MOONS.replace("name = \"adam\"\nlr = 0.01", "name = \"momentum\"\nlr = 0.05")
+        + "[schedule]\nkind = \"step\"\nevery = 20\ngamma = 0.5\n";
+    let spec = write_spec(&d, &text);
+    let full = d.join("full");
+    assert_eq!(odl(&["train", &spec, "--out", full.to_str().unwrap()]).0, 0);
+    // "killed" after 23 steps (mid-epoch: 16 steps per epoch), then resumed to the end
+    let part = d.join("part");
+    let spec23 = write_spec(&d, &text.replace("epochs = 4", "steps = 23"));
+    assert_eq!(odl(&["train", &spec23, "--out", part.to_str().unwrap()]).0, 0);
+    std::fs::remove_file(part.join("summary.json")).unwrap();
+    let spec_full = write_spec(&d, &text);
+    let (c, _, e) = odl(&["train", &spec_full, "--out", part.to_str().unwrap(), "--resume"]);
+    assert_eq!(c, 0, "{e}");
+    let a = odl_tensor::npy::read_npz(full.join("checkpoint.npz")).unwrap();
+    let b = odl_tensor::npy::read_npz(part.join("checkpoint.npz")).unwrap();
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (k, v) in &a {
+        assert_eq!(v, &b[k], "{k} differs after resume");
+    }
+}
