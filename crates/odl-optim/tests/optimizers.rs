@@ -278,3 +278,86 @@ fn f32_parameters_work_too() {
     assert_eq!(x[0].dtype(), DType::F32);
     assert!(x[0].to_vec_f64().iter().all(|v| v.abs() < 1e-2));
 }
+
+/// Iterations of `opt` to bring ½ Σ λ_i x_i² (λ spanning [1, κ]) below 1e-6·f(x₀).
+fn iterations_to_converge(kappa: f64, make: &dyn Fn(f64) -> Box<dyn Transform>) -> usize {
+    let lams: Vec<f64> = (0..8).map(|i| kappa.powf(i as f64 / 7.0)).collect();
+    let f = |x: &[f64]| x.iter().zip(&lams).map(|(x, l)| 0.5 * l * x * x).sum::<f64>();
+    let mut opt = make(kappa);
+    let mut x = vec64(&[1.0; 8]);
+    let f0 = f(&vals(&x));
+    for k in 1..1_000_000 {
+        let g: Vec<f64> = vals(&x).iter().zip(&lams).map(|(x, l)| l * x).collect();
+        let mut u = vec64(&g);
+        opt.update(&mut u, &x);
+        apply_updates(&mut x, &u);
+        if f(&vals(&x)) < 1e-6 * f0 {
+            return k;
+        }
+    }
+    panic!("no convergence at κ = {kappa}");
+}
+
+/// Least-squares slope of ln(iterations) against ln(κ).
+fn exponent(make: &dyn Fn(f64) -> Box<dyn Transform>) -> f64 {
+    let pts: Vec<(f64, f64)> = [10.0, 100.0, 1000.0, 10_000.0]
+        .iter()
+        .map(|&k: &f64| (k.ln(), (iterations_to_converge(k, make) as f64).ln()))
+        .collect();
+    let n = pts.len() as f64;
+    let (mx, my) = (pts.iter().map(|p| p.0).sum::<f64>() / n, pts.iter().map(|p| p.1).sum::<f64>() / n);
+    pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>()
+        / pts.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>()
+}
+
+#[test]
+fn iterations_grow_like_kappa_for_gd_and_like_its_root_for_momentum() {
+    // optimal constant step sizes for μ = 1, L = κ
+    let gd = exponent(&|k| Box::new(sgd(2.0 / (1.0 + k))));
+    let hb = exponent(&|k: f64| {
+        let beta = ((k.sqrt() - 1.0) / (k.sqrt() + 1.0)).powi(2);
+        Box::new(momentum(4.0 / (1.0 + k.sqrt()).powi(2), beta))
+    });
+    // Nesterov (PyTorch form) with η = 1/L and μ = (√κ−1)/(√κ+1)
+    let nv = exponent(&|k: f64| Box::new(nesterov(1.0 / k, (k.sqrt() - 1.0) / (k.sqrt() + 1.0))));
+    assert!((gd - 1.0).abs() < 0.1, "GD exponent {gd}");
+    assert!((hb - 0.5).abs() < 0.1, "heavy-ball exponent {hb}");
+    assert!((nv - 0.5).abs() < 0.12, "Nesterov exponent {nv}");
+}
+
+#[test]
+fn adamw_and_amsgrad_match_hand_computed_sequences() {
+    let (lr, b1, b2, eps, wd) = (0.1, 0.9, 0.99, 1e-8, 0.05);
+    let grads = [[0.5, -1.0], [0.2, 0.3], [-0.4, 2.0], [0.1, -0.1]];
+    // AdamW: p ← p − lr·(m̂/(√ŝ+ε) + wd·p)
+    let mut opt = adamw(lr, b1, b2, eps, wd);
+    let mut x = vec64(&[1.0, -2.0]);
+    let (mut m, mut s, mut p) = ([0.0; 2], [0.0; 2], [1.0, -2.0]);
+    // AMSGrad: the denominator uses max_t ŝ... in PyTorch's form max of raw s, then /(1−β₂ᵗ)
+    let mut ams = amsgrad(lr, b1, b2, eps);
+    let mut y = vec64(&[1.0, -2.0]);
+    let (mut am, mut as_, mut amax, mut q) = ([0.0; 2], [0.0; 2], [0.0f64; 2], [1.0, -2.0]);
+    for (t, g) in grads.iter().enumerate() {
+        let t = (t + 1) as i32;
+        let mut u = vec64(g);
+        opt.update(&mut u, &x);
+        apply_updates(&mut x, &u);
+        let mut w = vec64(g);
+        ams.update(&mut w, &y);
+        apply_updates(&mut y, &w);
+        for i in 0..2 {
+            m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+            s[i] = b2 * s[i] + (1.0 - b2) * g[i] * g[i];
+            let step = (m[i] / (1.0 - b1.powi(t))) / ((s[i] / (1.0 - b2.powi(t))).sqrt() + eps);
+            p[i] -= lr * (step + wd * p[i]);
+            am[i] = b1 * am[i] + (1.0 - b1) * g[i];
+            as_[i] = b2 * as_[i] + (1.0 - b2) * g[i] * g[i];
+            amax[i] = amax[i].max(as_[i]);
+            q[i] -= lr * (am[i] / (1.0 - b1.powi(t))) / ((amax[i] / (1.0 - b2.powi(t))).sqrt() + eps);
+        }
+        for i in 0..2 {
+            assert!((vals(&x)[i] - p[i]).abs() < 1e-14, "AdamW step {t}");
+            assert!((vals(&y)[i] - q[i]).abs() < 1e-14, "AMSGrad step {t}");
+        }
+    }
+}

@@ -5,8 +5,8 @@
 //! Run folder:
 //! * `spec.toml` — the resolved spec (after `--set`);
 //! * `metrics.jsonl`, `metrics.csv` — one row per step (`step`, `epoch`,
-//!   `loss`, `grad_norm`, `lr`, `time_s`), with `test_loss`, `test_acc` and
-//!   `weight_norm.<param>` on evaluation steps;
+//!   `loss`, `grad_norm`, `lr`, `time_s`), with `test_loss`, `test_acc`,
+//!   `weight_norm.<param>` and `grad_norm.<param>` on evaluation steps;
 //! * `summary.json` — `final_train_loss`, `final_train_acc`, `test_loss`,
 //!   `test_accuracy`, `diverged`, `diverged_at_step`, `steps`, `wall_s`;
 //! * `checkpoint.npz` — `param.<name>` (PyTorch-style names such as
@@ -425,6 +425,12 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
             drop(loss);
             drop(logits);
             let gnorm = global_norm(&grads);
+            let eval_now = (step + 1) % spec.train.eval_every == 0 || step + 1 == total;
+            let layer_gnorms: Vec<f64> = if eval_now {
+                grads.iter().map(|g| global_norm(std::slice::from_ref(g))).collect()
+            } else {
+                Vec::new()
+            };
             let mut values = model.param_values();
             opt.update(&mut grads, &values);
             apply_updates(&mut values, &grads);
@@ -435,14 +441,15 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
                 "step": step, "epoch": epoch, "loss": lv, "grad_norm": gnorm,
                 "lr": lr_of.value(step - 1), "time_s": t0.elapsed().as_secs_f64(),
             });
-            if step % spec.train.eval_every == 0 || step == total {
+            if eval_now {
                 let (tl, ta) = evaluate(&mut model, &test_set, &in_shape, smoothing);
                 let obj = rec.as_object_mut().expect("object");
                 obj.insert("test_loss".into(), json!(tl));
                 obj.insert("test_acc".into(), json!(ta));
-                for (n, t) in model.named_params() {
+                for ((n, t), gn) in model.named_params().into_iter().zip(&layer_gnorms) {
                     let w = t.value().to_vec_f64().iter().map(|v| v * v).sum::<f64>().sqrt();
                     obj.insert(format!("weight_norm.{n}"), json!(w));
+                    obj.insert(format!("grad_norm.{n}"), json!(gn));
                 }
                 save_checkpoint(out, &model, &opt, step)?;
                 match &bar {
