@@ -135,17 +135,33 @@ impl Dataset {
     /// `(mean, std)` over all input entries; returns them, so the same
     /// transform can be applied to a test set with [`Dataset::normalize_with`].
     pub fn normalize(&mut self) -> (f64, f64) {
-        let v = self.x.to_vec_f64();
-        let m = v.iter().sum::<f64>() / v.len().max(1) as f64;
-        let s = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len().max(1) as f64).sqrt().max(1e-12);
+        // one pass in the array's own type, accumulated in f64 (no copies)
+        let (sum, sq, n) =
+            match self.x.dtype() {
+                DType::F32 => self.x.as_slice::<f32>().iter().fold((0.0, 0.0, 0usize), |(s, q, n), &v| {
+                    (s + v as f64, q + (v as f64) * (v as f64), n + 1)
+                }),
+                DType::F64 => self
+                    .x
+                    .as_slice::<f64>()
+                    .iter()
+                    .fold((0.0, 0.0, 0usize), |(s, q, n), &v| (s + v, q + v * v, n + 1)),
+            };
+        let m = sum / n.max(1) as f64;
+        let s = (sq / n.max(1) as f64 - m * m).max(0.0).sqrt().max(1e-12);
         self.normalize_with(m, s);
         (m, s)
     }
 
-    /// `x ← (x − mean)/std`.
+    /// `x ← (x − mean)/std`, in place.
     pub fn normalize_with(&mut self, mean: f64, std: f64) {
-        let v: Vec<f64> = self.x.to_vec_f64().iter().map(|x| (x - mean) / std).collect();
-        self.x = Array::from_f64(&v, self.x.shape(), self.x.dtype());
+        match self.x.dtype() {
+            DType::F32 => {
+                let (m, s) = (mean as f32, std as f32);
+                self.x.as_mut_slice::<f32>().iter_mut().for_each(|v| *v = (*v - m) / s);
+            }
+            DType::F64 => self.x.as_mut_slice::<f64>().iter_mut().for_each(|v| *v = (*v - mean) / std),
+        }
     }
 
     /// Replaces a fraction `frac` of the labels, chosen at random, by uniformly

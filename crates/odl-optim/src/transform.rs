@@ -1,5 +1,6 @@
 //! The [`Transform`] trait, [`chain`], and helpers on lists of arrays.
 
+use odl_tensor::cpu::simd;
 use odl_tensor::{Array, DType};
 
 /// A gradient transformation: turns gradients into updates, in place.
@@ -93,30 +94,46 @@ pub fn global_norm(a: &[Array]) -> f64 {
 
 /// `a ← f(a, b)` elementwise (same shape; computed in f64, stored in `a`'s dtype).
 #[track_caller]
+#[inline(always)]
 pub(crate) fn zip_mut(a: &mut Array, b: &Array, f: impl Fn(f64, f64) -> f64) {
     assert_eq!(a.shape(), b.shape(), "optimizer: shapes {:?} and {:?} differ", a.shape(), b.shape());
     match (a.dtype(), b.dtype()) {
         (DType::F32, DType::F32) => {
-            let bs = b.as_slice::<f32>();
-            for (x, &y) in a.as_mut_slice::<f32>().iter_mut().zip(bs) {
-                *x = f(*x as f64, y as f64) as f32;
-            }
+            let (xs, ys) = (a.as_mut_slice::<f32>(), b.as_slice::<f32>());
+            simd(
+                #[inline(always)]
+                || xs.iter_mut().zip(ys).for_each(|(x, &y)| *x = f(*x as f64, y as f64) as f32),
+            );
         }
         (DType::F64, DType::F64) => {
-            let bs = b.as_slice::<f64>();
-            for (x, &y) in a.as_mut_slice::<f64>().iter_mut().zip(bs) {
-                *x = f(*x, y);
-            }
+            let (xs, ys) = (a.as_mut_slice::<f64>(), b.as_slice::<f64>());
+            simd(
+                #[inline(always)]
+                || xs.iter_mut().zip(ys).for_each(|(x, &y)| *x = f(*x, y)),
+            );
         }
         (da, db) => panic!("optimizer: dtypes {da} and {db} differ"),
     }
 }
 
 /// `a ← f(a)` elementwise.
+#[inline(always)]
 pub(crate) fn map_mut(a: &mut Array, f: impl Fn(f64) -> f64) {
     match a.dtype() {
-        DType::F32 => a.as_mut_slice::<f32>().iter_mut().for_each(|x| *x = f(*x as f64) as f32),
-        DType::F64 => a.as_mut_slice::<f64>().iter_mut().for_each(|x| *x = f(*x)),
+        DType::F32 => {
+            let xs = a.as_mut_slice::<f32>();
+            simd(
+                #[inline(always)]
+                || xs.iter_mut().for_each(|x| *x = f(*x as f64) as f32),
+            )
+        }
+        DType::F64 => {
+            let xs = a.as_mut_slice::<f64>();
+            simd(
+                #[inline(always)]
+                || xs.iter_mut().for_each(|x| *x = f(*x)),
+            )
+        }
     }
 }
 

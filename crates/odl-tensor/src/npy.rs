@@ -344,6 +344,12 @@ pub fn write_npy(path: impl AsRef<Path>, v: &NpyValue) -> Result<(), NpyError> {
     write_value(BufWriter::new(f), v).map_err(io_err)
 }
 
+/// Archive members are stored uncompressed, as `np.savez` does (deflating
+/// random floats saves little and costs a lot).
+fn stored() -> npyz::zip::write::FileOptions {
+    npyz::zip::write::FileOptions::default().compression_method(npyz::zip::CompressionMethod::Stored)
+}
+
 /// Writes named arrays as one `.npz` archive (keys as numpy's `np.savez` would).
 pub fn write_npz<'a>(
     path: impl AsRef<Path>,
@@ -357,7 +363,7 @@ pub fn write_npz<'a>(
         macro_rules! put {
             ($x:expr) => {{
                 let mut wr = npz
-                    .array(name, Default::default())
+                    .array(name, stored())
                     .map_err(io_err)?
                     .default_dtype()
                     .shape(&shape)
