@@ -7,6 +7,11 @@ use odl_tensor::{Array, DType, Rng};
 use crate::init::Init;
 use crate::module::{prefixed, Ctx, Module};
 
+/// `weight` and, if present, `bias`, named as PyTorch names them.
+fn weight_and_bias<'a>(w: &'a Tensor, b: Option<&'a Tensor>) -> Vec<(String, &'a Tensor)> {
+    std::iter::once(("weight".to_string(), w)).chain(b.map(|b| ("bias".to_string(), b))).collect()
+}
+
 /// `y = x Wᵀ + b`, `W: [out, in]` (PyTorch's layout).
 pub struct Linear {
     /// `[out, in]`
@@ -47,14 +52,10 @@ impl Module for Linear {
         x.linear(&self.weight, self.bias.as_ref())
     }
     fn named_params(&self) -> Vec<(String, &Tensor)> {
-        let mut v = vec![("weight".to_string(), &self.weight)];
-        v.extend(self.bias.as_ref().map(|b| ("bias".to_string(), b)));
-        v
+        weight_and_bias(&self.weight, self.bias.as_ref())
     }
     fn params_mut(&mut self) -> Vec<&mut Tensor> {
-        let mut v = vec![&mut self.weight];
-        v.extend(self.bias.as_mut());
-        v
+        std::iter::once(&mut self.weight).chain(self.bias.as_mut()).collect()
     }
 }
 
@@ -100,14 +101,10 @@ impl Module for Conv2d {
         }
     }
     fn named_params(&self) -> Vec<(String, &Tensor)> {
-        let mut v = vec![("weight".to_string(), &self.weight)];
-        v.extend(self.bias.as_ref().map(|b| ("bias".to_string(), b)));
-        v
+        weight_and_bias(&self.weight, self.bias.as_ref())
     }
     fn params_mut(&mut self) -> Vec<&mut Tensor> {
-        let mut v = vec![&mut self.weight];
-        v.extend(self.bias.as_mut());
-        v
+        std::iter::once(&mut self.weight).chain(self.bias.as_mut()).collect()
     }
 }
 
