@@ -24,6 +24,7 @@ pub mod layers;
 pub mod loss;
 pub mod mlp;
 pub mod module;
+pub mod spectral;
 
 pub use init::{critical_tanh, fans, gain, orthogonal, Init};
 pub use layers::{
@@ -33,3 +34,4 @@ pub use layers::{
 pub use loss::{bce_with_logits, cross_entropy_smoothed, hinge, lp_loss};
 pub use mlp::{MlpConfig, Norm};
 pub use module::{Ctx, Module};
+pub use spectral::SpectralNorm;

@@ -284,3 +284,51 @@ fn training_an_mlp_lowers_its_loss_and_set_param_values_round_trips() {
     let last = loss_of(&mut net).item();
     assert!(last < 0.2 * first, "{first} → {last}");
 }
+
+#[test]
+fn spectral_norm_divides_by_the_top_singular_value() {
+    let mut rng = Rng::seed(9);
+    let lin = Linear::new(6, 4, true, &Init::Normal(1.0), None, &mut rng, DType::F64);
+    let w = lin.weight.value().clone();
+    let mut sn = odl_nn::SpectralNorm::new(lin, &mut rng);
+    let x = Tensor::constant(rng.normal(&[3, 6], 0.0, 1.0, DType::F64));
+    for _ in 0..50 {
+        sn.forward(&x, &mut Ctx::train(0));
+    }
+    // σ_max of W from the eigenvalues of W Wᵀ by power iteration in f64
+    let wv = w.to_vec_f64();
+    let mut u = vec![1.0; 4];
+    for _ in 0..500 {
+        let wtu: Vec<f64> = (0..6).map(|j| (0..4).map(|i| wv[i * 6 + j] * u[i]).sum()).collect();
+        let wwtu: Vec<f64> = (0..4).map(|i| (0..6).map(|j| wv[i * 6 + j] * wtu[j]).sum()).collect();
+        let n = wwtu.iter().map(|a| a * a).sum::<f64>().sqrt();
+        u = wwtu.iter().map(|a| a / n).collect();
+    }
+    let wtu: Vec<f64> = (0..6).map(|j| (0..4).map(|i| wv[i * 6 + j] * u[i]).sum()).collect();
+    let sigma = wtu.iter().map(|a| a * a).sum::<f64>().sqrt();
+    assert!((sn.sigma() - sigma).abs() < 1e-8 * sigma, "{} vs {sigma}", sn.sigma());
+    // the layer's effective weight has unit spectral norm: ‖W_sn x‖ ≤ ‖x‖ with equality on v
+    let y = sn.forward(&x, &mut Ctx::eval());
+    let b = sn.inner.bias.as_ref().unwrap().to_vec_f64();
+    let yv = y.to_vec_f64();
+    let xv = x.to_vec_f64();
+    for r in 0..3 {
+        let ny: f64 = (0..4).map(|i| (yv[r * 4 + i] - b[i]).powi(2)).sum::<f64>().sqrt();
+        let nx: f64 = (0..6).map(|j| xv[r * 6 + j].powi(2)).sum::<f64>().sqrt();
+        assert!(ny <= nx * (1.0 + 1e-9), "{ny} > {nx}");
+    }
+    // gradients flow through σ̂(W) (its value and derivative in W)
+    check_grads(
+        |t| {
+            let mut s = odl_nn::SpectralNorm {
+                inner: Linear { weight: t[0].clone(), bias: None },
+                u: Array::from_f64(&[0.5, -0.5, 0.5, 0.5], &[4], DType::F64),
+                iterations: 30,
+            };
+            s.forward(&t[1], &mut Ctx::eval()).tanh()
+        },
+        &[w, rng.normal(&[2, 6], 0.0, 1.0, DType::F64)],
+        &CheckOptions::order(1),
+    )
+    .unwrap();
+}
