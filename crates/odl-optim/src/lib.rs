@@ -25,11 +25,13 @@
 //! `apply_updates`), [`transforms`] (the building blocks), [`optimizers`] (the
 //! named optimizers as chains), [`schedule`] (learning-rate schedules).
 
+pub mod lm;
 pub mod optimizers;
 pub mod schedule;
 pub mod transform;
 pub mod transforms;
 
+pub use lm::{levenberg_marquardt, LmConfig, LmReport};
 pub use optimizers::{adagrad, adam, adamw, amsgrad, momentum, nesterov, rmsprop, sgd, sgd_scheduled};
 pub use schedule::Schedule;
 pub use transform::{apply_updates, chain, global_norm, Chain, Transform};
