@@ -113,13 +113,13 @@ pub(crate) fn vjp(op: &Op, out: &Tensor, g: &Tensor, need: [bool; 2]) -> [Option
         ],
         // y = Aᵀ_w c0: ⟨g, y⟩ = ⟨conv2d(g, w), c0⟩, linear in c0 and in w
         Conv2dInputGrad(c0, w, geom) => [
-            need[0].then(|| g.conv2d(w, geom.stride, geom.padding)),
+            need[0].then(|| g.conv2d_geom(w, *geom)),
             need[1].then(|| Tensor::conv2d_weight_grad(g, c0, w.shape(), *geom)),
         ],
         // y = B(x, c0) with ⟨g, y⟩ = ⟨conv2d(x, g), c0⟩
         Conv2dWeightGrad(x, c0, geom) => [
             need[0].then(|| Tensor::conv2d_input_grad(c0, g, x.shape(), *geom)),
-            need[1].then(|| x.conv2d(g, geom.stride, geom.padding)),
+            need[1].then(|| x.conv2d_geom(g, *geom)),
         ],
         Cast(x) => one(g.cast(x.dtype())),
     }

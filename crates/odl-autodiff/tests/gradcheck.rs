@@ -225,6 +225,13 @@ fn conv2d_and_its_adjoints() {
         check_grads(f, &inputs(&[xs, ws], -1.0, 1.0, 50 + k as u64), &CheckOptions::order(2))
             .unwrap_or_else(|e| panic!("conv2d {xs:?} {ws:?} s{s} p{p}: {e}"));
     }
+    // rectangular kernels with padding along one axis (1-d convolutions)
+    let geom = odl_tensor::Conv2dGeom { stride: 1, padding: (0, 2) };
+    let f = move |x: &[Tensor]| x[0].conv2d_geom(&x[1], geom).tanh();
+    check_grads(f, &inputs(&[&[2, 2, 1, 7], &[3, 2, 1, 5]], -1.0, 1.0, 56), &CheckOptions::order(2)).unwrap();
+    let g = odl_tensor::Conv2dGeom { stride: 2, padding: (1, 0) };
+    let f = move |x: &[Tensor]| x[0].conv2d_geom(&x[1], g).tanh();
+    check_grads(f, &inputs(&[&[1, 2, 5, 6], &[2, 2, 3, 2]], -1.0, 1.0, 57), &CheckOptions::order(2)).unwrap();
     // third order: the adjoint primitives are themselves differentiated
     let f = |x: &[Tensor]| x[0].conv2d(&x[1], 1, 1).tanh();
     check_grads(f, &inputs(&[&[1, 1, 4, 4], &[2, 1, 3, 3]], -1.0, 1.0, 55), &CheckOptions::order(3)).unwrap();
@@ -238,7 +245,9 @@ fn max_pool2d() {
     let v: Vec<f64> = perm.iter().map(|&p| p as f64 * 0.1).collect();
     let x = Array::from_vec(v, &[2, 2, 6, 6]);
     check("max_pool2d k2", |x| x[0].max_pool2d(2, 2).square(), vec![x.clone()], 2);
-    check("max_pool2d k3 s2", |x| x[0].max_pool2d(3, 2).exp(), vec![x], 2);
+    check("max_pool2d k3 s2", |x| x[0].max_pool2d(3, 2).exp(), vec![x.clone()], 2);
+    check("max_pool2d 1×3", |x| x[0].max_pool2d_rect((1, 3), (1, 3)).exp(), vec![x.clone()], 2);
+    check("max_pool2d 2×1 s(2,1)", |x| x[0].max_pool2d_rect((2, 1), (2, 1)).sin(), vec![x], 2);
 }
 
 #[test]

@@ -13,6 +13,9 @@ use crate::dataset::Dataset;
 pub struct Mnist1dConfig {
     /// examples to draw
     pub n: usize,
+    /// scale of the templates relative to the noise (the paper's templates
+    /// span about 0–7 against noise of 0.25)
+    pub amplitude: f64,
     /// length of each output sequence
     pub length: usize,
     /// total zero padding around the template: a uniform integer in this range
@@ -33,6 +36,7 @@ impl Default for Mnist1dConfig {
     fn default() -> Self {
         Mnist1dConfig {
             n: 5000,
+            amplitude: 6.0,
             length: 40,
             padding: (36, 60),
             scale: 0.4,
@@ -83,7 +87,7 @@ pub fn mnist1d(cfg: &Mnist1dConfig) -> Dataset {
         let pad = cfg.padding.0 + rng.below(cfg.padding.1 - cfg.padding.0 + 1);
         let left = rng.below(pad + 1);
         let mut seq = vec![0.0; left];
-        seq.extend_from_slice(&tpl[c]);
+        seq.extend(tpl[c].iter().map(|v| cfg.amplitude * v));
         seq.resize(left + 12 + (pad - left), 0.0);
         let m = seq.len();
         // stretch about the centre, then shear (a linear ramp)

@@ -92,6 +92,7 @@ fn mnist1d_is_seeded_balanced_and_class_dependent() {
     // resampled: distinct classes give distinct sequences
     let clean = mnist1d(&Mnist1dConfig {
         n: 200,
+        amplitude: 1.0,
         padding: (0, 0),
         scale: 0.0,
         shear: 0.0,

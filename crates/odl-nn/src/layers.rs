@@ -65,10 +65,8 @@ pub struct Conv2d {
     pub weight: Tensor,
     /// `[out]`
     pub bias: Option<Tensor>,
-    /// stride
-    pub stride: usize,
-    /// zero padding
-    pub padding: usize,
+    /// stride and zero padding
+    pub geom: odl_tensor::Conv2dGeom,
 }
 
 impl Conv2d {
@@ -88,13 +86,30 @@ impl Conv2d {
         let weight = Tensor::param(init.sample(rng, &[cout, cin, k, k], dtype));
         let a = 1.0 / ((cin * k * k) as f64).sqrt();
         let bias = bias.then(|| Tensor::param(rng.uniform(&[cout], -a, a, dtype)));
-        Conv2d { weight, bias, stride, padding }
+        Conv2d { weight, bias, geom: odl_tensor::Conv2dGeom::square(stride, padding) }
+    }
+
+    /// A 1-d convolution `cin → cout` with kernel length `k` and "same" zero
+    /// padding, for signals stored as `[n, c, 1, length]` (weight `[cout, cin, 1, k]`).
+    pub fn new_1d(
+        cin: usize,
+        cout: usize,
+        k: usize,
+        bias: bool,
+        init: &Init,
+        rng: &mut Rng,
+        dtype: DType,
+    ) -> Conv2d {
+        let weight = Tensor::param(init.sample(rng, &[cout, cin, 1, k], dtype));
+        let a = 1.0 / ((cin * k) as f64).sqrt();
+        let bias = bias.then(|| Tensor::param(rng.uniform(&[cout], -a, a, dtype)));
+        Conv2d { weight, bias, geom: odl_tensor::Conv2dGeom { stride: 1, padding: (0, k / 2) } }
     }
 }
 
 impl Module for Conv2d {
     fn forward(&mut self, x: &Tensor, _: &mut Ctx) -> Tensor {
-        let y = x.conv2d(&self.weight, self.stride, self.padding);
+        let y = x.conv2d_geom(&self.weight, self.geom);
         match &self.bias {
             Some(b) => y.add(&b.reshape(&[1, b.numel(), 1, 1])),
             None => y,
@@ -114,6 +129,8 @@ pub enum Pool2d {
     Max(usize, usize),
     /// mean of each window
     Avg(usize, usize),
+    /// maximum over `1×k` windows with stride `k` (1-d signals as `[n, c, 1, length]`)
+    Max1d(usize),
 }
 
 /// Mean over `k×k` windows with `stride` of `[n,c,h,w]`, as a gather of the
@@ -146,6 +163,7 @@ impl Module for Pool2d {
         match *self {
             Pool2d::Max(k, s) => x.max_pool2d(k, s),
             Pool2d::Avg(k, s) => avg_pool2d(x, k, s),
+            Pool2d::Max1d(k) => x.max_pool2d_rect((1, k), (1, k)),
         }
     }
     fn named_params(&self) -> Vec<(String, &Tensor)> {

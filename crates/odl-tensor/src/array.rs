@@ -427,7 +427,7 @@ impl Array {
             "conv2d: input {x:?} (NCHW) and weight {w:?} (OIHW) do not fit"
         );
         assert!(
-            x[2] + 2 * geom.padding >= w[2] && x[3] + 2 * geom.padding >= w[3] && geom.stride > 0,
+            x[2] + 2 * geom.padding.0 >= w[2] && x[3] + 2 * geom.padding.1 >= w[3] && geom.stride > 0,
             "conv2d: kernel {w:?} larger than padded input {x:?} (or zero stride)"
         );
         ConvDims {
@@ -438,8 +438,8 @@ impl Array {
             o: w[0],
             kh: w[2],
             kw: w[3],
-            oh: geom.out_len(x[2], w[2]),
-            ow: geom.out_len(x[3], w[3]),
+            oh: geom.out_len(x[2], w[2], geom.padding.0),
+            ow: geom.out_len(x[3], w[3], geom.padding.1),
             geom,
         }
     }
@@ -474,21 +474,21 @@ impl Array {
         Array::new(data, Shape::from_slice(w_shape))
     }
 
-    /// Flat indices of the maxima of `k×k` windows with `stride` over `[n,c,h,w]`,
-    /// and the pooled shape.
+    /// Flat indices of the maxima of `kh×kw` windows with strides `(sh, sw)` over
+    /// `[n,c,h,w]`, and the pooled shape.
     #[track_caller]
-    pub fn maxpool2d_argmax(&self, k: usize, stride: usize) -> (Vec<usize>, Shape) {
+    pub fn maxpool2d_argmax(&self, k: (usize, usize), stride: (usize, usize)) -> (Vec<usize>, Shape) {
         let s = &self.shape;
         assert!(
-            s.len() == 4 && k > 0 && stride > 0 && s[2] >= k && s[3] >= k,
-            "max_pool2d: window {k} stride {stride} does not fit input {s:?}"
+            s.len() == 4 && k.0 > 0 && k.1 > 0 && stride.0 > 0 && stride.1 > 0 && s[2] >= k.0 && s[3] >= k.1,
+            "max_pool2d: window {k:?} stride {stride:?} does not fit input {s:?}"
         );
         let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
         let idx = match self.cpu() {
             CpuStorage::F32(x) => cpu::conv::maxpool2d_argmax(x, n, c, h, w, k, stride),
             CpuStorage::F64(x) => cpu::conv::maxpool2d_argmax(x, n, c, h, w, k, stride),
         };
-        let out = Shape::from_slice(&[n, c, (h - k) / stride + 1, (w - k) / stride + 1]);
+        let out = Shape::from_slice(&[n, c, (h - k.0) / stride.0 + 1, (w - k.1) / stride.1 + 1]);
         (idx, out)
     }
 

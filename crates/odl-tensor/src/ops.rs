@@ -73,18 +73,23 @@ pub enum ReduceOp {
     Max,
 }
 
-/// Geometry of a 2-d convolution or pooling window (NCHW).
+/// Geometry of a 2-d convolution (NCHW).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Conv2dGeom {
     /// stride in both spatial directions
     pub stride: usize,
-    /// zero padding on every side
-    pub padding: usize,
+    /// zero padding `(top and bottom, left and right)`
+    pub padding: (usize, usize),
 }
 
 impl Conv2dGeom {
-    /// Output size along one axis for input size `n` and window `k`.
-    pub fn out_len(&self, n: usize, k: usize) -> usize {
-        (n + 2 * self.padding - k) / self.stride + 1
+    /// The same padding on every side.
+    pub fn square(stride: usize, padding: usize) -> Conv2dGeom {
+        Conv2dGeom { stride, padding: (padding, padding) }
+    }
+
+    /// Output size along one axis of input size `n`, window `k` and padding `p`.
+    pub fn out_len(&self, n: usize, k: usize, p: usize) -> usize {
+        (n + 2 * p - k) / self.stride + 1
     }
 }

@@ -79,8 +79,8 @@ fn conv2d_matches_direct_definition() {
     let mut rng = Rng::seed(4);
     let x = rng.normal(&[2, 3, 6, 5], 0.0, 1.0, DType::F64);
     let w = rng.normal(&[4, 3, 3, 3], 0.0, 1.0, DType::F64);
-    for (stride, pad) in [(1, 1), (2, 0), (2, 1)] {
-        let geom = odl_tensor::Conv2dGeom { stride, padding: pad };
+    for (stride, (ph, pw)) in [(1, (1, 1)), (2, (0, 0)), (2, (1, 1)), (1, (0, 2)), (2, (2, 0))] {
+        let geom = odl_tensor::Conv2dGeom { stride, padding: (ph, pw) };
         let y = Array::conv2d(&x, &w, geom);
         let (oh, ow) = (y.shape()[2], y.shape()[3]);
         let xv = x.to_vec_f64();
@@ -94,8 +94,8 @@ fn conv2d_matches_direct_definition() {
                             for ki in 0..3 {
                                 for kj in 0..3 {
                                     let (ii, jj) = (
-                                        (i * stride + ki) as isize - pad as isize,
-                                        (j * stride + kj) as isize - pad as isize,
+                                        (i * stride + ki) as isize - ph as isize,
+                                        (j * stride + kj) as isize - pw as isize,
                                     );
                                     if ii >= 0 && jj >= 0 && ii < 6 && jj < 5 {
                                         s += xv[((n * 3 + c) * 6 + ii as usize) * 5 + jj as usize]
@@ -105,7 +105,7 @@ fn conv2d_matches_direct_definition() {
                             }
                         }
                         let got = y.get(((n * 4 + o) * oh + i) * ow + j);
-                        assert!((got - s).abs() < 1e-12, "stride {stride} pad {pad}");
+                        assert!((got - s).abs() < 1e-12, "stride {stride} pad {ph},{pw}");
                     }
                 }
             }

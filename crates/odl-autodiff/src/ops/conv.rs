@@ -10,7 +10,13 @@ impl Tensor {
     /// `[o,c,kh,kw]`, zero padding, equal stride in both directions.
     #[track_caller]
     pub fn conv2d(&self, w: &Tensor, stride: usize, padding: usize) -> Tensor {
-        let geom = Conv2dGeom { stride, padding };
+        self.conv2d_geom(w, Conv2dGeom::square(stride, padding))
+    }
+
+    /// 2-d cross-correlation with any geometry (e.g. padding only along the
+    /// width for 1-d signals stored as `[n, c, 1, length]`).
+    #[track_caller]
+    pub fn conv2d_geom(&self, w: &Tensor, geom: Conv2dGeom) -> Tensor {
         Tensor::from_op(
             Array::conv2d(self.value(), w.value(), geom),
             Op::Conv2d(self.clone(), w.clone(), geom),
@@ -41,6 +47,12 @@ impl Tensor {
     /// at the argmax: the gradient flows to the chosen element of each window.
     #[track_caller]
     pub fn max_pool2d(&self, k: usize, stride: usize) -> Tensor {
+        self.max_pool2d_rect((k, k), (stride, stride))
+    }
+
+    /// Max pooling over `kh×kw` windows with strides `(sh, sw)`.
+    #[track_caller]
+    pub fn max_pool2d_rect(&self, k: (usize, usize), stride: (usize, usize)) -> Tensor {
         let (idx, shape) = self.value().maxpool2d_argmax(k, stride);
         self.take(idx.into(), &shape)
     }

@@ -52,26 +52,26 @@ fn valid_range(out_len: usize, n: usize, k: usize, stride: usize, pad: usize) ->
 /// Unfolds one image `[c,h,w]` into its block of columns: row `r` of the
 /// `[c*kh*kw, oh*ow]` patch matrix goes to `cols[r*ld + off ..][..oh*ow]`.
 fn im2col<T: Element>(x: &[T], d: &ConvDims, cols: &mut [T], ld: usize, off: usize) {
-    let (s, p) = (d.geom.stride, d.geom.padding);
+    let (s, (ph, pw)) = (d.geom.stride, d.geom.padding);
     let pix = d.pix();
     for c in 0..d.c {
         let plane = &x[c * d.h * d.w..(c + 1) * d.h * d.w];
         for ki in 0..d.kh {
-            let (i_lo, i_hi) = valid_range(d.oh, d.h, ki, s, p);
+            let (i_lo, i_hi) = valid_range(d.oh, d.h, ki, s, ph);
             for kj in 0..d.kw {
-                let (j_lo, j_hi) = valid_range(d.ow, d.w, kj, s, p);
+                let (j_lo, j_hi) = valid_range(d.ow, d.w, kj, s, pw);
                 let row = (c * d.kh + ki) * d.kw + kj;
                 let dst = &mut cols[row * ld + off..row * ld + off + pix];
                 dst.iter_mut().for_each(|v| *v = T::zero());
                 for oi in i_lo..i_hi {
-                    let src = &plane[(oi * s + ki - p) * d.w..][..d.w];
+                    let src = &plane[(oi * s + ki - ph) * d.w..][..d.w];
                     let out = &mut dst[oi * d.ow..(oi + 1) * d.ow];
                     if s == 1 {
-                        let start = j_lo + kj - p;
+                        let start = j_lo + kj - pw;
                         out[j_lo..j_hi].copy_from_slice(&src[start..start + (j_hi - j_lo)]);
                     } else {
                         for oj in j_lo..j_hi {
-                            out[oj] = src[oj * s + kj - p];
+                            out[oj] = src[oj * s + kj - pw];
                         }
                     }
                 }
@@ -83,27 +83,27 @@ fn im2col<T: Element>(x: &[T], d: &ConvDims, cols: &mut [T], ld: usize, off: usi
 /// Folds one image's block of columns (laid out as for [`im2col`]) back into
 /// the image `[c,h,w]`, adding overlaps.
 fn col2im<T: Element>(cols: &[T], d: &ConvDims, x: &mut [T], ld: usize, off: usize) {
-    let (s, p) = (d.geom.stride, d.geom.padding);
+    let (s, (ph, pw)) = (d.geom.stride, d.geom.padding);
     let pix = d.pix();
     for c in 0..d.c {
         let plane = &mut x[c * d.h * d.w..(c + 1) * d.h * d.w];
         for ki in 0..d.kh {
-            let (i_lo, i_hi) = valid_range(d.oh, d.h, ki, s, p);
+            let (i_lo, i_hi) = valid_range(d.oh, d.h, ki, s, ph);
             for kj in 0..d.kw {
-                let (j_lo, j_hi) = valid_range(d.ow, d.w, kj, s, p);
+                let (j_lo, j_hi) = valid_range(d.ow, d.w, kj, s, pw);
                 let row = (c * d.kh + ki) * d.kw + kj;
                 let src_row = &cols[row * ld + off..row * ld + off + pix];
                 for oi in i_lo..i_hi {
-                    let dst = &mut plane[(oi * s + ki - p) * d.w..][..d.w];
+                    let dst = &mut plane[(oi * s + ki - ph) * d.w..][..d.w];
                     let src = &src_row[oi * d.ow..(oi + 1) * d.ow];
                     if s == 1 {
-                        let start = j_lo + kj - p;
+                        let start = j_lo + kj - pw;
                         for (a, &b) in dst[start..start + (j_hi - j_lo)].iter_mut().zip(&src[j_lo..j_hi]) {
                             *a += b;
                         }
                     } else {
                         for oj in j_lo..j_hi {
-                            dst[oj * s + kj - p] += src[oj];
+                            dst[oj * s + kj - pw] += src[oj];
                         }
                     }
                 }
@@ -191,7 +191,7 @@ pub fn conv2d_weight_grad<T: Element>(x: &[T], g: &[T], d: &ConvDims) -> Vec<T> 
 }
 
 /// Flat input index of the maximum of every pooling window of `x` `[n,c,h,w]`
-/// (window `k×k`, given stride, no padding); output order `[n,c,oh,ow]`. The
+/// (window `kh×kw`, strides `(sh, sw)`, no padding); output order `[n,c,oh,ow]`. The
 /// first maximum in row-major window order wins; NaN wins over numbers.
 pub fn maxpool2d_argmax<T: Element>(
     x: &[T],
@@ -199,13 +199,13 @@ pub fn maxpool2d_argmax<T: Element>(
     c: usize,
     h: usize,
     w: usize,
-    k: usize,
-    stride: usize,
+    (kh, kw): (usize, usize),
+    (sh, sw): (usize, usize),
 ) -> Vec<usize> {
-    let oh = (h - k) / stride + 1;
-    let ow = (w - k) / stride + 1;
+    let oh = (h - kh) / sh + 1;
+    let ow = (w - kw) / sw + 1;
     let mut idx = Vec::with_capacity(n * c * oh * ow);
-    if k == 2 && stride == 2 {
+    if (kh, kw, sh, sw) == (2, 2, 2, 2) {
         // the common 2×2/2 window, straight-line
         // branch-free (`|`, `&`): on random data a branch mispredicts half the time
         let pick = |a: (T, usize), b: (T, usize)| {
@@ -235,13 +235,13 @@ pub fn maxpool2d_argmax<T: Element>(
         let base = plane * h * w;
         let img = &x[base..base + h * w];
         for oi in 0..oh {
-            for ki in 0..k {
-                let r = oi * stride + ki;
+            for ki in 0..kh {
+                let r = oi * sh + ki;
                 let row = &img[r * w..(r + 1) * w];
-                for kj in 0..k {
+                for kj in 0..kw {
                     let first = ki == 0 && kj == 0;
                     for (oj, (bv, bi)) in best_v.iter_mut().zip(best_i.iter_mut()).enumerate() {
-                        let col = oj * stride + kj;
+                        let col = oj * sw + kj;
                         let v = row[col];
                         // branch-free select: the data decide, not the predictor
                         let better = first | (v > *bv) | (v.is_nan() & !bv.is_nan());

@@ -125,18 +125,22 @@ fn init(spec: &Spec) -> Init {
     }
 }
 
-/// The input shape a model sees for one example (images as `[1, 28, 28]`).
+/// The input shape a model sees for one example: images as `[1, 28, 28]`,
+/// 1-d signals (MNIST-1D) as `[1, 1, length]` for convolutions.
 fn example_shape(spec: &Spec, data: &Dataset) -> Result<Vec<usize>> {
     let raw = data.x.shape()[1..].to_vec();
+    let n: usize = raw.iter().product();
     match spec.model.kind {
-        ModelKind::Mlp => Ok(vec![raw.iter().product()]),
+        ModelKind::Mlp => Ok(vec![n]),
         ModelKind::Cnn => {
-            let n: usize = raw.iter().product();
             let side = (n as f64).sqrt() as usize;
             match raw.len() {
                 3 => Ok(raw),
-                _ if side * side == n => Ok(vec![1, side, side]),
-                _ => bail!("model.kind = \"cnn\" needs square images; data has examples of shape {raw:?}"),
+                1 if spec.data.name == DataName::Mnist1d || side * side != n => Ok(vec![1, 1, n]),
+                1 => Ok(vec![1, side, side]),
+                _ => bail!(
+                    "model.kind = \"cnn\" needs images or 1-d signals; data has examples of shape {raw:?}"
+                ),
             }
         }
     }
@@ -168,19 +172,28 @@ fn build_model(spec: &Spec, in_shape: &[usize], classes: usize, rng: &mut Rng) -
         }
         ModelKind::Cnn => {
             let (mut c, mut h, mut w) = (in_shape[0], in_shape[1], in_shape[2]);
+            let one_d = h == 1;
             let mut net = Sequential::new();
             for &ch in &spec.model.channels {
-                if h < 2 || w < 2 {
+                if w < 2 || (!one_d && h < 2) {
                     bail!(
-                        "model.channels: {} convolutions with 2×2 pooling shrink {:?} to nothing",
+                        "model.channels: {} convolutions with 2× pooling shrink {:?} to nothing",
                         spec.model.channels.len(),
                         in_shape
                     );
                 }
-                net.push(Conv2d::new(c, ch, 3, 1, 1, spec.model.bias, &init, rng, DType::F32));
-                net.push(act);
-                net.push(Pool2d::Max(2, 2));
-                (c, h, w) = (ch, h / 2, w / 2);
+                if one_d {
+                    // kernel 5 along the signal, "same" padding, then max-pool by 2
+                    net.push(Conv2d::new_1d(c, ch, 5, spec.model.bias, &init, rng, DType::F32));
+                    net.push(act);
+                    net.push(Pool2d::Max1d(2));
+                    (c, w) = (ch, w / 2);
+                } else {
+                    net.push(Conv2d::new(c, ch, 3, 1, 1, spec.model.bias, &init, rng, DType::F32));
+                    net.push(act);
+                    net.push(Pool2d::Max(2, 2));
+                    (c, h, w) = (ch, h / 2, w / 2);
+                }
             }
             net.push(Flatten);
             net.push(Linear::new(c * h * w, classes, spec.model.bias, &init, None, rng, DType::F32));
