@@ -95,6 +95,13 @@ fn a_finished_run_is_never_overwritten() {
     let lines = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), 64);
     assert!(lines.lines().nth(19).unwrap().contains("test_acc"));
+    // a validation split is carved from the training set and evaluated too
+    let (code, _, err) =
+        odl(&["train", &spec, "--set", "data.val_fraction=0.25", "--out", d.join("val").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let lines = std::fs::read_to_string(d.join("val").join("metrics.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 4 * 12); // 600 training examples, batches of 50
+    assert!(lines.lines().nth(19).unwrap().contains("val_acc"));
 }
 
 #[test]

@@ -6,7 +6,8 @@
 //! * `spec.toml` — the resolved spec (after `--set`);
 //! * `metrics.jsonl`, `metrics.csv` — one row per step (`step`, `epoch`,
 //!   `loss`, `grad_norm`, `lr`, `time_s`), with `test_loss`, `test_acc`,
-//!   `weight_norm.<param>` and `grad_norm.<param>` on evaluation steps;
+//!   `weight_norm.<param>` and `grad_norm.<param>` (and `val_loss`, `val_acc`
+//!   with `data.val_fraction`) on evaluation steps;
 //! * `summary.json` — `final_train_loss`, `final_train_acc`, `test_loss`,
 //!   `test_accuracy`, `diverged`, `diverged_at_step`, `steps`, `wall_s`;
 //! * `checkpoint.npz` — `param.<name>` (PyTorch-style names such as
@@ -59,7 +60,7 @@ pub struct Summary {
     pub s_per_epoch: f64,
 }
 
-fn load_data(spec: &Spec) -> Result<(Dataset, Dataset)> {
+fn load_data(spec: &Spec) -> Result<(Dataset, Option<Dataset>, Dataset)> {
     let d = &spec.data;
     let (mut train, mut test) = match d.name {
         DataName::FashionMnist => fashion_mnist(d.path.as_deref())?,
@@ -96,10 +97,17 @@ fn load_data(spec: &Spec) -> Result<(Dataset, Dataset)> {
         let (m, s) = train.normalize();
         test.normalize_with(m, s);
     }
-    if train.is_empty() || test.is_empty() {
-        bail!("data: the training or test set is empty");
+    let val = if d.val_fraction > 0.0 {
+        let (rest, val) = train.split(1.0 - d.val_fraction, spec.seed ^ 0x7a1);
+        train = rest;
+        Some(val)
+    } else {
+        None
+    };
+    if train.is_empty() || test.is_empty() || val.as_ref().is_some_and(Dataset::is_empty) {
+        bail!("data: the training, validation or test set is empty");
     }
-    Ok((train, test))
+    Ok((train, val, test))
 }
 
 fn activation(a: ActName) -> Activation {
@@ -389,7 +397,7 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     std::fs::write(out.join("spec.toml"), toml::to_string_pretty(spec)?)?;
-    let (train_set, test_set) = load_data(spec)?;
+    let (train_set, val_set, test_set) = load_data(spec)?;
     let in_shape = example_shape(spec, &train_set)?;
     let classes = train_set.classes().max(test_set.classes());
     let mut rng = Rng::seed(spec.seed);
@@ -459,6 +467,11 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
                 let obj = rec.as_object_mut().expect("object");
                 obj.insert("test_loss".into(), json!(tl));
                 obj.insert("test_acc".into(), json!(ta));
+                if let Some(v) = &val_set {
+                    let (vl, va) = evaluate(&mut model, v, &in_shape, smoothing);
+                    obj.insert("val_loss".into(), json!(vl));
+                    obj.insert("val_acc".into(), json!(va));
+                }
                 for ((n, t), gn) in model.named_params().into_iter().zip(&layer_gnorms) {
                     let w = t.value().to_vec_f64().iter().map(|v| v * v).sum::<f64>().sqrt();
                     obj.insert(format!("weight_norm.{n}"), json!(w));

@@ -66,6 +66,9 @@ pub struct DataSpec {
     /// standardize inputs with the training set's mean and std
     #[serde(default)]
     pub normalize: bool,
+    /// fraction of the training set held out for validation (0 = none)
+    #[serde(default)]
+    pub val_fraction: f64,
 }
 
 /// Network families.
@@ -354,6 +357,9 @@ impl Spec {
         }
         if !(0.0..=1.0).contains(&self.data.corrupt_labels) {
             bail!("data.corrupt_labels = {}: must be in [0, 1]", self.data.corrupt_labels);
+        }
+        if !(0.0..1.0).contains(&self.data.val_fraction) {
+            bail!("data.val_fraction = {}: must be in [0, 1)", self.data.val_fraction);
         }
         if !(0.0..=1.0).contains(&self.train.label_smoothing) {
             bail!("train.label_smoothing = {}: must be in [0, 1]", self.train.label_smoothing);
