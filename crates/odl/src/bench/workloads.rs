@@ -407,7 +407,6 @@ fn w5(src: &Source) -> Result<Prepared> {
     let (eps, alpha) = (0.1, 0.01);
     let lo = x0.binary(odl_tensor::BinaryOp::Sub, &Array::scalar(eps, DType::F32));
     let hi = x0.binary(odl_tensor::BinaryOp::Add, &Array::scalar(eps, DType::F32));
-    let step_size = Array::scalar(alpha, DType::F32);
     let step = move |want: bool| {
         // L∞ PGD without random start: x ← Π(x + α·sign ∇ₓ CE)
         let mut xa = x0.clone();
@@ -415,14 +414,31 @@ fn w5(src: &Source) -> Result<Prepared> {
             let xt = Tensor::param(xa.clone());
             let loss = forward(&params, &xt, Act::Relu).cross_entropy(&y);
             let g = grad(&loss, &[&xt]).remove(0);
-            let stepped = xa.binary(
-                odl_tensor::BinaryOp::Add,
-                &g.value().unary(odl_tensor::UnaryOp::Sign).binary(odl_tensor::BinaryOp::Mul, &step_size),
+            drop(loss);
+            drop(xt);
+            // the attack's update in one fused pass (not differentiated):
+            // x ← clip(min(max(x + α·sign g, x0 − ε), x0 + ε), 0, 1)
+            let (gs, los, his) = (g.value().as_slice::<f32>(), lo.as_slice::<f32>(), hi.as_slice::<f32>());
+            let xs = xa.as_mut_slice::<f32>();
+            let a = alpha as f32;
+            simd(
+                #[inline(always)]
+                || {
+                    for (((x, &g), &l), &h) in xs.iter_mut().zip(gs).zip(los).zip(his) {
+                        let s = if g > 0.0 {
+                            1.0
+                        } else if g < 0.0 {
+                            -1.0
+                        } else {
+                            0.0
+                        };
+                        let v = *x + a * s;
+                        let v = if v > l { v } else { l };
+                        let v = if v < h { v } else { h };
+                        *x = v.clamp(0.0, 1.0);
+                    }
+                },
             );
-            xa = stepped
-                .binary(odl_tensor::BinaryOp::Max, &lo)
-                .binary(odl_tensor::BinaryOp::Min, &hi)
-                .clamp(0.0, 1.0);
         }
         want.then(|| {
             let d = xa.binary(odl_tensor::BinaryOp::Sub, &x0).unary(odl_tensor::UnaryOp::Abs);
