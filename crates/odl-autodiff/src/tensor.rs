@@ -28,29 +28,28 @@ pub(crate) struct Node {
 #[derive(Clone)]
 pub struct Tensor(pub(crate) Arc<Node>);
 
-/// Runs `f` with graph recording switched off on this thread: ops then build no
-/// graph (as in PyTorch's `no_grad`). Recording is restored afterwards, even on panic.
-pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
+/// Runs `f` with graph recording set to `on` on this thread, restoring the
+/// previous setting afterwards, even on panic.
+fn with_grad_mode<R>(on: bool, f: impl FnOnce() -> R) -> R {
     struct Restore(bool);
     impl Drop for Restore {
         fn drop(&mut self) {
             GRAD_ENABLED.with(|g| g.set(self.0));
         }
     }
-    let _restore = Restore(GRAD_ENABLED.with(|g| g.replace(false)));
+    let _restore = Restore(GRAD_ENABLED.with(|g| g.replace(on)));
     f()
+}
+
+/// Runs `f` with graph recording switched off on this thread: ops then build no
+/// graph (as in PyTorch's `no_grad`). Recording is restored afterwards, even on panic.
+pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
+    with_grad_mode(false, f)
 }
 
 /// Runs `f` with graph recording switched on (inside a [`no_grad`] region too).
 pub fn enable_grad<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            GRAD_ENABLED.with(|g| g.set(self.0));
-        }
-    }
-    let _restore = Restore(GRAD_ENABLED.with(|g| g.replace(true)));
-    f()
+    with_grad_mode(true, f)
 }
 
 /// Whether ops on this thread currently record a graph.
