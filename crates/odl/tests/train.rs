@@ -102,6 +102,23 @@ fn a_finished_run_is_never_overwritten() {
     let lines = std::fs::read_to_string(d.join("val").join("metrics.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), 4 * 12); // 600 training examples, batches of 50
     assert!(lines.lines().nth(19).unwrap().contains("val_acc"));
+    // --set with an empty value removes a key: switch from epochs to steps
+    let (code, _, err) = odl(&[
+        "train",
+        &spec,
+        "--set",
+        "train.epochs=",
+        "--set",
+        "train.steps=7",
+        "--out",
+        d.join("steps").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(d.join("steps").join("metrics.jsonl")).unwrap().lines().count(), 7);
+    let (code, _, err) =
+        odl(&["train", &spec, "--set", "train.nothing=", "--out", d.join("bad").to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no key 'train.nothing'"), "{err}");
 }
 
 #[test]

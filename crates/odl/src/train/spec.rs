@@ -295,8 +295,23 @@ fn default_eval_every() -> usize {
     500
 }
 
-/// Sets `key` (dotted, e.g. `optim.lr`) to `value` (TOML syntax; a bare word is a string).
+/// Sets `key` (dotted, e.g. `optim.lr`) to `value` (TOML syntax; a bare word
+/// is a string); an empty value removes the key (e.g. `--set train.epochs=`
+/// together with `--set train.steps=500`).
 fn set(table: &mut toml::Table, key: &str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        let parts: Vec<&str> = key.split('.').collect();
+        let mut t = table;
+        for p in &parts[..parts.len() - 1] {
+            t = t
+                .get_mut(*p)
+                .and_then(toml::Value::as_table_mut)
+                .with_context(|| format!("--set {key}=: no section '{p}'"))?;
+        }
+        t.remove(parts[parts.len() - 1])
+            .with_context(|| format!("--set {key}=: the spec has no key '{key}' to remove"))?;
+        return Ok(());
+    }
     let parsed: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
         Ok(mut t) => t.remove("v").expect("v"),
         Err(_) => toml::Value::String(value.to_string()),
