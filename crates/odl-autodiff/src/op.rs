@@ -55,27 +55,12 @@ impl Op {
         }
     }
 
+    /// The inputs, owned: once `self` is gone, each returned tensor is held
+    /// only by its other users (the iterative drop relies on this).
     pub(crate) fn into_inputs(self) -> impl Iterator<Item = Tensor> {
-        use Op::*;
-        let (a, b) = match self {
-            Unary(_, a)
-            | Clamp(a, ..)
-            | Sum(a, _)
-            | Max(a, _)
-            | Reshape(a)
-            | Permute(a, _)
-            | Expand(a)
-            | Take(a, _)
-            | ScatterAdd(a, _)
-            | Cast(a) => (a, None),
-            Binary(_, a, b)
-            | Select(_, a, b)
-            | MatMul(a, b, ..)
-            | Conv2d(a, b, _)
-            | Conv2dInputGrad(a, b, _)
-            | Conv2dWeightGrad(a, b, _) => (a, Some(b)),
-        };
-        std::iter::once(a).chain(b)
+        let owned: Vec<Tensor> = self.inputs().into_iter().flatten().cloned().collect();
+        drop(self);
+        owned.into_iter()
     }
 
     pub(crate) fn any_input_requires_grad(&self) -> bool {

@@ -154,6 +154,11 @@ fn format_err(path: &Path, key: &str, what: &'static str, e: impl ToString) -> N
     }
 }
 
+/// Reads integer (or bool) elements and widens them to i64.
+fn widen<T: npyz::Deserialize + Into<i64>, R: Read>(file: npyz::NpyFile<R>) -> io::Result<Vec<i64>> {
+    Ok(file.into_vec::<T>()?.into_iter().map(Into::into).collect())
+}
+
 /// Reads one array from an open npy stream; `path`/`key` name it in errors.
 fn read_value<R: Read>(
     file: npyz::NpyFile<R>,
@@ -172,28 +177,14 @@ fn read_value<R: Read>(
     let data = match (ts.type_char(), ts.size_field()) {
         (TypeChar::Float, 4) => NpyData::F32(file.into_vec::<f32>().map_err(bad)?),
         (TypeChar::Float, 8) => NpyData::F64(file.into_vec::<f64>().map_err(bad)?),
-        (TypeChar::Int, 1) => {
-            NpyData::I64(file.into_vec::<i8>().map_err(bad)?.into_iter().map(i64::from).collect())
-        }
-        (TypeChar::Int, 2) => {
-            NpyData::I64(file.into_vec::<i16>().map_err(bad)?.into_iter().map(i64::from).collect())
-        }
-        (TypeChar::Int, 4) => {
-            NpyData::I64(file.into_vec::<i32>().map_err(bad)?.into_iter().map(i64::from).collect())
-        }
+        (TypeChar::Int, 1) => NpyData::I64(widen::<i8, _>(file).map_err(bad)?),
+        (TypeChar::Int, 2) => NpyData::I64(widen::<i16, _>(file).map_err(bad)?),
+        (TypeChar::Int, 4) => NpyData::I64(widen::<i32, _>(file).map_err(bad)?),
         (TypeChar::Int, 8) => NpyData::I64(file.into_vec::<i64>().map_err(bad)?),
-        (TypeChar::Uint, 1) => {
-            NpyData::I64(file.into_vec::<u8>().map_err(bad)?.into_iter().map(i64::from).collect())
-        }
-        (TypeChar::Uint, 2) => {
-            NpyData::I64(file.into_vec::<u16>().map_err(bad)?.into_iter().map(i64::from).collect())
-        }
-        (TypeChar::Uint, 4) => {
-            NpyData::I64(file.into_vec::<u32>().map_err(bad)?.into_iter().map(i64::from).collect())
-        }
-        (TypeChar::Bool, 1) => {
-            NpyData::I64(file.into_vec::<bool>().map_err(bad)?.into_iter().map(i64::from).collect())
-        }
+        (TypeChar::Uint, 1) => NpyData::I64(widen::<u8, _>(file).map_err(bad)?),
+        (TypeChar::Uint, 2) => NpyData::I64(widen::<u16, _>(file).map_err(bad)?),
+        (TypeChar::Uint, 4) => NpyData::I64(widen::<u32, _>(file).map_err(bad)?),
+        (TypeChar::Bool, 1) => NpyData::I64(widen::<bool, _>(file).map_err(bad)?),
         _ => return Err(NpyError::DType { path: path.into(), key: keyd, dtype: ts.to_string() }),
     };
     let len = match &data {
