@@ -5,7 +5,7 @@ use odl_autodiff::{no_grad, Tensor};
 use odl_tensor::{Array, DType, Rng};
 
 use crate::init::Init;
-use crate::module::{prefixed, Ctx, Module};
+use crate::module::{prefixed, Ctx, LayerKind, Module, Traced};
 
 /// `weight` and, if present, `bias`, named as PyTorch names them.
 fn weight_and_bias<'a>(w: &'a Tensor, b: Option<&'a Tensor>) -> Vec<(String, &'a Tensor)> {
@@ -48,6 +48,9 @@ impl Linear {
 }
 
 impl Module for Linear {
+    fn kind(&self) -> LayerKind {
+        LayerKind::Affine
+    }
     fn forward(&mut self, x: &Tensor, _: &mut Ctx) -> Tensor {
         x.linear(&self.weight, self.bias.as_ref())
     }
@@ -108,6 +111,9 @@ impl Conv2d {
 }
 
 impl Module for Conv2d {
+    fn kind(&self) -> LayerKind {
+        LayerKind::Affine
+    }
     fn forward(&mut self, x: &Tensor, _: &mut Ctx) -> Tensor {
         let y = x.conv2d_geom(&self.weight, self.geom);
         match &self.bias {
@@ -234,6 +240,9 @@ impl Activation {
 }
 
 impl Module for Activation {
+    fn kind(&self) -> LayerKind {
+        LayerKind::Activation(*self)
+    }
     fn forward(&mut self, x: &Tensor, _: &mut Ctx) -> Tensor {
         self.apply(x)
     }
@@ -298,6 +307,9 @@ impl BatchNorm {
 }
 
 impl Module for BatchNorm {
+    fn kind(&self) -> LayerKind {
+        LayerKind::Norm
+    }
     fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
         assert!(
             x.ndim() >= 2 && x.shape()[1] == self.gamma.numel(),
@@ -380,6 +392,9 @@ impl LayerNorm {
 }
 
 impl Module for LayerNorm {
+    fn kind(&self) -> LayerKind {
+        LayerKind::Norm
+    }
     fn forward(&mut self, x: &Tensor, _: &mut Ctx) -> Tensor {
         let centered = x.sub(&x.mean(&[-1], true));
         let var = centered.square().mean(&[-1], true);
@@ -441,6 +456,17 @@ impl Module for Sequential {
         }
         h
     }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        self.0.iter_mut().enumerate().map(|(i, m)| (i.to_string(), &mut **m as &mut dyn Module)).collect()
+    }
+    fn forward_traced(&mut self, x: &Tensor, ctx: &mut Ctx, name: &str, rec: &mut Vec<Traced>) -> Tensor {
+        let mut h = x.clone();
+        for (i, m) in self.0.iter_mut().enumerate() {
+            let child = if name.is_empty() { i.to_string() } else { format!("{name}.{i}") };
+            h = m.forward_traced(&h, ctx, &child, rec);
+        }
+        h
+    }
     fn named_params(&self) -> Vec<(String, &Tensor)> {
         self.0.iter().enumerate().flat_map(|(i, m)| prefixed(&i.to_string(), m.named_params())).collect()
     }
@@ -464,9 +490,8 @@ pub struct Residual {
     pub scale: f64,
 }
 
-impl Module for Residual {
-    fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
-        let r = self.block.forward(x, ctx);
+impl Residual {
+    fn combine(&self, x: &Tensor, r: Tensor) -> Tensor {
         assert_eq!(
             r.shape(),
             x.shape(),
@@ -479,6 +504,25 @@ impl Module for Residual {
         } else {
             x.add(&r.mul_scalar(self.scale))
         }
+    }
+}
+
+impl Module for Residual {
+    fn kind(&self) -> LayerKind {
+        LayerKind::Residual
+    }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![("block".to_string(), &mut self.block as &mut dyn Module)]
+    }
+    fn forward_traced(&mut self, x: &Tensor, ctx: &mut Ctx, name: &str, rec: &mut Vec<Traced>) -> Tensor {
+        let r = self.block.forward_traced(x, ctx, &format!("{name}.block"), rec);
+        let y = self.combine(x, r);
+        rec.push(Traced { name: name.to_string(), kind: LayerKind::Residual, output: y.clone() });
+        y
+    }
+    fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
+        let r = self.block.forward(x, ctx);
+        self.combine(x, r)
     }
     fn named_params(&self) -> Vec<(String, &Tensor)> {
         prefixed("block", self.block.named_params())

@@ -5,6 +5,33 @@
 use odl_autodiff::Tensor;
 use odl_tensor::{Array, Rng};
 
+use crate::layers::Activation;
+
+/// What a layer is, for probes that read per-layer statistics.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LayerKind {
+    /// a linear map (Linear, Conv2d): its output is a pre-activation
+    Affine,
+    /// an elementwise nonlinearity
+    Activation(Activation),
+    /// BatchNorm or LayerNorm
+    Norm,
+    /// pooling, flattening, dropout
+    Other,
+    /// a residual block's sum `x + α·f(x)`
+    Residual,
+}
+
+/// One layer's output, recorded by [`Module::forward_traced`].
+pub struct Traced {
+    /// the layer's name (the prefix of its parameters: `0.0`, `2`, …)
+    pub name: String,
+    /// what the layer is
+    pub kind: LayerKind,
+    /// its output on this pass (part of the graph)
+    pub output: Tensor,
+}
+
 /// Whether a forward pass trains (batch statistics, dropout) or evaluates,
 /// and the generator for the random parts (dropout masks, BN noise).
 pub struct Ctx {
@@ -36,6 +63,26 @@ pub trait Module: Send {
 
     /// Mutable access to the parameters, in the order of [`Module::named_params`].
     fn params_mut(&mut self) -> Vec<&mut Tensor>;
+
+    /// What this layer is (containers report the kinds of their children
+    /// through [`Module::forward_traced`]).
+    fn kind(&self) -> LayerKind {
+        LayerKind::Other
+    }
+
+    /// The forward pass, recording every leaf layer's output under its name.
+    /// Containers recurse; a leaf records itself.
+    fn forward_traced(&mut self, x: &Tensor, ctx: &mut Ctx, name: &str, rec: &mut Vec<Traced>) -> Tensor {
+        let y = self.forward(x, ctx);
+        rec.push(Traced { name: name.to_string(), kind: self.kind(), output: y.clone() });
+        y
+    }
+
+    /// Named sub-modules of a container (`[]` for a leaf layer); names match
+    /// those of [`Module::forward_traced`] and the parameter prefixes.
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        Vec::new()
+    }
 
     /// Non-trainable state (BatchNorm's running statistics), named.
     fn named_buffers(&self) -> Vec<(String, &Array)> {

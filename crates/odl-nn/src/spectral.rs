@@ -47,6 +47,9 @@ fn normalized(a: &Array) -> Array {
 }
 
 impl Module for SpectralNorm {
+    fn kind(&self) -> crate::LayerKind {
+        crate::LayerKind::Affine
+    }
     fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
         let w = &self.inner.weight;
         let (out, inp) = (w.shape()[0], w.shape()[1]);
