@@ -133,3 +133,21 @@ pub fn unflatten(v: &[f64], like: &[Array]) -> Vec<Array> {
         })
         .collect()
 }
+
+/// The value of `f` at `theta` and its gradient.
+pub fn value_and_grad(f: &dyn Fn(&[Tensor]) -> Tensor, theta: &[Array]) -> (f64, Vec<Array>) {
+    let p = leaves(theta);
+    let l = f(&p);
+    let refs: Vec<&Tensor> = p.iter().collect();
+    let g = odl_autodiff::grad(&l, &refs).into_iter().map(|t| t.value().clone()).collect();
+    (l.item(), g)
+}
+
+/// `θ + Σ cᵢ dᵢ` for parameter lists (in `theta`'s dtypes).
+pub fn offset(theta: &[Array], dirs: &[(&[Array], f64)]) -> Vec<Array> {
+    let mut v = flatten(theta);
+    for (d, c) in dirs {
+        crate::linalg::axpy(&mut v, *c, &flatten(d));
+    }
+    unflatten(&v, theta)
+}
