@@ -173,12 +173,13 @@ mod tests {
         let mut net = MlpConfig::new(&[5, 8, 8, 3], Activation::Tanh).build(&mut rng, DType::F64);
         let x = rng.normal(&[1, 5], 0.0, 1.0, DType::F64);
         let (j, m, d) = input_jacobian(&mut |t| net.forward(t, &mut Ctx::eval()), &x);
-        let cell = std::cell::RefCell::new(&mut net);
-        let want = odl_autodiff::jacobian(
-            |t| cell.borrow_mut().forward(&t.reshape(&[1, 5]), &mut Ctx::eval()).reshape(&[3]),
-            &x.reshape(&[5]),
-        );
-        drop(cell);
+        let want = {
+            let cell = std::cell::RefCell::new(&mut net);
+            odl_autodiff::jacobian(
+                |t| cell.borrow_mut().forward(&t.reshape(&[1, 5]), &mut Ctx::eval()).reshape(&[3]),
+                &x.reshape(&[5]),
+            )
+        };
         assert_eq!((m, d), (3, 5));
         let diff = j.iter().zip(want.to_vec_f64()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
         assert!(diff < 1e-12);
