@@ -120,6 +120,8 @@ pub(crate) fn render(h: &Heatmap) -> Result<String, String> {
             .y_desc(&h.y_label)
             .x_label_formatter(&|v| fmt_num(*v))
             .y_label_formatter(&|v| fmt_num(*v))
+            .label_style(("sans-serif", 12))
+            .axis_desc_style(("sans-serif", 14))
             .draw()
             .map_err(|e| e.to_string())?;
         // cell (ix, iy) spans halfway to its neighbours
@@ -176,6 +178,8 @@ pub(crate) fn render(h: &Heatmap) -> Result<String, String> {
             .disable_x_axis()
             .y_desc(zl)
             .y_label_formatter(&|v| fmt_num(*v))
+            .label_style(("sans-serif", 11))
+            .axis_desc_style(("sans-serif", 12))
             .draw()
             .map_err(|e| e.to_string())?;
         let steps = 48;

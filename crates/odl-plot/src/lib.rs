@@ -76,6 +76,9 @@ pub(crate) fn axis_range(values: impl Iterator<Item = f64>, log: bool) -> Option
         return None;
     }
     Some(if log {
+        // at most 12 decades: a density that underflows to 1e-300 would
+        // otherwise squeeze everything worth seeing into the top of the plot
+        lo = lo.max(hi * 1e-12);
         if hi / lo < 1.0 + 1e-9 {
             (lo / 2.0, hi * 2.0)
         } else {
@@ -149,6 +152,8 @@ mod tests {
         let v = [f64::NAN, -1.0, 0.0, 1.0, 100.0, f64::INFINITY];
         let (lo, hi) = axis_range(v.iter().copied(), true).unwrap();
         assert!(lo < 1.0 && lo > 0.5 && hi > 100.0 && hi < 200.0, "{lo} {hi}");
+        let (lo, hi) = axis_range([1e-300, 1.0].into_iter(), true).unwrap();
+        assert!(lo > 1e-13 && hi < 3.0, "log axes span at most 12 decades: {lo} {hi}");
         let (lo, hi) = axis_range(v.iter().copied(), false).unwrap();
         assert!(lo < -1.0 && hi > 100.0 && hi < 110.0);
         assert!(axis_range([f64::NAN].into_iter(), false).is_none());

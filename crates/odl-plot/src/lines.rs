@@ -100,10 +100,11 @@ fn color(i: usize) -> RGBColor {
 }
 
 /// Runs of consecutive drawable points (finite, and positive on log axes).
-fn segments(s: &Series, x_log: bool, y_log: bool) -> Vec<Vec<(f64, f64)>> {
+/// On log axes, values below the axis' lower end (`x_min`, `y_min`) are gaps too.
+fn segments(s: &Series, x_log: bool, y_log: bool, x_min: f64, y_min: f64) -> Vec<Vec<(f64, f64)>> {
     let mut out = vec![Vec::new()];
     for (&x, &y) in s.x.iter().zip(&s.y) {
-        let ok = x.is_finite() && y.is_finite() && (!x_log || x > 0.0) && (!y_log || y > 0.0);
+        let ok = x.is_finite() && y.is_finite() && (!x_log || x >= x_min) && (!y_log || y >= y_min);
         if ok {
             out.last_mut().unwrap().push((x, y));
         } else if !out.last().unwrap().is_empty() {
@@ -120,14 +121,14 @@ pub(crate) fn render(p: &LinePlot) -> Result<String, String> {
     let (x0, x1) = axis_range(xs(), p.x_log).ok_or("no finite data to draw")?;
     let (y0, y1) = axis_range(ys(), p.y_log).ok_or("no finite data to draw")?;
     match (p.x_log, p.y_log) {
-        (false, false) => draw(p, x0..x1, y0..y1),
-        (true, false) => draw(p, (x0..x1).log_scale(), y0..y1),
-        (false, true) => draw(p, x0..x1, (y0..y1).log_scale()),
-        (true, true) => draw(p, (x0..x1).log_scale(), (y0..y1).log_scale()),
+        (false, false) => draw(p, x0..x1, y0..y1, x0, y0),
+        (true, false) => draw(p, (x0..x1).log_scale(), y0..y1, x0, y0),
+        (false, true) => draw(p, x0..x1, (y0..y1).log_scale(), x0, y0),
+        (true, true) => draw(p, (x0..x1).log_scale(), (y0..y1).log_scale(), x0, y0),
     }
 }
 
-fn draw<X, Y>(p: &LinePlot, xr: X, yr: Y) -> Result<String, String>
+fn draw<X, Y>(p: &LinePlot, xr: X, yr: Y, x_min: f64, y_min: f64) -> Result<String, String>
 where
     X: AsRangedCoord<Value = f64>,
     Y: AsRangedCoord<Value = f64>,
@@ -152,12 +153,14 @@ where
             .x_label_formatter(&|v| fmt_num(*v))
             .y_label_formatter(&|v| fmt_num(*v))
             .light_line_style(RGBColor(235, 235, 235))
+            .label_style(("sans-serif", 12))
+            .axis_desc_style(("sans-serif", 14))
             .draw()
             .map_err(|e| e.to_string())?;
         let mut any_label = false;
         for (i, s) in p.series.iter().enumerate() {
             let c = color(i);
-            let segs = segments(s, p.x_log, p.y_log);
+            let segs = segments(s, p.x_log, p.y_log, x_min, y_min);
             let line_style = c.stroke_width(2);
             let mut first = true;
             for seg in segs {
@@ -208,12 +211,12 @@ mod tests {
     #[test]
     fn lines_break_at_non_finite_values() {
         let s = Series::line("a", vec![0.0, 1.0, 2.0, 3.0, 4.0], vec![1.0, 2.0, f64::NAN, 4.0, 5.0]);
-        let segs = segments(&s, false, false);
+        let segs = segments(&s, false, false, 0.0, 0.0);
         assert_eq!(segs.len(), 2);
         assert_eq!(segs[1], vec![(3.0, 4.0), (4.0, 5.0)]);
         // on a log axis zeros and negatives are gaps too
         let s = Series::line("b", vec![1.0, 2.0, 3.0], vec![1.0, 0.0, 3.0]);
-        assert_eq!(segments(&s, false, true).len(), 2);
+        assert_eq!(segments(&s, false, true, 1e-12, 1e-12).len(), 2);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use odl::{alloc, bench, train};
+use odl::{alloc, bench, probe, train};
 
 use std::process::ExitCode;
 
@@ -23,6 +23,8 @@ struct Cli {
 enum Cmd {
     /// Run the lab: every lecture's experiment, with a report.
     Lab,
+    /// Look inside a trained run (or a fresh network from a spec): Hessian, Jacobian, signal, landscape, sharpness, NTK.
+    Probe(probe::ProbeArgs),
     /// Run the benchmark workloads (W1–W8, GEMM) and print JSON lines.
     Bench(bench::BenchArgs),
     /// Train a model from a spec file into a run folder.
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Cmd::Bench(args) => bench::run(&args),
+        Cmd::Probe(args) => probe::run(&args),
         Cmd::Train { spec, sets, out, resume } => (|| {
             let s = train::load(&spec, &sets)?;
             let stem =

@@ -3,5 +3,5 @@
 pub mod run;
 pub mod spec;
 
-pub use run::{train, Summary};
+pub use run::{restore, train, Restored, Summary};
 pub use spec::{load, Spec};

@@ -363,9 +363,9 @@ fn save_checkpoint(out: &Path, model: &Sequential, opt: &Chain, step: usize) -> 
     Ok(())
 }
 
-fn load_checkpoint(out: &Path, model: &mut Sequential, opt: &mut Chain) -> Result<usize> {
-    let path = out.join("checkpoint.npz");
-    let npz = Npz::open(&path).with_context(|| format!("--resume: reading {}", path.display()))?;
+/// Parameters (`param.<name>`) and buffers (`buffer.<name>`) from a checkpoint,
+/// checked against the model's names and shapes.
+fn load_model_state(npz: &Npz, model: &mut Sequential) -> Result<()> {
     let shapes: Vec<(String, Vec<usize>, DType)> =
         model.named_params().into_iter().map(|(n, t)| (n, t.shape().to_vec(), t.dtype())).collect();
     let mut values = Vec::new();
@@ -378,6 +378,13 @@ fn load_checkpoint(out: &Path, model: &mut Sequential, opt: &mut Chain) -> Resul
     for ((n, s, d), b) in names.iter().zip(model.buffers_mut()) {
         *b = npz.array(&format!("buffer.{n}"), *d, Some(s))?;
     }
+    Ok(())
+}
+
+fn load_checkpoint(out: &Path, model: &mut Sequential, opt: &mut Chain) -> Result<usize> {
+    let path = out.join("checkpoint.npz");
+    let npz = Npz::open(&path).with_context(|| format!("--resume: reading {}", path.display()))?;
+    load_model_state(&npz, model)?;
     let mut state = Vec::new();
     for k in npz.keys() {
         if let Some(rest) = k.strip_prefix("optim.") {
@@ -535,6 +542,71 @@ impl BatchLabels for odl_data::Batch {
         match &self.y {
             odl_data::Targets::Classes { labels, .. } => labels,
             odl_data::Targets::Values(_) => &[],
+        }
+    }
+}
+
+/// A model and its data, rebuilt from a run folder (its `spec.toml` and, if
+/// present, `checkpoint.npz`) or from a spec file (fresh initialization).
+pub struct Restored {
+    /// the resolved spec
+    pub spec: Spec,
+    /// the network with its trained (or initial) parameters
+    pub model: Sequential,
+    /// one example's shape as the model sees it
+    pub in_shape: Vec<usize>,
+    /// the training set
+    pub train: Dataset,
+    /// the test set
+    pub test: Dataset,
+    /// whether parameters came from a checkpoint
+    pub trained: bool,
+}
+
+/// Rebuilds a run for probing; `target` is a run folder or a spec file.
+pub fn restore(target: &Path, sets: &[String]) -> Result<Restored> {
+    let (spec_path, ckpt) = if target.is_dir() {
+        let s = target.join("spec.toml");
+        if !s.exists() {
+            bail!(
+                "{}: not a run folder (no spec.toml); give a run folder from `odl train` or a spec file",
+                target.display()
+            );
+        }
+        (s, Some(target.join("checkpoint.npz")).filter(|c| c.exists()))
+    } else if target.exists() {
+        (target.to_path_buf(), None)
+    } else {
+        bail!("{}: no such run folder or spec file", target.display());
+    };
+    let spec = super::spec::load(&spec_path, sets)?;
+    let (train, _, test) = load_data(&spec)?;
+    let in_shape = example_shape(&spec, &train)?;
+    let classes = train.classes().max(test.classes());
+    let mut model = build_model(&spec, &in_shape, classes, &mut Rng::seed(spec.seed))?;
+    let trained = if let Some(c) = &ckpt {
+        let npz = Npz::open(c).with_context(|| format!("reading {}", c.display()))?;
+        load_model_state(&npz, &mut model)?;
+        true
+    } else {
+        false
+    };
+    Ok(Restored { spec, model, in_shape, train, test, trained })
+}
+
+impl Restored {
+    /// Inputs of examples `idx` of `data`, shaped for the model, in `dtype`.
+    pub fn inputs(&self, data: &Dataset, idx: &[usize], dtype: DType) -> (Tensor, Vec<usize>) {
+        let b = data.subset(idx);
+        (model_input(&b.x.cast(dtype), &self.in_shape), b.labels().to_vec())
+    }
+
+    /// Casts parameters and buffers to `dtype` (probes in f64).
+    pub fn cast(&mut self, dtype: DType) {
+        let v: Vec<Array> = self.model.param_values().iter().map(|a| a.cast(dtype)).collect();
+        self.model.set_param_values(v);
+        for b in self.model.buffers_mut() {
+            *b = b.cast(dtype);
         }
     }
 }

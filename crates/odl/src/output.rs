@@ -1,0 +1,41 @@
+//! Writing results: JSON written whole (to a temporary name, then renamed, so
+//! a crash never leaves half a file) and figures as SVG plus the JSON they
+//! were drawn from (so a report can redraw them).
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use odl_plot::Figure;
+
+/// Writes `value` as pretty JSON to `path`, atomically.
+pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(value)?)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Writes `dir/<name>.svg` and `dir/<name>.fig.json` for each figure.
+pub fn save_figures(dir: &Path, figures: &[(String, Figure)]) -> Result<()> {
+    for (name, fig) in figures {
+        std::fs::write(dir.join(format!("{name}.svg")), fig.to_svg())
+            .with_context(|| format!("writing {}/{name}.svg", dir.display()))?;
+        write_json(&dir.join(format!("{name}.fig.json")), &serde_json::to_value(fig)?)?;
+    }
+    Ok(())
+}
+
+/// A JSON number, or `null` for NaN/∞ (JSON has neither).
+pub fn num(v: f64) -> serde_json::Value {
+    if v.is_finite() {
+        serde_json::json!(v)
+    } else {
+        serde_json::Value::Null
+    }
+}
+
+/// A JSON list of numbers with `null` for non-finite entries.
+pub fn nums(v: &[f64]) -> serde_json::Value {
+    serde_json::Value::Array(v.iter().map(|x| num(*x)).collect())
+}
