@@ -14,30 +14,31 @@ use crate::objective::{flatten, forward_with, leaves};
 /// reverse passes.
 pub fn ntk_gram(model: &mut dyn Module, x: &Array) -> Vec<f64> {
     let p = leaves(&model.param_values());
-    let y = forward_with(model, &p, &Tensor::constant(x.clone()), &mut Ctx::eval()).flatten();
-    let (n, m) = (y.shape()[0], y.shape()[1]);
     let refs: Vec<&Tensor> = p.iter().collect();
-    // per-example Jacobians J[(i, c), :]
-    let mut rows: Vec<Vec<f64>> = Vec::with_capacity(n * m);
-    for i in 0..n {
-        for c in 0..m {
-            let mut e = vec![0.0; n * m];
-            e[i * m + c] = 1.0;
-            let g = vjp(&y, &refs, &Tensor::from_f64(&e, &[n, m], y.dtype()), false);
-            rows.push(g.iter().flat_map(|t| t.value().to_vec_f64()).collect());
+    let n = x.shape()[0];
+    let d: usize = x.shape()[1..].iter().product();
+    let dim: usize = p.iter().map(Tensor::numel).sum();
+    let xv = x.to_vec_f64();
+    let mut shape = x.shape().to_vec();
+    shape[0] = 1;
+    let example = |i: usize| Tensor::constant(Array::from_f64(&xv[i * d..(i + 1) * d], &shape, x.dtype()));
+    let m = forward_with(model, &p, &example(0), &mut Ctx::eval()).numel();
+    let mut k = Array::zeros(&[n, n], DType::F64);
+    // one output unit at a time: the n×P matrix R_c of per-example gradients
+    // ∇_θ f_c(x_i), then K += R_c R_cᵀ as one GEMM (memory n·P)
+    for c in 0..m {
+        let mut r = Vec::with_capacity(n * dim);
+        for i in 0..n {
+            let y = forward_with(model, &p, &example(i), &mut Ctx::eval()).flatten();
+            let mut e = vec![0.0; m];
+            e[c] = 1.0;
+            let g = vjp(&y, &refs, &Tensor::from_f64(&e, &[1, m], y.dtype()), false);
+            r.extend(g.iter().flat_map(|t| t.value().to_vec_f64()));
         }
+        let r = Array::from_vec(r, &[n, dim]);
+        k = k.binary(odl_tensor::BinaryOp::Add, &Array::matmul(&r, &r, false, true));
     }
-    let mut k = vec![0.0; n * n];
-    for i in 0..n {
-        for j in 0..=i {
-            let s: f64 = (0..m)
-                .map(|c| rows[i * m + c].iter().zip(&rows[j * m + c]).map(|(a, b)| a * b).sum::<f64>())
-                .sum();
-            k[i * n + j] = s;
-            k[j * n + i] = s;
-        }
-    }
-    k
+    k.to_vec_f64()
 }
 
 /// The smallest eigenvalue of a Gram matrix (`λ_min`, Du et al.'s λ₀).
