@@ -39,6 +39,16 @@ pub struct Batch {
     pub index: Vec<usize>,
 }
 
+impl Batch {
+    /// The class labels of the batch (empty for a regression set).
+    pub fn labels(&self) -> &[usize] {
+        match &self.y {
+            Targets::Classes { labels, .. } => labels,
+            Targets::Values(_) => &[],
+        }
+    }
+}
+
 impl Dataset {
     /// A classification set; checks that labels fit `classes`.
     #[track_caller]

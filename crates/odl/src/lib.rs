@@ -8,6 +8,7 @@
 
 pub mod alloc;
 pub mod bench;
+pub mod lab;
 pub mod output;
 pub mod probe;
 pub mod train;

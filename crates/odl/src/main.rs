@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use odl::{alloc, bench, probe, train};
+use odl::{alloc, bench, lab, probe, train};
 
 use std::process::ExitCode;
 
@@ -21,8 +21,33 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Run the lab: every lecture's experiment, with a report.
-    Lab,
+    /// Run the lab: every lecture's experiment in parallel, then the report (lab-report/index.html).
+    Lab(lab::LabArgs),
+    /// List the experiments: id, lecture, title.
+    List,
+    /// Run one experiment into OUT/ID/.
+    Run {
+        /// the experiment's id (see `odl list`)
+        id: String,
+        /// override a parameter: --set depths=2,4,8 (repeatable)
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// compute budget
+        #[arg(long, value_enum, default_value = "quick")]
+        scale: lab::Scale,
+        /// seed of every random draw
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// output folder (the experiment writes OUT/ID/)
+        #[arg(long, default_value = "lab-report")]
+        out: PathBuf,
+    },
+    /// Rebuild the lab report (DIR/index.html) from results on disk.
+    Report {
+        /// the lab's output folder
+        #[arg(default_value = "lab-report")]
+        dir: PathBuf,
+    },
     /// Look inside a trained run (or a fresh network from a spec): Hessian, Jacobian, signal, landscape, sharpness, NTK.
     Probe(probe::ProbeArgs),
     /// Run the benchmark workloads (W1–W8, GEMM) and print JSON lines.
@@ -53,15 +78,17 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Cmd::Lab => {
-            println!(
-                "odl lab: the lecture experiments are not built yet.\n\
-                 Available now:\n  \
-                 odl bench [--workload W1,W2,W3,W4,W4P,W8|all|GEMM] [--init DIR] [--repeat N]\n  \
-                 cargo test   (gradient checks of every op, closed-form Hessians)"
-            );
+        Cmd::Lab(args) => match lab::lab(&args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(1),
+            Err(e) => Err(e),
+        },
+        Cmd::List => {
+            lab::list();
             Ok(())
         }
+        Cmd::Run { id, sets, scale, seed, out } => lab::run_cmd(&id, &sets, scale, seed, &out),
+        Cmd::Report { dir } => lab::report_cmd(&dir),
         Cmd::Bench(args) => bench::run(&args),
         Cmd::Probe(args) => probe::run(&args),
         Cmd::Train { spec, sets, out, resume } => (|| {

@@ -440,7 +440,7 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
             let ts = Instant::now();
             let mut ctx = Ctx { train: true, rng: Rng::stream(spec.seed, step as u64) };
             let logits = model.forward(&model_input(&b.x, &in_shape), &mut ctx);
-            let loss = cross_entropy_smoothed(&logits, b.y_labels(), smoothing);
+            let loss = cross_entropy_smoothed(&logits, b.labels(), smoothing);
             let lv = loss.item();
             if !lv.is_finite() {
                 diverged_at = Some(step);
@@ -531,19 +531,6 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
     }
     std::fs::write(out.join("summary.json"), serde_json::to_string_pretty(&js)?)?;
     Ok(summary)
-}
-
-trait BatchLabels {
-    fn y_labels(&self) -> &[usize];
-}
-
-impl BatchLabels for odl_data::Batch {
-    fn y_labels(&self) -> &[usize] {
-        match &self.y {
-            odl_data::Targets::Classes { labels, .. } => labels,
-            odl_data::Targets::Values(_) => &[],
-        }
-    }
 }
 
 /// A model and its data, rebuilt from a run folder (its `spec.toml` and, if

@@ -1,0 +1,39 @@
+//! The experiments, one file each, in lecture order. To add one: write a
+//! file with an `EXPERIMENT` (id, lecture, title, source, setup, params,
+//! run) and list it in [`ALL`].
+
+pub mod alchemy;
+pub mod backprop_forms;
+pub mod dynamical_isometry;
+pub mod explode_vanish;
+pub mod hanin_rolnick;
+pub mod random_labels;
+pub mod shamir_depth;
+
+use super::Experiment;
+
+/// Every experiment of the lab, in lecture order.
+pub static ALL: &[&Experiment] = &[
+    &alchemy::EXPERIMENT,
+    &random_labels::EXPERIMENT,
+    &backprop_forms::EXPERIMENT,
+    &shamir_depth::EXPERIMENT,
+    &explode_vanish::EXPERIMENT,
+    &hanin_rolnick::EXPERIMENT,
+    &dynamical_isometry::EXPERIMENT,
+];
+
+/// `v` with 3 significant digits (for claim texts).
+pub(crate) fn g3(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    if v.abs() < 1e-3 || v.abs() >= 1e4 {
+        format!("{v:.2e}")
+    } else {
+        format!("{}", (v * 1e3).round() / 1e3)
+    }
+}

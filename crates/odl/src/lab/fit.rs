@@ -1,0 +1,68 @@
+//! Least-squares fits for checking scaling laws: slopes, exponents, R².
+
+/// The least-squares line `y ≈ a + b x`: returns `(a, b, r²)`. Non-finite
+/// points are skipped; fewer than two points give NaNs.
+pub fn line(x: &[f64], y: &[f64]) -> (f64, f64, f64) {
+    let pts: Vec<(f64, f64)> =
+        x.iter().zip(y).filter(|(a, b)| a.is_finite() && b.is_finite()).map(|(a, b)| (*a, *b)).collect();
+    let n = pts.len() as f64;
+    if pts.len() < 2 {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let syy: f64 = pts.iter().map(|p| (p.1 - my).powi(2)).sum();
+    let b = sxy / sxx;
+    let a = my - b * mx;
+    let r2 = if syy > 0.0 { (sxy * sxy) / (sxx * syy) } else { 1.0 };
+    (a, b, r2)
+}
+
+/// The exponent `p` of `y ≈ c xᵖ` (a line in log–log): `(p, r²)`.
+pub fn power_law(x: &[f64], y: &[f64]) -> (f64, f64) {
+    let lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
+    let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
+    let (_, b, r2) = line(&lx, &ly);
+    (b, r2)
+}
+
+/// Mean and (population) variance.
+pub fn mean_var(v: &[f64]) -> (f64, f64) {
+    let n = v.len().max(1) as f64;
+    let m = v.iter().sum::<f64>() / n;
+    (m, v.iter().map(|a| (a - m).powi(2)).sum::<f64>() / n)
+}
+
+/// Median (NaN for an empty slice).
+pub fn median(v: &[f64]) -> f64 {
+    let mut s: Vec<f64> = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    let m = s.len() / 2;
+    if s.len() % 2 == 1 {
+        s[m]
+    } else {
+        0.5 * (s[m - 1] + s[m])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fits_recover_known_lines_and_powers() {
+        let x = [1.0, 2.0, 3.0, 4.0];
+        let (a, b, r2) = line(&x, &[3.0, 5.0, 7.0, 9.0]);
+        assert!((a - 1.0).abs() < 1e-12 && (b - 2.0).abs() < 1e-12 && (r2 - 1.0).abs() < 1e-12);
+        let (p, r2) = power_law(&[10.0, 100.0, 1000.0], &[5.0, 5.0 * 10f64.powf(1.5), 5000.0]);
+        assert!((p - 1.5).abs() < 1e-12 && (r2 - 1.0).abs() < 1e-12);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(mean_var(&[1.0, 3.0]), (2.0, 1.0));
+        assert!(line(&[1.0], &[1.0]).1.is_nan());
+    }
+}

@@ -1,0 +1,192 @@
+//! The lab report: one self-contained HTML page (inline SVG, inline CSS, no
+//! scripts, no network) built from the result folders on disk — an overview
+//! table, then per lecture the claim and its source, the setup, the figures,
+//! predicted vs measured, ✓/✗.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use odl_plot::xml_escape as esc;
+use serde_json::Value as Json;
+
+use super::experiments;
+
+const CSS: &str = "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}\
+h1{margin-bottom:.2em}h2{margin-top:2.2em;border-bottom:2px solid #ddd;padding-bottom:.2em}\
+table{border-collapse:collapse;margin:.8em 0}td,th{border:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top;font-size:.93em}\
+th{background:#f4f4f4}.ok{color:#1a7f37;font-weight:bold}.bad{color:#c62828;font-weight:bold}\
+.figs{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;border:1px solid #eee}figcaption{font-size:.85em;color:#555;padding:.2em .5em}\
+.src{color:#555;font-style:italic}.note{background:#fff8e1;border-left:4px solid #f9a825;padding:.4em .8em;margin:.5em 0}\
+.err{background:#ffebee;border-left:4px solid #c62828;padding:.4em .8em}code{background:#f4f4f4;padding:0 .2em}";
+
+/// Reads every `*/summary.json` (and `*/error.json`) under `dir`, in the
+/// registry's order.
+pub fn load(dir: &Path) -> Result<Vec<Json>> {
+    let mut found: Vec<Json> = Vec::new();
+    let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    for e in entries.flatten() {
+        let p = e.path();
+        if !p.is_dir() || p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+            continue;
+        }
+        for f in ["summary.json", "error.json"] {
+            let file = p.join(f);
+            if file.exists() {
+                let text =
+                    std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+                let v: Json = serde_json::from_str(&text)
+                    .with_context(|| format!("{}: not valid JSON", file.display()))?;
+                if v["id"].as_str().is_none() {
+                    bail!("{}: no \"id\"", file.display());
+                }
+                found.push(v);
+                break;
+            }
+        }
+    }
+    let rank = |id: &str| experiments::ALL.iter().position(|e| e.id == id).unwrap_or(usize::MAX);
+    found.sort_by(|a, b| {
+        let (x, y) = (a["id"].as_str().unwrap_or(""), b["id"].as_str().unwrap_or(""));
+        rank(x).cmp(&rank(y)).then(x.cmp(y))
+    });
+    Ok(found)
+}
+
+fn fmt_value(v: &Json) -> String {
+    match v {
+        Json::Number(n) => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if n.is_i64() || n.is_u64() {
+                n.to_string()
+            } else if f != 0.0 && (f.abs() < 1e-3 || f.abs() >= 1e5) {
+                format!("{f:.3e}")
+            } else {
+                format!("{f:.4}")
+            }
+        }
+        Json::Array(a) if a.len() > 12 => format!("[{} values]", a.len()),
+        Json::Array(a) => format!("[{}]", a.iter().map(fmt_value).collect::<Vec<_>>().join(", ")),
+        Json::Object(m) => {
+            m.iter().map(|(k, v)| format!("{k}: {}", fmt_value(v))).collect::<Vec<_>>().join("; ")
+        }
+        Json::Null => "—".into(),
+        Json::String(s) => s.clone(),
+        Json::Bool(b) => b.to_string(),
+    }
+}
+
+/// Writes `dir/index.html` from the results in `dir`; returns its path.
+pub fn write(dir: &Path) -> Result<PathBuf> {
+    let results = load(dir)?;
+    if results.is_empty() {
+        bail!(
+            "{}: no experiment results (no */summary.json); run `odl lab` or `odl run ID` first",
+            dir.display()
+        );
+    }
+    let mut h = String::new();
+    let all: Vec<&Json> = results.iter().flat_map(|r| r["claims"].as_array().into_iter().flatten()).collect();
+    let held = all.iter().filter(|c| c["holds"] == true).count();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>odl lab report</title><style>{CSS}</style></head><body>\
+         <h1>odl lab report</h1><p>Optimization theory for deep learning, as experiments: each states a paper's claim, \
+         measures it and checks the measurement. <b>{held} of {} claims hold</b> across {} experiments.</p>",
+        all.len(),
+        results.len()
+    );
+    h.push_str("<h2>Overview</h2><table><tr><th>lecture</th><th>experiment</th><th>claims</th><th>scale</th><th>time</th></tr>");
+    for r in &results {
+        let id = r["id"].as_str().unwrap_or("?");
+        let cl = r["claims"].as_array().cloned().unwrap_or_default();
+        let ok = cl.iter().filter(|c| c["holds"] == true).count();
+        let marks: String = if r.get("error").is_some() {
+            "<span class=\"bad\">error</span>".into()
+        } else {
+            cl.iter()
+                .map(|c| {
+                    let (cls, m) = if c["holds"] == true { ("ok", "✓") } else { ("bad", "✗") };
+                    format!(
+                        "<span class=\"{cls}\" title=\"{}\">{m}</span>",
+                        esc(c["id"].as_str().unwrap_or(""))
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+                + &format!(" {ok}/{}", cl.len())
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td><a href=\"#{id}\">{}</a> <code>{id}</code></td><td>{marks}</td><td>{}</td><td>{}</td></tr>",
+            esc(r["lecture"].as_str().unwrap_or("")),
+            esc(r["title"].as_str().unwrap_or(id)),
+            esc(r["scale"].as_str().unwrap_or("")),
+            r["wall_s"].as_f64().map_or("—".into(), |s| format!("{s:.1} s"))
+        );
+    }
+    h.push_str("</table>");
+    for r in &results {
+        section(&mut h, dir, r)?;
+    }
+    h.push_str("<p class=\"src\">Generated by <code>odl report</code>; rebuild with <code>odl report DIR</code>.</p></body></html>");
+    let page = dir.join("index.html");
+    let tmp = dir.join("index.html.tmp");
+    std::fs::write(&tmp, h).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &page)?;
+    Ok(page)
+}
+
+fn section(h: &mut String, dir: &Path, r: &Json) -> Result<()> {
+    let id = r["id"].as_str().unwrap_or("?");
+    let _ = write!(
+        h,
+        "<h2 id=\"{id}\">{} · {}</h2><p class=\"src\">{}</p>",
+        esc(r["lecture"].as_str().unwrap_or("")),
+        esc(r["title"].as_str().unwrap_or(id)),
+        esc(r["source"].as_str().unwrap_or(""))
+    );
+    if let Some(e) = r["error"].as_str() {
+        let _ = write!(h, "<div class=\"err\">This experiment failed: {}</div>", esc(e));
+        return Ok(());
+    }
+    let _ = write!(h, "<p>{}</p>", esc(r["setup"].as_str().unwrap_or("")));
+    for n in r["notes"].as_array().into_iter().flatten() {
+        let _ = write!(h, "<div class=\"note\">{}</div>", esc(n.as_str().unwrap_or("")));
+    }
+    h.push_str("<table><tr><th></th><th>claim</th><th>predicted</th><th>measured</th></tr>");
+    for c in r["claims"].as_array().into_iter().flatten() {
+        let (cls, m) = if c["holds"] == true { ("ok", "✓") } else { ("bad", "✗") };
+        let _ = write!(
+            h,
+            "<tr><td class=\"{cls}\">{m}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(c["statement"].as_str().unwrap_or("")),
+            esc(c["prediction"].as_str().unwrap_or("")),
+            esc(c["measured"].as_str().unwrap_or(""))
+        );
+    }
+    h.push_str("</table><div class=\"figs\">");
+    for f in r["figures"].as_array().into_iter().flatten() {
+        let file = f["file"].as_str().unwrap_or("");
+        let path = dir.join(id).join(file);
+        let svg = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let _ = write!(
+            h,
+            "<figure>{svg}<figcaption>{}</figcaption></figure>",
+            esc(f["title"].as_str().unwrap_or(file))
+        );
+    }
+    h.push_str("</div><details><summary>parameters and metrics</summary><table>");
+    for (k, v) in r["params"].as_object().into_iter().flatten() {
+        let _ = write!(h, "<tr><th>param {}</th><td>{}</td></tr>", esc(k), esc(&fmt_value(v)));
+    }
+    for (k, v) in r["metrics"].as_object().into_iter().flatten() {
+        let _ = write!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&fmt_value(v)));
+    }
+    let _ = write!(
+        h,
+        "</table><p>Data: <code>{id}/</code> (summary.json, CSV, figures as SVG and JSON). Reproduce: <code>odl run {id} --scale {}</code>.</p></details>",
+        esc(r["scale"].as_str().unwrap_or("quick"))
+    );
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! A compact in-memory training loop for the lab's classifiers (the
+//! `odl train` loop writes run folders; experiments only need the curves).
+
+use odl_autodiff::{grad, no_grad, Tensor};
+use odl_data::Dataset;
+use odl_nn::{Ctx, Module};
+use odl_optim::{apply_updates, Chain, Transform};
+use odl_tensor::{Array, Rng};
+
+/// How to train.
+pub struct TrainConfig {
+    /// passes over the training set at most
+    pub epochs: usize,
+    /// mini-batch size
+    pub batch: usize,
+    /// stop once the training accuracy (measured after each epoch) reaches this
+    pub stop_at_train_acc: Option<f64>,
+    /// seed of the batch order and of dropout/noise
+    pub seed: u64,
+}
+
+/// What happened, per epoch (index 0 is before training).
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    /// mean training loss (evaluation mode) after each epoch
+    pub train_loss: Vec<f64>,
+    /// training accuracy after each epoch
+    pub train_acc: Vec<f64>,
+    /// test accuracy after each epoch (empty without a test set)
+    pub test_acc: Vec<f64>,
+    /// the first epoch after which `stop_at_train_acc` was reached
+    pub epochs_to_fit: Option<usize>,
+    /// the loss became NaN/∞ (training stopped there)
+    pub diverged: bool,
+}
+
+/// The inputs of a data set as a model sees them: flat vectors `[n, d]`
+/// (MLPs) or `in_shape`.
+pub fn inputs(x: &Array, in_shape: Option<&[usize]>) -> Tensor {
+    match in_shape {
+        None => {
+            let n = x.shape()[0];
+            Tensor::constant(x.reshape(&[n, x.numel() / n.max(1)]))
+        }
+        Some(s) => {
+            let mut shape = vec![x.shape()[0]];
+            shape.extend(s);
+            Tensor::constant(x.reshape(&shape))
+        }
+    }
+}
+
+/// Mean cross-entropy and accuracy on a data set (evaluation mode).
+pub fn evaluate(model: &mut dyn Module, data: &Dataset, in_shape: Option<&[usize]>) -> (f64, f64) {
+    no_grad(|| {
+        let (mut loss, mut correct) = (0.0, 0usize);
+        let all: Vec<usize> = (0..data.len()).collect();
+        for chunk in all.chunks(2000) {
+            let b = data.subset(chunk);
+            let logits = model.forward(&inputs(&b.x, in_shape), &mut Ctx::eval());
+            loss += logits.cross_entropy(b.labels()).item() * chunk.len() as f64;
+            correct += correct_count(&logits, b.labels());
+        }
+        (loss / data.len().max(1) as f64, correct as f64 / data.len().max(1) as f64)
+    })
+}
+
+/// How many rows of `logits` have their largest entry at the label.
+pub fn correct_count(logits: &Tensor, labels: &[usize]) -> usize {
+    let k = logits.shape()[1];
+    let v = logits.to_vec_f64();
+    labels
+        .iter()
+        .enumerate()
+        .filter(|(i, &l)| {
+            let row = &v[i * k..(i + 1) * k];
+            (0..k).all(|j| row[j] < row[l] || j == l)
+        })
+        .count()
+}
+
+/// Trains `model` with cross-entropy and `opt`; `progress(epoch fraction)`.
+pub fn train_classifier(
+    model: &mut dyn Module,
+    opt: &mut Chain,
+    train: &Dataset,
+    test: Option<&Dataset>,
+    in_shape: Option<&[usize]>,
+    cfg: &TrainConfig,
+    progress: &dyn Fn(f64),
+) -> History {
+    let mut h = History::default();
+    let record = |model: &mut dyn Module, h: &mut History| {
+        let (l, a) = evaluate(model, train, in_shape);
+        h.train_loss.push(l);
+        h.train_acc.push(a);
+        if let Some(t) = test {
+            h.test_acc.push(evaluate(model, t, in_shape).1);
+        }
+    };
+    record(model, &mut h);
+    let mut step = 0u64;
+    for epoch in 0..cfg.epochs {
+        for b in train.batches(cfg.batch, cfg.seed.wrapping_add(epoch as u64 * 0x9E37_79B9)) {
+            let mut ctx = Ctx { train: true, rng: Rng::stream(cfg.seed, step) };
+            step += 1;
+            let logits = model.forward(&inputs(&b.x, in_shape), &mut ctx);
+            let loss = logits.cross_entropy(b.labels());
+            if !loss.item().is_finite() {
+                h.diverged = true;
+                return h;
+            }
+            let mut g: Vec<Array> =
+                grad(&loss, &model.params()).into_iter().map(|t| t.value().clone()).collect();
+            // the graph goes before the update, so parameters are updated in place
+            drop((loss, logits));
+            let mut values = model.param_values();
+            opt.update(&mut g, &values);
+            apply_updates(&mut values, &g);
+            model.set_param_values(values);
+        }
+        record(model, &mut h);
+        progress((epoch + 1) as f64 / cfg.epochs as f64);
+        let last = *h.train_acc.last().expect("recorded");
+        if !h.train_loss.last().expect("recorded").is_finite() {
+            h.diverged = true;
+            break;
+        }
+        if let Some(t) = cfg.stop_at_train_acc {
+            if last >= t {
+                h.epochs_to_fit = Some(epoch + 1);
+                break;
+            }
+        }
+    }
+    h
+}
+
+/// Minimizes `f` (a scalar function of parameter tensors) from `theta0` with
+/// `opt` for `steps` steps; returns the loss before each step and after the
+/// last (`steps + 1` values; a non-finite loss ends the run there).
+pub fn optimize(
+    f: &dyn Fn(&[Tensor]) -> Tensor,
+    theta0: &[Array],
+    opt: &mut Chain,
+    steps: usize,
+) -> (Vec<f64>, Vec<Array>) {
+    let mut theta = theta0.to_vec();
+    let mut losses = Vec::with_capacity(steps + 1);
+    for step in 0..=steps {
+        let ps: Vec<Tensor> = theta.iter().map(|a| Tensor::param(a.clone())).collect();
+        let l = f(&ps);
+        let lv = l.item();
+        losses.push(lv);
+        if !lv.is_finite() || step == steps {
+            break;
+        }
+        let refs: Vec<&Tensor> = ps.iter().collect();
+        let mut g: Vec<Array> = grad(&l, &refs).into_iter().map(|t| t.value().clone()).collect();
+        drop((l, ps));
+        opt.update(&mut g, &theta);
+        apply_updates(&mut theta, &g);
+    }
+    (losses, theta)
+}
