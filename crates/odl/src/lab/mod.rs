@@ -12,6 +12,7 @@
 //! [`experiments::ALL`].
 
 pub mod experiments;
+pub mod data;
 pub mod fit;
 pub mod params;
 pub mod report;

@@ -1,12 +1,216 @@
-//! placeholder
-use crate::lab::{Experiment, Outcome};
+//! L2–3 · Zhang et al. 2017, "Understanding deep learning requires rethinking
+//! generalization", at small scale: an MLP memorizes random labels and
+//! shuffled pixels; and the lecture's error decomposition over model widths.
+
+use anyhow::Result;
+use odl_nn::{Activation, MlpConfig};
+use odl_optim::adam;
+use odl_plot::{Figure, LinePlot, Series};
+use odl_tensor::{DType, Rng};
+use serde_json::{json, Map};
+
+use super::g3;
+use crate::lab::data::classification;
+use crate::lab::params::{choices, float, int, ints};
+use crate::lab::trainer::{train_classifier, History, TrainConfig};
+use crate::lab::{Claim, Experiment, Outcome, Run};
+use crate::output::{num, nums};
+
+const SETTINGS: &[&str] = &["true", "corrupted", "random", "shuffled-pixels"];
+
 /// The experiment.
 pub static EXPERIMENT: Experiment = Experiment {
-    id: "random_labels",
-    lecture: "L?",
-    title: "",
-    source: "",
-    setup: "",
-    params: |_| vec![],
-    run: |_| Ok(Outcome::default()),
+    id: "random-labels",
+    lecture: "L2–3",
+    title: "Networks memorize random labels; generalization is not explained by capacity alone",
+    source: "C. Zhang, S. Bengio, M. Hardt, B. Recht, O. Vinyals, \"Understanding deep learning requires rethinking generalization\", ICLR 2017",
+    setup: "A ReLU MLP (two hidden layers of `hidden` units) trained with Adam on `n_train` examples with true labels, \
+            a fraction `corruption` of labels replaced at random, completely random labels, and a fixed random permutation of \
+            the pixels; each until it fits the training set or `epochs` run out. Then a family of one-hidden-layer MLPs of \
+            widths `family_widths` on true labels: representation error (training error after long training), optimization \
+            error (short minus long training error) and generalization error (test minus training error).",
+    params: |s| {
+        vec![
+            int("n_train", s.pick(300, 1000, 5000), 50, 60000, "training examples"),
+            int("n_test", s.pick(300, 2000, 10000), 50, 10000, "test examples"),
+            int("hidden", s.pick(128, 512, 1024), 1, 8192, "units per hidden layer"),
+            int("epochs", s.pick(60, 150, 400), 1, 100000, "epoch budget per setting"),
+            int("batch", 100, 1, 60000, "mini-batch size"),
+            float("lr", 1e-3, 1e-6, 1.0, "Adam step size"),
+            float("corruption", 0.5, 0.0, 1.0, "fraction of corrupted labels in the 'corrupted' setting"),
+            choices("settings", SETTINGS, SETTINGS, "label/pixel settings to run"),
+            ints("family_widths", &[4, 16, 64, 256], 1, 8192, "hidden widths of the error-decomposition family"),
+            int("family_short", s.pick(2, 3, 5), 1, 10000, "short training budget (epochs)"),
+            int("family_long", s.pick(20, 60, 200), 1, 100000, "long training budget (epochs)"),
+        ]
+    },
+    run,
 };
+
+fn run(r: &Run) -> Result<Outcome> {
+    let p = r.params;
+    let seed = r.seed();
+    let data = classification(p.usize("n_train"), p.usize("n_test"), seed);
+    let mut out = Outcome::default();
+    out.notes.extend(data.note.clone());
+    let d = data.train.x.numel() / data.train.len();
+    let classes = data.train.classes().max(data.test.classes());
+    let (epochs, batch, lr) = (p.usize("epochs"), p.usize("batch"), p.float("lr"));
+    let settings = p.strs("settings");
+    let n_jobs = settings.len() + 2 * p.usizes("family_widths").len();
+    let mut histories: Vec<(String, History)> = Vec::new();
+    let (mut tr_acc, mut te_acc, mut to_fit) = (Map::new(), Map::new(), Map::new());
+    for (k, s) in settings.iter().enumerate() {
+        let (mut train, mut test) = (data.train.clone(), data.test.clone());
+        match s.as_str() {
+            "corrupted" => {
+                train.corrupt_labels(p.float("corruption"), seed ^ 0xc0de);
+            }
+            "random" => {
+                train.corrupt_labels(1.0, seed ^ 0xc0de);
+            }
+            "shuffled-pixels" => {
+                train.shuffle_pixels(seed ^ 0x5eed);
+                test.shuffle_pixels(seed ^ 0x5eed);
+            }
+            _ => {}
+        }
+        let h_units = p.usize("hidden");
+        let mut net = MlpConfig::new(&[d, h_units, h_units, classes], Activation::Relu).build(&mut Rng::seed(seed ^ 1), DType::F32);
+        let cfg = TrainConfig { epochs, batch, stop_at_train_acc: Some(1.0), seed };
+        let base = k as f64 / n_jobs as f64;
+        let h = train_classifier(&mut net, &mut adam(lr, 0.9, 0.999, 1e-8), &train, Some(&test), None, &cfg, &|f| {
+            r.progress(base + f / n_jobs as f64, &format!("{s} labels"))
+        });
+        tr_acc.insert(s.clone(), num(*h.train_acc.last().unwrap()));
+        te_acc.insert(s.clone(), num(*h.test_acc.last().unwrap()));
+        to_fit.insert(s.clone(), h.epochs_to_fit.map_or(serde_json::Value::Null, |e| json!(e)));
+        histories.push((s.clone(), h));
+    }
+    out.metric("train_acc", json!(tr_acc));
+    out.metric("test_acc", json!(te_acc));
+    out.metric("epochs_to_fit", json!(to_fit));
+    out.metric("data", json!(data.name));
+    let curve = |f: &dyn Fn(&History) -> Vec<f64>| -> Vec<Series> {
+        histories.iter().map(|(s, h)| Series::indexed(s.clone(), f(h))).collect()
+    };
+    out.figure(
+        "train-accuracy",
+        Figure::Lines(LinePlot {
+            title: "Training accuracy: every setting is memorized".into(),
+            x_label: "epoch".into(),
+            y_label: "training accuracy".into(),
+            series: curve(&|h| h.train_acc.clone()),
+            ..Default::default()
+        }),
+    );
+    out.figure(
+        "test-accuracy",
+        Figure::Lines(LinePlot {
+            title: "Test accuracy: only true structure generalizes".into(),
+            x_label: "epoch".into(),
+            y_label: "test accuracy".into(),
+            series: curve(&|h| h.test_acc.clone()),
+            ..Default::default()
+        }),
+    );
+    let get = |m: &Map<String, serde_json::Value>, k: &str| m.get(k).and_then(|v| v.as_f64());
+    let fit_epochs = |k: &str| histories.iter().find(|h| h.0 == k).map(|h| h.1.epochs_to_fit.unwrap_or(epochs + 1));
+    for s in ["random", "shuffled-pixels"] {
+        if let Some(a) = get(&tr_acc, s) {
+            out.claims.push(Claim::new(
+                &format!("memorizes_{s}"),
+                &format!("The network fits the training set with {} (Zhang et al.: 100%)", s.replace('-', " ")),
+                "training accuracy ≥ 0.95",
+                format!("{} (epochs to fit: {})", g3(a), fit_epochs(s).map_or("—".into(), |e| if e > epochs { format!("> {epochs}") } else { e.to_string() })),
+                a >= 0.95,
+            ));
+        }
+    }
+    if let Some(t) = get(&te_acc, "random") {
+        let chance = 1.0 / classes as f64;
+        out.claims.push(Claim::new(
+            "random_test_is_chance",
+            "With random labels, test accuracy is at chance",
+            format!("|test accuracy − {}| < 0.05", g3(chance)),
+            g3(t),
+            (t - chance).abs() < 0.05,
+        ));
+    }
+    if let (Some(a), Some(b)) = (fit_epochs("true"), fit_epochs("random")) {
+        out.claims.push(Claim::new(
+            "random_fits_slower",
+            "Random labels take longer to fit than true labels",
+            "epochs to fit: random > true",
+            format!("random {b}, true {a}"),
+            b > a,
+        ));
+    }
+    if let (Some(t), Some(c), Some(rn)) = (get(&te_acc, "true"), get(&te_acc, "corrupted"), get(&te_acc, "random")) {
+        out.claims.push(Claim::new(
+            "corruption_degrades_gracefully",
+            "Test accuracy falls as the label noise grows",
+            "true > corrupted > random",
+            format!("{} > {} > {}", g3(t), g3(c), g3(rn)),
+            t > c && c > rn,
+        ));
+    }
+    // the error decomposition over a family of widths
+    let widths = p.usizes("family_widths");
+    let (mut rep, mut opt_e, mut gen) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, &w) in widths.iter().enumerate() {
+        let mut errs = Vec::new();
+        for (j, budget) in [p.usize("family_short"), p.usize("family_long")].into_iter().enumerate() {
+            let mut net = MlpConfig::new(&[d, w, classes], Activation::Relu).build(&mut Rng::seed(seed ^ 2), DType::F32);
+            let cfg = TrainConfig { epochs: budget, batch, stop_at_train_acc: None, seed };
+            let base = (settings.len() + 2 * i + j) as f64 / n_jobs as f64;
+            let h = train_classifier(&mut net, &mut adam(lr, 0.9, 0.999, 1e-8), &data.train, Some(&data.test), None, &cfg, &|f| {
+                r.progress(base + f / n_jobs as f64, &format!("family width {w}"))
+            });
+            errs.push((1.0 - h.train_acc.last().unwrap(), 1.0 - h.test_acc.last().unwrap()));
+        }
+        let (short, long) = (errs[0], errs[1]);
+        rep.push(long.0);
+        opt_e.push((short.0 - long.0).max(0.0));
+        gen.push(long.1 - long.0);
+    }
+    let wf: Vec<f64> = widths.iter().map(|w| *w as f64).collect();
+    out.metric(
+        "error_decomposition",
+        json!({"widths": widths, "representation": nums(&rep), "optimization": nums(&opt_e), "generalization": nums(&gen)}),
+    );
+    out.figure(
+        "error-decomposition",
+        Figure::Lines(LinePlot {
+            title: "Error decomposition over model width (true labels)".into(),
+            x_label: "hidden width".into(),
+            y_label: "error (fraction misclassified)".into(),
+            x_log: true,
+            series: vec![
+                Series::line_points("representation (train error, long run)", wf.clone(), rep.clone()),
+                Series::line_points("optimization (short − long train error)", wf.clone(), opt_e.clone()),
+                Series::line_points("generalization (test − train error)", wf.clone(), gen.clone()),
+            ],
+            ..Default::default()
+        }),
+    );
+    if rep.len() >= 2 {
+        out.claims.push(Claim::new(
+            "representation_error_falls_with_width",
+            "A larger model class has a smaller representation (approximation) error",
+            "train error after long training: widest < narrowest",
+            format!("width {}: {} vs width {}: {}", widths[widths.len() - 1], g3(rep[rep.len() - 1]), widths[0], g3(rep[0])),
+            rep[rep.len() - 1] < rep[0],
+        ));
+    }
+    let rows: Vec<Vec<String>> = histories
+        .iter()
+        .flat_map(|(s, h)| {
+            (0..h.train_acc.len()).map(move |e| {
+                vec![s.clone(), e.to_string(), h.train_loss[e].to_string(), h.train_acc[e].to_string(), h.test_acc[e].to_string()]
+            })
+        })
+        .collect();
+    r.csv("curves.csv", &["setting", "epoch", "train_loss", "train_acc", "test_acc"], &rows)?;
+    Ok(out)
+}
