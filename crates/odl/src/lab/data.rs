@@ -24,7 +24,8 @@ pub fn classification(n_train: usize, n_test: usize, seed: u64) -> LabData {
         Ok((tr, te)) => {
             // a seeded subset, so different seeds see different examples
             let pick = |d: &Dataset, n: usize, s: u64| {
-                let idx: Vec<usize> = odl_tensor::Rng::seed(s).permutation(d.len()).into_iter().take(n).collect();
+                let idx: Vec<usize> =
+                    odl_tensor::Rng::seed(s).permutation(d.len()).into_iter().take(n).collect();
                 d.subset(&idx)
             };
             (pick(&tr, n_train, seed), pick(&te, n_test, seed ^ 0x7e57), "fashion-mnist", None)
@@ -33,7 +34,12 @@ pub fn classification(n_train: usize, n_test: usize, seed: u64) -> LabData {
             let all = mnist1d(&Mnist1dConfig { n: n_train + n_test, seed, ..Default::default() });
             let idx: Vec<usize> = (0..all.len()).collect();
             let (tr, te) = (all.subset(&idx[..n_train]), all.subset(&idx[n_train..]));
-            (tr, te, "mnist1d", Some(format!("Fashion-MNIST is not available ({e}); MNIST-1D-style data was used instead.")))
+            (
+                tr,
+                te,
+                "mnist1d",
+                Some(format!("Fashion-MNIST is not available ({e}); MNIST-1D-style data was used instead.")),
+            )
         }
     };
     train.cast(DType::F32);

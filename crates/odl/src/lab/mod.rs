@@ -11,8 +11,8 @@
 //! A new experiment is one file in `experiments/` and one line in
 //! [`experiments::ALL`].
 
-pub mod experiments;
 pub mod data;
+pub mod experiments;
 pub mod fit;
 pub mod params;
 pub mod report;

@@ -117,7 +117,14 @@ impl Net {
 
     fn loss(&self, x: &Array, y: &Array) -> f64 {
         let (zs, _) = self.forward(x);
-        0.5 * zs.last().unwrap().to_vec_f64().iter().zip(y.to_vec_f64()).map(|(a, b)| (a - b).powi(2)).sum::<f64>()
+        0.5 * zs
+            .last()
+            .unwrap()
+            .to_vec_f64()
+            .iter()
+            .zip(y.to_vec_f64())
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
     }
 
     fn grads_autodiff(&self, x: &Array, y: &Array) -> Vec<Array> {
@@ -184,7 +191,9 @@ fn run(r: &Run) -> Result<Outcome> {
     let p = r.params;
     let mut rng = Rng::seed(r.seed());
     let (depth, width) = (p.usize("depth"), p.usize("width"));
-    let w: Vec<Array> = (0..depth).map(|_| rng.normal(&[width, width], 0.0, (1.0 / width as f64).sqrt(), DType::F64)).collect();
+    let w: Vec<Array> = (0..depth)
+        .map(|_| rng.normal(&[width, width], 0.0, (1.0 / width as f64).sqrt(), DType::F64))
+        .collect();
     let net = Net { w };
     let x = rng.normal(&[width, 1], 0.0, 1.0, DType::F64);
     let y = rng.normal(&[width, 1], 0.0, 1.0, DType::F64);
@@ -232,9 +241,11 @@ fn run(r: &Run) -> Result<Outcome> {
         });
         ratio_bwd.push(t_both / t_fwd);
         // the two forms on one example (f64, width 32 so the products stay affordable)
-        let wl: Vec<Array> = (0..l).map(|_| rng.normal(&[32, 32], 0.0, (1.0f64 / 32.0).sqrt(), DType::F64)).collect();
+        let wl: Vec<Array> =
+            (0..l).map(|_| rng.normal(&[32, 32], 0.0, (1.0f64 / 32.0).sqrt(), DType::F64)).collect();
         let small = Net { w: wl };
-        let (x1, y1) = (rng.normal(&[32, 1], 0.0, 1.0, DType::F64), rng.normal(&[32, 1], 0.0, 1.0, DType::F64));
+        let (x1, y1) =
+            (rng.normal(&[32, 1], 0.0, 1.0, DType::F64), rng.normal(&[32, 1], 0.0, 1.0, DType::F64));
         let reps_small = (reps / 5).max(3);
         let t_prod = time_median(reps_small, || {
             small.grads_product(&x1, &y1);
@@ -257,7 +268,11 @@ fn run(r: &Run) -> Result<Outcome> {
             x_log: true,
             y_log: true,
             series: vec![
-                Series::line_points("(forward + backward) / forward, autodiff", df.clone(), ratio_bwd.clone()),
+                Series::line_points(
+                    "(forward + backward) / forward, autodiff",
+                    df.clone(),
+                    ratio_bwd.clone(),
+                ),
                 Series::line_points("Jacobian-product form / recursive form", df.clone(), ratio_prod.clone()),
             ],
         }),

@@ -127,7 +127,11 @@ fn run(r: &Run) -> Result<Outcome> {
             let ls: Vec<f64> = (1..=depth).map(|l| l as f64).collect();
             for init in ["small", "large"].iter().filter(|i| inits.iter().any(|j| j == *i)) {
                 let q = sigma_w2(init) / 2.0;
-                fwd.push(Series::dashed(format!("theory (σ_w²/2)^(l−1), {init}"), ls.clone(), ls.iter().map(|l| q.powf(l - 1.0)).collect()));
+                fwd.push(Series::dashed(
+                    format!("theory (σ_w²/2)^(l−1), {init}"),
+                    ls.clone(),
+                    ls.iter().map(|l| q.powf(l - 1.0)).collect(),
+                ));
             }
         }
         out.figure(
@@ -187,18 +191,42 @@ fn run(r: &Run) -> Result<Outcome> {
                 w.extend(vec![tw; td]);
                 w.push(data.train.classes());
                 let mut m = net(act, init, &w, &mut Rng::seed(r.seed() ^ 77));
-                let cfg = TrainConfig { epochs: p.usize("epochs"), batch: 50, stop_at_train_acc: None, seed: r.seed() };
-                let h = train_classifier(&mut m, &mut momentum(p.float("lr"), 0.9), &data.train, None, None, &cfg, &|_| {});
+                let cfg = TrainConfig {
+                    epochs: p.usize("epochs"),
+                    batch: 50,
+                    stop_at_train_acc: None,
+                    seed: r.seed(),
+                };
+                let h = train_classifier(
+                    &mut m,
+                    &mut momentum(p.float("lr"), 0.9),
+                    &data.train,
+                    None,
+                    None,
+                    &cfg,
+                    &|_| {},
+                );
                 let (l0, l1) = (h.train_loss[0], *h.train_loss.last().unwrap());
                 // "trains": the loss fell by at least 20% without diverging
                 let ok = !h.diverged && l1.is_finite() && l1 < 0.8 * l0;
-                progress_rows.push(vec![act.clone(), init.clone(), td.to_string(), l0.to_string(), l1.to_string(), ok.to_string()]);
+                progress_rows.push(vec![
+                    act.clone(),
+                    init.clone(),
+                    td.to_string(),
+                    l0.to_string(),
+                    l1.to_string(),
+                    ok.to_string(),
+                ]);
                 per.push(json!({"depth": td, "initial_loss": num(l0), "final_loss": num(l1), "diverged": h.diverged, "trains": ok}));
             }
             trains.insert(format!("{init}/{act}"), json!(per));
         }
     }
-    r.csv("training.csv", &["activation", "init", "depth", "initial_loss", "final_loss", "trains"], &progress_rows)?;
+    r.csv(
+        "training.csv",
+        &["activation", "init", "depth", "initial_loss", "final_loss", "trains"],
+        &progress_rows,
+    )?;
     out.metric("var_ratio_last_first", json!(ratio));
     out.metric("grad_var_ratio_first_last", json!(gratio));
     out.metric("trains", json!(trains));
@@ -245,14 +273,20 @@ fn run(r: &Run) -> Result<Outcome> {
     }
     let deepest = *tdepths.iter().max().unwrap();
     let trains_at = |k: &str| {
-        trains.get(k).and_then(|v| v.as_array().and_then(|a| a.iter().find(|e| e["depth"] == deepest).map(|e| e["trains"] == true)))
+        trains.get(k).and_then(|v| {
+            v.as_array().and_then(|a| a.iter().find(|e| e["depth"] == deepest).map(|e| e["trains"] == true))
+        })
     };
     if let (Some(he), Some(small)) = (trains_at("he/relu"), trains_at("small/relu")) {
         out.claims.push(Claim::new(
             "depth_trainable_only_when_critical",
             "At the largest depth, a ReLU net trains from He initialization but not from a too-small one",
             format!("depth {deepest}: He trains, small does not"),
-            format!("He {}, small {}", if he { "trains" } else { "stalls" }, if small { "trains" } else { "stalls" }),
+            format!(
+                "He {}, small {}",
+                if he { "trains" } else { "stalls" },
+                if small { "trains" } else { "stalls" }
+            ),
             he && !small,
         ));
     }

@@ -43,7 +43,8 @@ fn log_length(rng: &mut Rng, x: &[f64], widths: &[usize], c: f64, residual: Opti
     for &n in widths {
         let fan_in = h.len();
         let sd = (c * 2.0 / fan_in as f64).sqrt();
-        let z: Vec<f64> = (0..n).map(|_| (0..fan_in).map(|j| rng.normal_f64() * sd * h[j]).sum::<f64>().max(0.0)).collect();
+        let z: Vec<f64> =
+            (0..n).map(|_| (0..fan_in).map(|j| rng.normal_f64() * sd * h[j]).sum::<f64>().max(0.0)).collect();
         h = match residual {
             Some(a) if n == fan_in => h.iter().zip(&z).map(|(x, r)| x + a * r).collect(),
             _ => z,
@@ -62,7 +63,10 @@ pub fn layer_log_variance(n: usize) -> f64 {
     let w: Vec<f64> = (1..=n).map(|k| (lnc(k) - n as f64 * 2f64.ln()).exp()).collect();
     let z: f64 = w.iter().sum();
     let mu: f64 = (1..=n).map(|k| w[k - 1] * digamma(k as f64 / 2.0)).sum::<f64>() / z;
-    (1..=n).map(|k| w[k - 1] * (trigamma(k as f64 / 2.0) + (digamma(k as f64 / 2.0) - mu).powi(2))).sum::<f64>() / z
+    (1..=n)
+        .map(|k| w[k - 1] * (trigamma(k as f64 / 2.0) + (digamma(k as f64 / 2.0) - mu).powi(2)))
+        .sum::<f64>()
+        / z
 }
 
 fn run(r: &Run) -> Result<Outcome> {
@@ -116,7 +120,12 @@ fn run(r: &Run) -> Result<Outcome> {
         betas.push(depth as f64 / w as f64);
         vars.push(v);
         theory.push(depth as f64 * layer_log_variance(w));
-        rows.push(vec![format!("constant {w}"), (depth as f64 / w as f64).to_string(), m.to_string(), v.to_string()]);
+        rows.push(vec![
+            format!("constant {w}"),
+            (depth as f64 / w as f64).to_string(),
+            m.to_string(),
+            v.to_string(),
+        ]);
     }
     let (a, fm2_slope, fm2_r2) = line(&betas, &vars);
     let (_, theory_slope, _) = line(&betas, &theory);
@@ -131,7 +140,12 @@ fn run(r: &Run) -> Result<Outcome> {
     let (_, v_res) = mean_var(&sample(&mut rng, &vec![n0; depth], 1.0, Some(alpha)));
     let (_, v_plain_n0) = mean_var(&sample(&mut rng, &vec![n0; depth], 1.0, None));
     rows.push(vec!["alternating 12/24".into(), beta_alt.to_string(), String::new(), v_alt.to_string()]);
-    rows.push(vec![format!("residual {n0}, α={alpha}"), (depth as f64 / n0 as f64).to_string(), String::new(), v_res.to_string()]);
+    rows.push(vec![
+        format!("residual {n0}, α={alpha}"),
+        (depth as f64 / n0 as f64).to_string(),
+        String::new(),
+        v_res.to_string(),
+    ]);
     r.csv("fm2.csv", &["profile", "beta", "mean_ln_M", "var_ln_M"], &rows)?;
     let bmax = betas.iter().copied().fold(0.0, f64::max);
     out.figure(
@@ -143,15 +157,26 @@ fn run(r: &Run) -> Result<Outcome> {
             series: vec![
                 Series::points("constant widths", betas.clone(), vars.clone()),
                 Series::points("alternating 12/24 (β of width 16)", vec![beta_alt], vec![v_alt]),
-                Series::points(format!("residual, width {n0}, α = {alpha}"), vec![depth as f64 / n0 as f64], vec![v_res]),
-                Series::dashed(format!("fit {:.2} + {:.2}·β", a, fm2_slope), vec![0.0, bmax], vec![a, a + fm2_slope * bmax]),
+                Series::points(
+                    format!("residual, width {n0}, α = {alpha}"),
+                    vec![depth as f64 / n0 as f64],
+                    vec![v_res],
+                ),
+                Series::dashed(
+                    format!("fit {:.2} + {:.2}·β", a, fm2_slope),
+                    vec![0.0, bmax],
+                    vec![a, a + fm2_slope * bmax],
+                ),
                 Series::line_points("exact theory Σ v(n_j)", betas.clone(), theory.clone()),
                 Series::dashed("large-width limit 5β", vec![0.0, bmax], vec![0.0, 5.0 * bmax]),
             ],
             ..Default::default()
         }),
     );
-    out.metric("fm1_mean_length", json!({"weight_scales": scales, "measured": nums(&fm1_mean), "theory": nums(&pred1)}));
+    out.metric(
+        "fm1_mean_length",
+        json!({"weight_scales": scales, "measured": nums(&fm1_mean), "theory": nums(&pred1)}),
+    );
     out.metric("fm1_slope", num(fm1_slope));
     out.metric("fm2_slope", num(fm2_slope));
     out.metric("fm2_r2", num(fm2_r2));
@@ -180,7 +205,11 @@ fn run(r: &Run) -> Result<Outcome> {
         format!("slope {}, R² {}", g3(fm2_slope), g3(fm2_r2)),
         fm2_r2 > 0.95 && (fm2_slope / theory_slope - 1.0).abs() < 0.15,
     ));
-    let worst = vars.iter().zip(&theory).map(|(m, t)| (m / t - 1.0).abs()).fold((v_alt / t_alt - 1.0).abs(), f64::max);
+    let worst = vars
+        .iter()
+        .zip(&theory)
+        .map(|(m, t)| (m / t - 1.0).abs())
+        .fold((v_alt / t_alt - 1.0).abs(), f64::max);
     out.claims.push(Claim::new(
         "fm2_matches_exact_theory",
         "Each profile's Var[ln M] equals Σ_j v(n_j), v(n) = E ψ′(K/2) + Var ψ(K/2), K ~ Bin(n, ½)",

@@ -27,12 +27,12 @@ pub static EXPERIMENT: Experiment = Experiment {
         vec![
             ints(
                 "depths",
-                &s.pick(vec![2, 4, 6, 8], vec![2, 4, 6, 8, 10, 12, 14, 16, 18], (1..=12).map(|k| 2 * k).collect()),
+                &s.pick(vec![2, 4, 6, 8, 10, 12], vec![2, 4, 6, 8, 10, 12, 14, 16, 18], (1..=12).map(|k| 2 * k).collect()),
                 1,
                 200,
                 "depths L",
             ),
-            int("seeds", s.pick(16, 48, 128), 1, 100000, "random initializations per depth"),
+            int("seeds", s.pick(64, 64, 128), 1, 100000, "random initializations per depth"),
             floats("lrs", &[0.003, 0.01, 0.03, 0.1, 0.3], 1e-8, 10.0, "step-size grid"),
             int("max_iters", s.pick(20000, 300_000, 3_000_000), 10, 100_000_000, "iteration cap"),
             float("target", 2.0, 1e-3, 1e3, "target y (> 0)"),
@@ -75,7 +75,10 @@ fn iterations(w0: &[f64], y: f64, lr: f64, tol: f64, cap: usize) -> Option<usize
 fn grad_norm(w: &[f64], y: f64) -> f64 {
     let p: f64 = w.iter().product();
     let r = p - y;
-    (0..w.len()).map(|i| (r * w.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, v)| v).product::<f64>()).powi(2)).sum::<f64>().sqrt()
+    (0..w.len())
+        .map(|i| (r * w.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, v)| v).product::<f64>()).powi(2))
+        .sum::<f64>()
+        .sqrt()
 }
 
 fn run(r: &Run) -> Result<Outcome> {
@@ -85,18 +88,25 @@ fn run(r: &Run) -> Result<Outcome> {
     let gaussian = p.str("init") == "gaussian";
     let mut rng = Rng::seed(r.seed());
     let best = |w0: &[f64]| lrs.iter().filter_map(|&lr| iterations(w0, y, lr, tol, cap)).min();
-    let (mut med_iters, mut stuck, mut censored, mut gnorm, mut ident) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut med_iters, mut stuck, mut censored, mut gnorm, mut ident) =
+        (vec![], vec![], vec![], vec![], vec![]);
     let mut rows = Vec::new();
     for (di, &l) in depths.iter().enumerate() {
         r.progress(di as f64 / depths.len() as f64, &format!("depth {l}"));
         let (mut its, mut n_stuck, mut n_cens, mut gs) = (Vec::new(), 0, 0, Vec::new());
         for s in 0..seeds {
-            let w0: Vec<f64> =
-                (0..l).map(|_| if gaussian { rng.normal_f64() } else { 2.0 * rng.uniform_f64() - 1.0 }).collect();
+            let w0: Vec<f64> = (0..l)
+                .map(|_| if gaussian { rng.normal_f64() } else { 2.0 * rng.uniform_f64() - 1.0 })
+                .collect();
             gs.push(grad_norm(&w0, y));
             let prod: f64 = w0.iter().product();
             let res = if prod * y <= 0.0 { None } else { best(&w0) };
-            rows.push(vec![l.to_string(), s.to_string(), prod.to_string(), res.map_or("".into(), |v| v.to_string())]);
+            rows.push(vec![
+                l.to_string(),
+                s.to_string(),
+                prod.to_string(),
+                res.map_or("".into(), |v| v.to_string()),
+            ]);
             match res {
                 _ if prod * y <= 0.0 => n_stuck += 1,
                 Some(v) => its.push(v as f64),
@@ -135,7 +145,11 @@ fn run(r: &Run) -> Result<Outcome> {
             y_label: "iterations".into(),
             y_log: true,
             series: vec![
-                Series::line_points(format!("random init ({})", p.str("init")), df.clone(), med_iters.clone()),
+                Series::line_points(
+                    format!("random init ({})", p.str("init")),
+                    df.clone(),
+                    med_iters.clone(),
+                ),
                 Series::line_points("identity init", df.clone(), ident.clone()),
                 Series::dashed(format!("fit: ln iters = a + {:.2}·L", slope), df.clone(), {
                     let (a, b, _) = line(&df, &ln_it);
