@@ -13,10 +13,12 @@ fn odl(args: &[&str]) -> (i32, String, String) {
 }
 
 #[test]
-fn lab_runs() {
-    let (code, out, _) = odl(&["lab"]);
+fn help_lists_the_commands() {
+    let (code, out, _) = odl(&["--help"]);
     assert_eq!(code, 0);
-    assert!(out.contains("odl bench"));
+    for c in ["lab", "list", "run", "report", "train", "probe", "bench"] {
+        assert!(out.contains(c), "{c} missing from --help");
+    }
 }
 
 #[test]

@@ -16,7 +16,7 @@ const CSS: &str = "body{font-family:system-ui,sans-serif;max-width:1100px;margin
 h1{margin-bottom:.2em}h2{margin-top:2.2em;border-bottom:2px solid #ddd;padding-bottom:.2em}\
 table{border-collapse:collapse;margin:.8em 0}td,th{border:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top;font-size:.93em}\
 th{background:#f4f4f4}.ok{color:#1a7f37;font-weight:bold}.bad{color:#c62828;font-weight:bold}\
-.figs{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;border:1px solid #eee}figcaption{font-size:.85em;color:#555;padding:.2em .5em}\
+.figs{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;border:1px solid #eee;flex:1 1 480px;max-width:660px}figure svg{width:100%;height:auto;display:block}figcaption{font-size:.85em;color:#555;padding:.2em .5em}\
 .src{color:#555;font-style:italic}.note{background:#fff8e1;border-left:4px solid #f9a825;padding:.4em .8em;margin:.5em 0}\
 .err{background:#ffebee;border-left:4px solid #c62828;padding:.4em .8em}code{background:#f4f4f4;padding:0 .2em}";
 

@@ -30,15 +30,16 @@ pub(super) fn probe(s: &mut Setup) -> Result<(Value, Vec<(String, Figure)>)> {
     let n1 = a.grid as usize;
     let alphas: Vec<f64> = (0..n1).map(|i| -a.range + 2.0 * a.range * i as f64 / (n1 - 1) as f64).collect();
     stage(&format!("1-D slice: {n1} evaluations"));
-    let mut eval = |p: &[Array]| s.eval(p);
-    let cell = std::cell::RefCell::new(&mut eval);
-    let ev = |p: &[Array]| (cell.borrow_mut())(p);
-    let one = slice_1d(&ev, &theta, &d1, &alphas);
-    let n2 = n1 / 2 + 1;
-    let g2: Vec<f64> = (0..n2).map(|i| -a.range + 2.0 * a.range * i as f64 / (n2 - 1) as f64).collect();
-    stage(&format!("2-D slice: {} evaluations", n2 * n2));
-    let two = slice_2d(&ev, &theta, &d1, &d2, &g2, &g2);
-    drop(cell);
+    let (one, two, g2) = {
+        let mut eval = |p: &[Array]| s.eval(p);
+        let cell = std::cell::RefCell::new(&mut eval);
+        let ev = |p: &[Array]| (cell.borrow_mut())(p);
+        let one = slice_1d(&ev, &theta, &d1, &alphas);
+        let n2 = n1 / 2 + 1;
+        let g2: Vec<f64> = (0..n2).map(|i| -a.range + 2.0 * a.range * i as f64 / (n2 - 1) as f64).collect();
+        stage(&format!("2-D slice: {} evaluations", n2 * n2));
+        (one, slice_2d(&ev, &theta, &d1, &d2, &g2, &g2), g2)
+    };
     s.run.model.set_param_values(theta);
     let loss1: Vec<f64> = one.iter().map(|p| p.0).collect();
     let acc1: Vec<f64> = one.iter().map(|p| p.1).collect();

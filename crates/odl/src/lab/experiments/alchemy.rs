@@ -72,7 +72,7 @@ fn run(r: &Run) -> Result<Outcome> {
     let (gd_lrs, adam_lrs) = (p.floats("gd_lrs"), p.floats("adam_lrs"));
     let mut m: [Map<String, serde_json::Value>; 5] = Default::default();
     let total = widths.len() * (gd_lrs.len() + adam_lrs.len() + 1);
-    let mut done = 0;
+    let done = std::cell::Cell::new(0usize);
     let mut rows = Vec::new();
     for &w in &widths {
         let floor = 0.5 * sv_y[w.min(d)..].iter().map(|s| s * s).sum::<f64>();
@@ -88,8 +88,8 @@ fn run(r: &Run) -> Result<Outcome> {
             |opt_name: &str, lrs: &[f64], make: &dyn Fn(f64) -> odl_optim::Chain| -> (f64, f64, Vec<f64>) {
                 let mut best = (f64::INFINITY, f64::NAN, vec![]);
                 for &lr in lrs {
-                    r.progress(done as f64 / total as f64, &format!("w={w}: {opt_name} η={lr}"));
-                    done += 1;
+                    r.progress(done.get() as f64 / total as f64, &format!("w={w}: {opt_name} η={lr}"));
+                    done.set(done.get() + 1);
                     let (curve, _) = optimize(&loss, &theta0, &mut make(lr), steps);
                     let last = *curve.last().unwrap();
                     let fin = if curve.len() == steps + 1 && last.is_finite() { last } else { f64::INFINITY };
@@ -107,8 +107,8 @@ fn run(r: &Run) -> Result<Outcome> {
             };
         let (gd_best, gd_lr, gd_curve) = best("GD", &gd_lrs, &|lr| sgd(lr));
         let (adam_best, adam_lr, adam_curve) = best("Adam", &adam_lrs, &|lr| adam(lr, 0.9, 0.999, 1e-8));
-        r.progress(done as f64 / total as f64, &format!("w={w}: Levenberg–Marquardt"));
-        done += 1;
+        r.progress(done.get() as f64 / total as f64, &format!("w={w}: Levenberg–Marquardt"));
+        done.set(done.get() + 1);
         let theta_flat: Vec<f64> = theta0.iter().flat_map(|a| a.to_vec_f64()).collect();
         let residuals = |t: &Tensor| -> Tensor {
             let w1 = t.slice(0, 0, w * d, 1).reshape(&[w, d]);

@@ -241,7 +241,8 @@ mod tests {
         for n in [8usize, 16, 64, 256, 1024] {
             let v = super::layer_log_variance(n);
             // above 5/n, approaching it
-            assert!(v * n as f64 > 5.0 && v * n as f64 < 10.0, "n = {n}: n·v = {}", v * n as f64);
+            let nv = v * n as f64;
+            assert!(nv > 5.0 && nv < 10.0, "n = {n}: n·v = {nv}");
         }
         let v = super::layer_log_variance(1024) * 1024.0;
         assert!((v - 5.0).abs() < 0.1, "{v}");
