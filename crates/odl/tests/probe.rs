@@ -111,6 +111,11 @@ fn every_probe_writes_its_numbers_and_figures() {
     assert!(loss[4] < loss[0] && loss[4] < loss[8], "{loss:?}");
     let k = probe_json(&run.join("probe-ntk"));
     assert!(k["result"]["lambda_min"].as_f64().unwrap() > -1e-8);
+    // training moved the kernel and the weights away from the seeded initialization
+    let mv = &k["result"]["movement_from_init"];
+    assert!(
+        mv["kernel_distance"].as_f64().unwrap() > 0.0 && mv["relative_weight_change"].as_f64().unwrap() > 0.0
+    );
 }
 
 #[test]

@@ -190,3 +190,31 @@ fn on_mnist1d_a_cnn_clearly_beats_an_mlp() {
     assert!(acc[0] > 0.6, "MLP {}", acc[0]);
     assert!(acc[1] > acc[0] + 0.08, "CNN {} vs MLP {}", acc[1], acc[0]);
 }
+
+#[test]
+fn sharpness_is_tracked_and_gd_ends_below_two_over_eta() {
+    // full-batch GD: a run that stays stable must end with λ_max ≤ 2/η
+    // (edge of stability: it climbs towards 2/η and stays there)
+    let d = dir("sharpness");
+    let spec = write_spec(
+        &d,
+        "seed = 2\n[data]\nname = \"two-moons\"\n[model]\nkind = \"mlp\"\nhidden = [16]\nactivation = \"tanh\"\n\
+         [optim]\nname = \"sgd\"\nlr = 0.5\n[train]\nsteps = 300\nbatch_size = 800\neval_every = 100\n\
+         sharpness_every = 25\nsharpness_batch = 800\n",
+    );
+    let out = d.join("run");
+    let (code, _, err) = odl(&["train", &spec, "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let sharp: Vec<f64> = std::fs::read_to_string(out.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["sharpness"].as_f64())
+        .collect();
+    assert!(sharp.len() >= 12, "{} sharpness records", sharp.len());
+    assert!(sharp.iter().all(|s| *s > 0.0));
+    let last = *sharp.last().unwrap();
+    assert!(last <= 2.0 / 0.5 * 1.1, "final sharpness {last} above 2/η = 4");
+    // and the CSV carries the column
+    let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().ends_with(",sharpness"));
+}

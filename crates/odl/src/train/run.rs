@@ -7,7 +7,8 @@
 //! * `metrics.jsonl`, `metrics.csv` — one row per step (`step`, `epoch`,
 //!   `loss`, `grad_norm`, `lr`, `time_s`), with `test_loss`, `test_acc`,
 //!   `weight_norm.<param>` and `grad_norm.<param>` (and `val_loss`, `val_acc`
-//!   with `data.val_fraction`) on evaluation steps;
+//!   with `data.val_fraction`) on evaluation steps, and `sharpness` (the top
+//!   Hessian eigenvalue on a fixed batch) every `train.sharpness_every` steps;
 //! * `summary.json` — `final_train_loss`, `final_train_acc`, `test_loss`,
 //!   `test_accuracy`, `diverged`, `diverged_at_step`, `steps`, `wall_s`;
 //! * `checkpoint.npz` — `param.<name>` (PyTorch-style names such as
@@ -272,6 +273,16 @@ fn model_input(x: &Array, in_shape: &[usize]) -> Tensor {
     Tensor::constant(x.reshape(&s))
 }
 
+/// The top eigenvalue of the Hessian of the (unsmoothed) cross-entropy on a
+/// fixed batch, by 20 Lanczos steps, in evaluation mode.
+fn sharpness(model: &mut Sequential, x: &Tensor, y: &[usize], seed: u64) -> f64 {
+    let labels = y.to_vec();
+    let ml = odl_probe::ModelLoss::new(model, x.clone(), move |z| z.cross_entropy(&labels));
+    let theta = ml.theta();
+    let h = odl_probe::hessian_at(&|p| ml.loss(p), &theta);
+    odl_probe::eigenpairs(&h, 1, 20, odl_probe::Which::Largest, seed).0[0]
+}
+
 /// Mean loss and accuracy over a whole data set, in evaluation mode.
 fn evaluate(model: &mut Sequential, data: &Dataset, in_shape: &[usize], smoothing: f64) -> (f64, f64) {
     no_grad(|| {
@@ -320,7 +331,7 @@ impl Logs {
         };
         let mut csv = open("metrics.csv")?;
         if !resume {
-            writeln!(csv, "step,epoch,loss,grad_norm,lr,time_s,test_loss,test_acc")?;
+            writeln!(csv, "step,epoch,loss,grad_norm,lr,time_s,test_loss,test_acc,sharpness")?;
         }
         Ok(Logs { jsonl: open("metrics.jsonl")?, csv })
     }
@@ -330,7 +341,7 @@ impl Logs {
         let f = |k: &str| rec.get(k).and_then(|v| v.as_f64()).map(|v| v.to_string()).unwrap_or_default();
         writeln!(
             self.csv,
-            "{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{}",
             f("step"),
             f("epoch"),
             f("loss"),
@@ -338,7 +349,8 @@ impl Logs {
             f("lr"),
             f("time_s"),
             f("test_loss"),
-            f("test_acc")
+            f("test_acc"),
+            f("sharpness")
         )?;
         Ok(())
     }
@@ -429,6 +441,10 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
     };
     let mut diverged_at = None;
     let mut train_time = 0.0;
+    // the fixed batch the sharpness is measured on
+    let sharp_idx: Vec<usize> = (0..spec.train.sharpness_batch.min(train_set.len())).collect();
+    let sharp_b = train_set.subset(&sharp_idx);
+    let (sharp_x, sharp_y) = (model_input(&sharp_b.x, &in_shape), sharp_b.labels().to_vec());
     let smoothing = spec.train.label_smoothing;
     'outer: while step < total {
         let epoch = step / per_epoch;
@@ -469,6 +485,11 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
                 "step": step, "epoch": epoch, "loss": lv, "grad_norm": gnorm,
                 "lr": lr_of.value(step - 1), "time_s": t0.elapsed().as_secs_f64(),
             });
+            let every = spec.train.sharpness_every;
+            if every > 0 && (step % every == 0 || step == total) {
+                let lam = sharpness(&mut model, &sharp_x, &sharp_y, spec.seed);
+                rec.as_object_mut().expect("object").insert("sharpness".into(), json!(lam));
+            }
             if eval_now {
                 let (tl, ta) = evaluate(&mut model, &test_set, &in_shape, smoothing);
                 let obj = rec.as_object_mut().expect("object");
@@ -548,6 +569,8 @@ pub struct Restored {
     pub test: Dataset,
     /// whether parameters came from a checkpoint
     pub trained: bool,
+    /// the parameters the run started from (the spec's seeded initialization)
+    pub initial: Vec<Array>,
 }
 
 /// Rebuilds a run for probing; `target` is a run folder or a spec file.
@@ -571,6 +594,7 @@ pub fn restore(target: &Path, sets: &[String]) -> Result<Restored> {
     let in_shape = example_shape(&spec, &train)?;
     let classes = train.classes().max(test.classes());
     let mut model = build_model(&spec, &in_shape, classes, &mut Rng::seed(spec.seed))?;
+    let initial = model.param_values();
     let trained = if let Some(c) = &ckpt {
         let npz = Npz::open(c).with_context(|| format!("reading {}", c.display()))?;
         load_model_state(&npz, &mut model)?;
@@ -578,7 +602,7 @@ pub fn restore(target: &Path, sets: &[String]) -> Result<Restored> {
     } else {
         false
     };
-    Ok(Restored { spec, model, in_shape, train, test, trained })
+    Ok(Restored { spec, model, in_shape, train, test, trained, initial })
 }
 
 impl Restored {
@@ -590,6 +614,7 @@ impl Restored {
 
     /// Casts parameters and buffers to `dtype` (probes in f64).
     pub fn cast(&mut self, dtype: DType) {
+        self.initial = self.initial.iter().map(|a| a.cast(dtype)).collect();
         let v: Vec<Array> = self.model.param_values().iter().map(|a| a.cast(dtype)).collect();
         self.model.set_param_values(v);
         for b in self.model.buffers_mut() {

@@ -289,6 +289,17 @@ pub struct TrainSpec {
     /// label smoothing of the cross-entropy
     #[serde(default)]
     pub label_smoothing: f64,
+    /// record the top Hessian eigenvalue ("sharpness", by Lanczos) every this
+    /// many steps (0: never) — the edge-of-stability measurement
+    #[serde(default)]
+    pub sharpness_every: usize,
+    /// training examples the sharpness is measured on (a fixed batch)
+    #[serde(default = "default_sharpness_batch")]
+    pub sharpness_batch: usize,
+}
+
+fn default_sharpness_batch() -> usize {
+    256
 }
 
 fn default_eval_every() -> usize {
@@ -381,6 +392,9 @@ impl Spec {
         }
         if self.train.batch_size == 0 {
             bail!("train.batch_size = 0: must be at least 1");
+        }
+        if self.train.sharpness_batch == 0 {
+            bail!("train.sharpness_batch = 0: must be at least 1");
         }
         if self.train.eval_every == 0 {
             bail!("train.eval_every = 0: must be at least 1");
