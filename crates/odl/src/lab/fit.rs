@@ -67,11 +67,11 @@ mod tests {
     }
 }
 
-/// The digamma function ψ(x) for x > 0 (recurrence to x ≥ 6, then the
+/// The digamma function ψ(x) for x > 0 (recurrence to x ≥ 12, then the
 /// asymptotic series; error < 1e-12).
 pub fn digamma(mut x: f64) -> f64 {
     let mut acc = 0.0;
-    while x < 6.0 {
+    while x < 12.0 {
         acc -= 1.0 / x;
         x += 1.0;
     }
@@ -82,7 +82,7 @@ pub fn digamma(mut x: f64) -> f64 {
 /// The trigamma function ψ′(x) for x > 0.
 pub fn trigamma(mut x: f64) -> f64 {
     let mut acc = 0.0;
-    while x < 6.0 {
+    while x < 12.0 {
         acc += 1.0 / (x * x);
         x += 1.0;
     }

@@ -163,3 +163,36 @@ pub fn optimize(
     }
     (losses, theta)
 }
+
+/// Runs a transformation on a flat f64 vector with a hand-written gradient:
+/// `x ← x + opt(∇f(x))` until `done(x, k)` or `cap` steps. Returns the
+/// iterations taken (`None` if `cap` was reached or `x` became non-finite)
+/// and the final point.
+pub fn iterate(
+    grad_f: &mut dyn FnMut(&[f64]) -> Vec<f64>,
+    x0: &[f64],
+    opt: &mut Chain,
+    done: &mut dyn FnMut(&[f64], usize) -> bool,
+    cap: usize,
+) -> (Option<usize>, Vec<f64>) {
+    let n = x0.len();
+    let mut x = Array::from_f64(x0, &[n], odl_tensor::DType::F64);
+    for k in 0..=cap {
+        let xv = x.to_vec_f64();
+        if xv.iter().any(|v| !v.is_finite()) {
+            return (None, xv);
+        }
+        if done(&xv, k) {
+            return (Some(k), xv);
+        }
+        if k == cap {
+            return (None, xv);
+        }
+        let mut g = vec![Array::from_f64(&grad_f(&xv), &[n], odl_tensor::DType::F64)];
+        let mut params = vec![x];
+        opt.update(&mut g, &params);
+        apply_updates(&mut params, &g);
+        x = params.pop().expect("one parameter");
+    }
+    unreachable!("the loop returns at k == cap")
+}

@@ -2,11 +2,14 @@
 //! file with an `EXPERIMENT` (id, lecture, title, source, setup, params,
 //! run) and list it in [`ALL`].
 
+pub mod adam_counterexample;
+pub mod adaptive_generalization;
 pub mod alchemy;
 pub mod backprop_forms;
 pub mod dynamical_isometry;
 pub mod explode_vanish;
 pub mod hanin_rolnick;
+pub mod momentum_rates;
 pub mod random_labels;
 pub mod shamir_depth;
 
@@ -21,6 +24,9 @@ pub static ALL: &[&Experiment] = &[
     &explode_vanish::EXPERIMENT,
     &hanin_rolnick::EXPERIMENT,
     &dynamical_isometry::EXPERIMENT,
+    &momentum_rates::EXPERIMENT,
+    &adam_counterexample::EXPERIMENT,
+    &adaptive_generalization::EXPERIMENT,
 ];
 
 /// `v` with 3 significant digits (for claim texts).
