@@ -11,6 +11,7 @@ pub mod explode_vanish;
 pub mod hanin_rolnick;
 pub mod momentum_rates;
 pub mod random_labels;
+pub mod saddle_escape;
 pub mod shamir_depth;
 
 use super::Experiment;
@@ -27,6 +28,7 @@ pub static ALL: &[&Experiment] = &[
     &momentum_rates::EXPERIMENT,
     &adam_counterexample::EXPERIMENT,
     &adaptive_generalization::EXPERIMENT,
+    &saddle_escape::EXPERIMENT,
 ];
 
 /// `v` with 3 significant digits (for claim texts).
