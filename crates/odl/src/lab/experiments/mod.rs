@@ -13,6 +13,7 @@ pub mod momentum_rates;
 pub mod random_labels;
 pub mod saddle_escape;
 pub mod shamir_depth;
+pub mod spurious_minima;
 
 use super::Experiment;
 
@@ -29,6 +30,7 @@ pub static ALL: &[&Experiment] = &[
     &adam_counterexample::EXPERIMENT,
     &adaptive_generalization::EXPERIMENT,
     &saddle_escape::EXPERIMENT,
+    &spurious_minima::EXPERIMENT,
 ];
 
 /// `v` with 3 significant digits (for claim texts).
