@@ -10,6 +10,7 @@ pub mod dynamical_isometry;
 pub mod explode_vanish;
 pub mod hanin_rolnick;
 pub mod momentum_rates;
+pub mod overparam_ntk;
 pub mod random_labels;
 pub mod saddle_escape;
 pub mod shamir_depth;
@@ -31,6 +32,7 @@ pub static ALL: &[&Experiment] = &[
     &adaptive_generalization::EXPERIMENT,
     &saddle_escape::EXPERIMENT,
     &spurious_minima::EXPERIMENT,
+    &overparam_ntk::EXPERIMENT,
 ];
 
 /// `v` with 3 significant digits (for claim texts).
