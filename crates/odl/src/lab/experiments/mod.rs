@@ -7,6 +7,7 @@ pub mod adaptive_generalization;
 pub mod alchemy;
 pub mod backprop_forms;
 pub mod dynamical_isometry;
+pub mod edge_of_stability;
 pub mod explode_vanish;
 pub mod hanin_rolnick;
 pub mod momentum_rates;
@@ -33,6 +34,7 @@ pub static ALL: &[&Experiment] = &[
     &saddle_escape::EXPERIMENT,
     &spurious_minima::EXPERIMENT,
     &overparam_ntk::EXPERIMENT,
+    &edge_of_stability::EXPERIMENT,
 ];
 
 /// `v` with 3 significant digits (for claim texts).
