@@ -6,6 +6,7 @@ pub mod adam_counterexample;
 pub mod adaptive_generalization;
 pub mod alchemy;
 pub mod backprop_forms;
+pub mod deep_faster;
 pub mod dynamical_isometry;
 pub mod edge_of_stability;
 pub mod explode_vanish;
@@ -35,6 +36,7 @@ pub static ALL: &[&Experiment] = &[
     &spurious_minima::EXPERIMENT,
     &overparam_ntk::EXPERIMENT,
     &edge_of_stability::EXPERIMENT,
+    &deep_faster::EXPERIMENT,
 ];
 
 /// `v` with 3 significant digits (for claim texts).
