@@ -196,3 +196,17 @@ pub fn iterate(
     }
     unreachable!("the loop returns at k == cap")
 }
+
+/// A ReLU MLP of `depth` hidden layers of `width` units, plain or with
+/// residual blocks (branch scale 1/√depth, which keeps the forward signal of
+/// a deep residual ReLU net bounded at He initialization).
+pub fn relu_mlp(d_in: usize, width: usize, depth: usize, classes: usize, residual: bool, seed: u64) -> odl_nn::Sequential {
+    let mut w = vec![d_in];
+    w.extend(std::iter::repeat_n(width, depth));
+    w.push(classes);
+    let mut cfg = odl_nn::MlpConfig::new(&w, odl_nn::Activation::Relu);
+    cfg.init = odl_nn::Init::KaimingNormal(2f64.sqrt());
+    cfg.residual = residual;
+    cfg.residual_scale = 1.0 / (depth as f64).sqrt();
+    cfg.build(&mut Rng::seed(seed), odl_tensor::DType::F32)
+}

@@ -14,6 +14,7 @@ pub mod hanin_rolnick;
 pub mod momentum_rates;
 pub mod overparam_ntk;
 pub mod random_labels;
+pub mod resnet_depth;
 pub mod saddle_escape;
 pub mod shamir_depth;
 pub mod spurious_minima;
@@ -37,6 +38,7 @@ pub static ALL: &[&Experiment] = &[
     &overparam_ntk::EXPERIMENT,
     &edge_of_stability::EXPERIMENT,
     &deep_faster::EXPERIMENT,
+    &resnet_depth::EXPERIMENT,
 ];
 
 /// `v` with 3 significant digits (for claim texts).

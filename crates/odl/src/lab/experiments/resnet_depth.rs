@@ -1,0 +1,143 @@
+//! L9 · He, Zhang, Ren & Sun 2016 and Li et al. 2018: plain deep networks
+//! train worse as they get deeper (the degradation problem); residual
+//! connections remove it, and keep the loss surface smooth.
+
+use anyhow::Result;
+use odl_nn::Module;
+use odl_optim::adam;
+use odl_plot::{Figure, LinePlot, Series};
+use odl_probe::landscape::{filter_normalized_direction, slice_1d};
+use odl_tensor::Array;
+use serde_json::{json, Map};
+
+use super::g3;
+use crate::lab::data::classification;
+use crate::lab::params::{float, int, ints};
+use crate::lab::trainer::{evaluate, relu_mlp, train_classifier, TrainConfig};
+use crate::lab::{Claim, Experiment, Outcome, Run};
+use crate::output::{num, nums};
+
+/// The experiment.
+pub static EXPERIMENT: Experiment = Experiment {
+    id: "resnet-depth",
+    lecture: "L9",
+    title: "Residual connections remove the degradation of deep plain networks",
+    source: "K. He, X. Zhang, S. Ren, J. Sun, \"Deep residual learning for image recognition\", CVPR 2016; H. Li, Z. Xu, G. Taylor, C. Studer, T. Goldstein, \"Visualizing the loss landscape of neural nets\", NeurIPS 2018",
+    setup: "ReLU MLPs of `width` units at each depth of `depths` (He initialization), plain or with residual blocks \
+            h ← h + relu(Wh)/√L, trained with Adam for the same number of epochs on `n_train` examples. Final training loss \
+            per (architecture, depth), and 1-D filter-normalized slices of the trained deepest nets.",
+    params: |s| {
+        vec![
+            ints("depths", &s.pick(vec![2, 12], vec![2, 8, 24], vec![2, 8, 24, 48]), 1, 1000, "hidden layers"),
+            int("width", s.pick(32, 64, 128), 2, 8192, "units per layer"),
+            int("n_train", s.pick(500, 1000, 5000), 10, 60000, "training examples"),
+            int("epochs", s.pick(6, 10, 30), 1, 10000, "epochs (the same budget for every net)"),
+            float("lr", 1e-3, 1e-7, 1.0, "Adam step size"),
+        ]
+    },
+    run,
+};
+
+fn run(r: &Run) -> Result<Outcome> {
+    let p = r.params;
+    let (depths, width, epochs, lr) = (p.usizes("depths"), p.usize("width"), p.usize("epochs"), p.float("lr"));
+    let data = classification(p.usize("n_train"), 200, r.seed());
+    let mut out = Outcome::default();
+    out.notes.extend(data.note.clone());
+    let d_in = data.train.x.numel() / data.train.len();
+    let classes = data.train.classes();
+    let mut losses = Map::new();
+    let (mut plain, mut res) = (Vec::new(), Vec::new());
+    let mut curves = Vec::new();
+    let mut deepest = Vec::new();
+    let total = depths.len() * 2;
+    for (di, &depth) in depths.iter().enumerate() {
+        for (ri, residual) in [false, true].into_iter().enumerate() {
+            let name = if residual { "residual" } else { "plain" };
+            let mut net = relu_mlp(d_in, width, depth, classes, residual, r.seed() ^ 9);
+            let base = (2 * di + ri) as f64 / total as f64;
+            let cfg = TrainConfig { epochs, batch: 50, stop_at_train_acc: None, seed: r.seed() };
+            let h = train_classifier(&mut net, &mut adam(lr, 0.9, 0.999, 1e-8), &data.train, None, None, &cfg, &|f| {
+                r.progress(base + f / total as f64, &format!("{name}, depth {depth}"))
+            });
+            let fin = *h.train_loss.last().unwrap();
+            losses.insert(format!("{name}/{depth}"), num(fin));
+            if residual { res.push(fin) } else { plain.push(fin) }
+            curves.push(Series::indexed(format!("{name}, depth {depth}"), h.train_loss.clone()));
+            if depth == *depths.iter().max().unwrap() {
+                deepest.push((name, net));
+            }
+        }
+    }
+    let df: Vec<f64> = depths.iter().map(|d| *d as f64).collect();
+    out.figure(
+        "final-loss-vs-depth",
+        Figure::Lines(LinePlot {
+            title: format!("Training loss after {epochs} epochs"),
+            x_label: "hidden layers".into(),
+            y_label: "training loss".into(),
+            y_log: true,
+            series: vec![Series::line_points("plain", df.clone(), plain.clone()), Series::line_points("residual", df.clone(), res.clone())],
+            ..Default::default()
+        }),
+    );
+    out.figure(
+        "training-curves",
+        Figure::Lines(LinePlot {
+            title: "Training loss by epoch".into(),
+            x_label: "epoch".into(),
+            y_label: "training loss".into(),
+            y_log: true,
+            series: curves,
+            ..Default::default()
+        }),
+    );
+    // 1-D filter-normalized slices of the deepest trained nets (on the training set)
+    r.progress(0.95, "filter-normalized slices");
+    let alphas: Vec<f64> = (0..=20).map(|i| -1.0 + 0.1 * i as f64).collect();
+    let mut slices = Vec::new();
+    let mut slice_json = Map::new();
+    for (name, net) in deepest.iter_mut() {
+        let theta = net.param_values();
+        let dir = filter_normalized_direction(&theta, r.seed() ^ 3);
+        let cell = std::cell::RefCell::new(&mut *net);
+        let eval = |q: &[Array]| {
+            let mut m = cell.borrow_mut();
+            m.set_param_values(q.to_vec());
+            evaluate(&mut **m, &data.train, None)
+        };
+        let curve: Vec<f64> = slice_1d(&eval, &theta, &dir, &alphas).into_iter().map(|v| v.0).collect();
+        slice_json.insert(name.to_string(), nums(&curve));
+        slices.push(Series::line(*name, alphas.clone(), curve));
+    }
+    out.figure(
+        "slices",
+        Figure::Lines(LinePlot {
+            title: format!("Filter-normalized 1-D slices at depth {}", depths.iter().max().unwrap()),
+            x_label: "α".into(),
+            y_label: "training loss".into(),
+            y_log: true,
+            series: slices,
+            ..Default::default()
+        }),
+    );
+    out.metric("final_train_loss", json!(losses));
+    out.metric("slices_1d", json!({"alphas": alphas, "loss": slice_json}));
+    let (p0, pl, rl) = (plain[0], *plain.last().unwrap(), *res.last().unwrap());
+    let dmax = depths[depths.len() - 1];
+    out.claims.push(Claim::new(
+        "plain_degrades_with_depth",
+        "A deeper plain network trains worse than a shallow one on the same budget (the degradation problem)",
+        format!("plain loss at depth {dmax} > at depth {}", depths[0]),
+        format!("{} vs {}", g3(pl), g3(p0)),
+        pl > p0,
+    ));
+    out.claims.push(Claim::new(
+        "residual_fixes_it",
+        "With residual connections the deepest network trains better than its plain counterpart",
+        format!("at depth {dmax}: residual loss < plain loss"),
+        format!("{} vs {}", g3(rl), g3(pl)),
+        rl < pl,
+    ));
+    Ok(out)
+}
