@@ -28,10 +28,10 @@ pub static EXPERIMENT: Experiment = Experiment {
             per (architecture, depth), and 1-D filter-normalized slices of the trained deepest nets.",
     params: |s| {
         vec![
-            ints("depths", &s.pick(vec![2, 12], vec![2, 8, 24], vec![2, 8, 24, 48]), 1, 1000, "hidden layers"),
-            int("width", s.pick(32, 64, 128), 2, 8192, "units per layer"),
-            int("n_train", s.pick(500, 1000, 5000), 10, 60000, "training examples"),
-            int("epochs", s.pick(6, 10, 30), 1, 10000, "epochs (the same budget for every net)"),
+            ints("depths", &s.pick(vec![2, 24], vec![2, 8, 24], vec![2, 8, 24, 48]), 1, 1000, "hidden layers"),
+            int("width", s.pick(64, 64, 128), 2, 8192, "units per layer"),
+            int("n_train", s.pick(1000, 2000, 5000), 10, 60000, "training examples"),
+            int("epochs", s.pick(10, 10, 30), 1, 10000, "epochs (the same budget for every net)"),
             float("lr", 1e-3, 1e-7, 1.0, "Adam step size"),
         ]
     },
