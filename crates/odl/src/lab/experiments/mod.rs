@@ -11,6 +11,7 @@ pub mod dynamical_isometry;
 pub mod edge_of_stability;
 pub mod explode_vanish;
 pub mod hanin_rolnick;
+pub mod loss_landscape;
 pub mod momentum_rates;
 pub mod overparam_ntk;
 pub mod random_labels;
@@ -39,6 +40,7 @@ pub static ALL: &[&Experiment] = &[
     &edge_of_stability::EXPERIMENT,
     &deep_faster::EXPERIMENT,
     &resnet_depth::EXPERIMENT,
+    &loss_landscape::EXPERIMENT,
 ];
 
 /// `v` with 3 significant digits (for claim texts).
