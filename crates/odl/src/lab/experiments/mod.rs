@@ -12,6 +12,7 @@ pub mod edge_of_stability;
 pub mod explode_vanish;
 pub mod hanin_rolnick;
 pub mod loss_landscape;
+pub mod matrix_sensing;
 pub mod momentum_rates;
 pub mod overparam_ntk;
 pub mod random_labels;
@@ -41,6 +42,7 @@ pub static ALL: &[&Experiment] = &[
     &deep_faster::EXPERIMENT,
     &resnet_depth::EXPERIMENT,
     &loss_landscape::EXPERIMENT,
+    &matrix_sensing::EXPERIMENT,
 ];
 
 /// `v` with 3 significant digits (for claim texts).

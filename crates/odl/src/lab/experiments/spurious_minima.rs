@@ -84,13 +84,18 @@ fn loss_grad(w: &[Vec<f64>], v: &[Vec<f64>]) -> (f64, Vec<Vec<f64>>) {
     (loss, grad)
 }
 
-enum End {
+/// How a run of gradient descent ended.
+pub(crate) enum End {
+    /// reached a global minimum
     Global,
+    /// converged to a spurious minimum with this loss
     Spurious(f64),
+    /// hit the iteration cap
     Unconverged,
 }
 
-fn descend(w0: Vec<Vec<f64>>, v: &[Vec<f64>], eta: f64, tol: f64, bad: f64, cap: usize) -> End {
+/// Gradient descent on the population loss from `w0`.
+pub(crate) fn descend(w0: Vec<Vec<f64>>, v: &[Vec<f64>], eta: f64, tol: f64, bad: f64, cap: usize) -> End {
     let mut w = w0;
     for _ in 0..cap {
         let (l, g) = loss_grad(&w, v);
