@@ -200,7 +200,14 @@ pub fn iterate(
 /// A ReLU MLP of `depth` hidden layers of `width` units, plain or with
 /// residual blocks (branch scale 1/√depth, which keeps the forward signal of
 /// a deep residual ReLU net bounded at He initialization).
-pub fn relu_mlp(d_in: usize, width: usize, depth: usize, classes: usize, residual: bool, seed: u64) -> odl_nn::Sequential {
+pub fn relu_mlp(
+    d_in: usize,
+    width: usize,
+    depth: usize,
+    classes: usize,
+    residual: bool,
+    seed: u64,
+) -> odl_nn::Sequential {
     let mut w = vec![d_in];
     w.extend(std::iter::repeat_n(width, depth));
     w.push(classes);

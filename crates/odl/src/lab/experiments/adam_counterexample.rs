@@ -4,7 +4,9 @@
 
 use anyhow::Result;
 use odl_optim::schedule::InvSqrt;
-use odl_optim::{apply_updates, chain, project_box, scale_by_adam, scale_by_learning_rate, AdamConfig, Chain, Transform};
+use odl_optim::{
+    apply_updates, chain, project_box, scale_by_adam, scale_by_learning_rate, AdamConfig, Chain, Transform,
+};
 use odl_plot::{Figure, LinePlot, Series};
 use odl_tensor::{Array, DType, Rng};
 use serde_json::json;
@@ -80,10 +82,17 @@ fn run(r: &Run) -> Result<Outcome> {
     let (x_ams, reg_ams) = play(&mut optimizer(0.0, b2, lr, true), steps, &mut |t| det(t));
     let (sc, delta) = (p.float("stoch_C"), p.float("stoch_delta"));
     let prob = (1.0 + delta) / (sc + 1.0);
-    let (sb1, sb2, slr, ssteps) = (p.float("stoch_b1"), p.float("stoch_b2"), p.float("stoch_lr"), p.usize("stoch_steps"));
+    let (sb1, sb2, slr, ssteps) =
+        (p.float("stoch_b1"), p.float("stoch_b2"), p.float("stoch_lr"), p.usize("stoch_steps"));
     let stoch = |amsgrad: bool| {
         let mut rng = Rng::seed(r.seed());
-        play(&mut optimizer(sb1, sb2, slr, amsgrad), ssteps, &mut |_| if rng.uniform_f64() < prob { sc } else { -1.0 })
+        play(&mut optimizer(sb1, sb2, slr, amsgrad), ssteps, &mut |_| {
+            if rng.uniform_f64() < prob {
+                sc
+            } else {
+                -1.0
+            }
+        })
     };
     r.progress(0.4, "stochastic: Adam");
     let (sx_adam, sreg_adam) = stoch(false);
@@ -104,7 +113,12 @@ fn run(r: &Run) -> Result<Outcome> {
             x_label: "round t".into(),
             y_label: "x_t".into(),
             x_log: true,
-            series: vec![line("Adam", &x_adam), line("AMSGrad", &x_ams), line("Adam, stochastic", &sx_adam), line("AMSGrad, stochastic", &sx_ams)],
+            series: vec![
+                line("Adam", &x_adam),
+                line("AMSGrad", &x_ams),
+                line("Adam, stochastic", &sx_adam),
+                line("AMSGrad, stochastic", &sx_ams),
+            ],
             ..Default::default()
         }),
     );
@@ -116,7 +130,12 @@ fn run(r: &Run) -> Result<Outcome> {
             y_label: "R_t / t".into(),
             x_log: true,
             y_log: true,
-            series: vec![line("Adam", &reg_adam), line("AMSGrad", &reg_ams), line("Adam, stochastic", &sreg_adam), line("AMSGrad, stochastic", &sreg_ams)],
+            series: vec![
+                line("Adam", &reg_adam),
+                line("AMSGrad", &reg_ams),
+                line("Adam, stochastic", &sreg_adam),
+                line("AMSGrad, stochastic", &sreg_ams),
+            ],
         }),
     );
     let last = |v: &[f64]| *v.last().unwrap();
@@ -147,7 +166,13 @@ fn run(r: &Run) -> Result<Outcome> {
         "stochastic_amsgrad_better",
         "In the stochastic variant too, AMSGrad moves towards the optimum while Adam does not",
         "final x: AMSGrad < Adam; average regret: AMSGrad < Adam",
-        format!("x {} vs {}; regret {} vs {}", g3(last(&sx_ams)), g3(last(&sx_adam)), g3(last(&sreg_ams)), g3(last(&sreg_adam))),
+        format!(
+            "x {} vs {}; regret {} vs {}",
+            g3(last(&sx_ams)),
+            g3(last(&sx_adam)),
+            g3(last(&sreg_ams)),
+            g3(last(&sreg_adam))
+        ),
         last(&sx_ams) < last(&sx_adam) && last(&sreg_ams) < last(&sreg_adam),
     ));
     Ok(out)

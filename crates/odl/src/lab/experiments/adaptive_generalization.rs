@@ -59,15 +59,21 @@ fn features(y: &[f64]) -> Vec<Vec<f64>> {
 
 fn run(r: &Run) -> Result<Outcome> {
     let p = r.params;
-    let (n, n_test, pp, steps) = (p.usize("n_train"), p.usize("n_test"), p.float("p_positive"), p.usize("steps"));
+    let (n, n_test, pp, steps) =
+        (p.usize("n_train"), p.usize("n_test"), p.float("p_positive"), p.usize("steps"));
     let mut rng = Rng::seed(r.seed());
-    let mut draw = |m: usize| -> Vec<f64> { (0..m).map(|_| if rng.uniform_f64() < pp { 1.0 } else { -1.0 }).collect() };
+    let mut draw =
+        |m: usize| -> Vec<f64> { (0..m).map(|_| if rng.uniform_f64() < pp { 1.0 } else { -1.0 }).collect() };
     let y = draw(n);
     let y_test = draw(n_test);
     let x = features(&y);
     let d = x[0].len();
     let loss = |w: &[f64]| -> f64 {
-        x.iter().zip(&y).map(|(xi, yi)| (xi.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() - yi).powi(2)).sum::<f64>() / (2 * n) as f64
+        x.iter()
+            .zip(&y)
+            .map(|(xi, yi)| (xi.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() - yi).powi(2))
+            .sum::<f64>()
+            / (2 * n) as f64
     };
     let grad = |w: &[f64]| -> Vec<f64> {
         let mut g = vec![0.0; d];
@@ -143,7 +149,11 @@ fn run(r: &Run) -> Result<Outcome> {
             y_label: "test error".into(),
             series: vec![
                 Series::points("test error", (0..4).map(|i| i as f64).collect(), te.clone()),
-                Series::dashed("fraction of negatives (majority-class predictor)", vec![0.0, 3.0], vec![1.0 - pp, 1.0 - pp]),
+                Series::dashed(
+                    "fraction of negatives (majority-class predictor)",
+                    vec![0.0, 3.0],
+                    vec![1.0 - pp, 1.0 - pp],
+                ),
             ],
             ..Default::default()
         }),

@@ -78,7 +78,14 @@ impl Problem {
             let (ev, u) = sym_eig(&h, d);
             // Newton step −H⁻¹g through the eigendecomposition
             let step: Vec<f64> = (0..d)
-                .map(|a| -(0..d).map(|k| u[a * d + k] * (0..d).map(|b| u[b * d + k] * g[b]).sum::<f64>() / ev[k].max(1e-300)).sum::<f64>())
+                .map(|a| {
+                    -(0..d)
+                        .map(|k| {
+                            u[a * d + k] * (0..d).map(|b| u[b * d + k] * g[b]).sum::<f64>()
+                                / ev[k].max(1e-300)
+                        })
+                        .sum::<f64>()
+                })
                 .collect();
             let mut t = 1.0;
             while t > 1e-12 {
@@ -134,7 +141,12 @@ fn run(r: &Run) -> Result<Outcome> {
     let scales: Vec<f64> = (0..d).map(|j| fc.powf(-(j as f64) / (d.max(2) - 1) as f64)).collect();
     let x: Vec<Vec<f64>> = (0..n).map(|_| (0..d).map(|j| scales[j] * rng.normal_f64()).collect()).collect();
     let wstar: Vec<f64> = (0..d).map(|_| rng.normal_f64()).collect();
-    let y: Vec<f64> = x.iter().map(|xi| xi.iter().zip(&wstar).map(|(a, b)| a * b).sum::<f64>() + p.float("noise") * rng.normal_f64()).collect();
+    let y: Vec<f64> = x
+        .iter()
+        .map(|xi| {
+            xi.iter().zip(&wstar).map(|(a, b)| a * b).sum::<f64>() + p.float("noise") * rng.normal_f64()
+        })
+        .collect();
     let dir: Vec<f64> = (0..d).map(|_| rng.normal_f64()).collect();
     let nd = dir.iter().map(|v| v * v).sum::<f64>().sqrt();
     let w0: Vec<f64> = dir.iter().map(|v| v / nd * p.float("init")).collect();
@@ -163,8 +175,11 @@ fn run(r: &Run) -> Result<Outcome> {
         }
         let it = |b: Option<(usize, f64)>| b.map_or(cap as f64, |b| b.0 as f64);
         let sp = it(best[0]) / it(best[1]);
-        speed.insert(format!("l{pw}"), json!({"speedup": num(sp), "iters_depth1": it(best[0]), "iters_depth2": it(best[1]),
-            "lr_depth1": best[0].map(|b| b.1), "lr_depth2": best[1].map(|b| b.1), "loss_min": num(lmin)}));
+        speed.insert(
+            format!("l{pw}"),
+            json!({"speedup": num(sp), "iters_depth1": it(best[0]), "iters_depth2": it(best[1]),
+            "lr_depth1": best[0].map(|b| b.1), "lr_depth2": best[1].map(|b| b.1), "loss_min": num(lmin)}),
+        );
         out.metric(&format!("speedup_l{pw}"), num(sp));
         series.push(Series::line_points(format!("ℓ{pw}, depth 1"), lrs.clone(), per_lr[0].clone()));
         series.push(Series::line_points(format!("ℓ{pw}, depth 2"), lrs.clone(), per_lr[1].clone()));
@@ -210,7 +225,10 @@ fn run(r: &Run) -> Result<Outcome> {
     let max_dev = dev.iter().copied().fold(0.0, f64::max);
     out.metric("end_to_end_max_rel_deviation", num(max_dev));
     out.metric("end_to_end_deviation", nums(&dev.iter().step_by(20).copied().collect::<Vec<_>>()));
-    let (s4, s2) = (out.metrics["speedup_l4"].as_f64().unwrap_or(f64::NAN), out.metrics["speedup_l2"].as_f64().unwrap_or(f64::NAN));
+    let (s4, s2) = (
+        out.metrics["speedup_l4"].as_f64().unwrap_or(f64::NAN),
+        out.metrics["speedup_l2"].as_f64().unwrap_or(f64::NAN),
+    );
     out.claims.push(Claim::new(
         "acceleration_l4",
         "For ℓ4 regression the depth-2 over-parameterization converges faster than GD on w itself, each at its best step size",

@@ -60,16 +60,21 @@ fn run(r: &Run) -> Result<Outcome> {
     let mut total_ups = 0;
     let mut details = Vec::new();
     for (ei, &eta) in etas.iter().enumerate() {
-        let mut net = MlpConfig::new(&[d, h, h, classes], Activation::Tanh).build(&mut Rng::seed(r.seed() ^ 5), DType::F32);
+        let mut net = MlpConfig::new(&[d, h, h, classes], Activation::Tanh)
+            .build(&mut Rng::seed(r.seed() ^ 5), DType::F32);
         let mut opt = sgd(eta);
         let (mut ts, mut sharp, mut losses) = (Vec::new(), Vec::new(), Vec::new());
         for t in 0..=steps {
             if t % every == 0 {
-                r.progress((ei as f64 + t as f64 / steps as f64) / etas.len() as f64, &format!("η = {eta}, step {t}"));
+                r.progress(
+                    (ei as f64 + t as f64 / steps as f64) / etas.len() as f64,
+                    &format!("η = {eta}, step {t}"),
+                );
                 let tg = target.clone();
                 let ml = ModelLoss::new(&mut net, x.clone(), move |z| z.mse(&tg));
                 let theta = ml.theta();
-                let lam = eigenpairs(&hessian_at(&|q| ml.loss(q), &theta), 1, 20, Which::Largest, r.seed()).0[0];
+                let lam =
+                    eigenpairs(&hessian_at(&|q| ml.loss(q), &theta), 1, 20, Which::Largest, r.seed()).0[0];
                 ts.push(t as f64);
                 sharp.push(lam);
             }
@@ -78,7 +83,8 @@ fn run(r: &Run) -> Result<Outcome> {
             if t == steps || !loss.item().is_finite() {
                 break;
             }
-            let mut g: Vec<Array> = grad(&loss, &net.params()).into_iter().map(|t| t.value().clone()).collect();
+            let mut g: Vec<Array> =
+                grad(&loss, &net.params()).into_iter().map(|t| t.value().clone()).collect();
             drop(loss);
             let mut v = net.param_values();
             opt.update(&mut g, &v);
@@ -87,7 +93,8 @@ fn run(r: &Run) -> Result<Outcome> {
         }
         let thr = 2.0 / eta;
         // the last 30% of the run
-        let tail: Vec<f64> = sharp.iter().zip(&ts).filter(|(_, t)| **t >= 0.7 * steps as f64).map(|(s, _)| *s).collect();
+        let tail: Vec<f64> =
+            sharp.iter().zip(&ts).filter(|(_, t)| **t >= 0.7 * steps as f64).map(|(s, _)| *s).collect();
         let mean_tail = tail.iter().sum::<f64>() / tail.len().max(1) as f64;
         let rr = mean_tail / thr;
         ratio.insert(eta.to_string(), num(rr));
@@ -102,10 +109,16 @@ fn run(r: &Run) -> Result<Outcome> {
         all_hover &= (0.75..=1.25).contains(&rr);
         all_fall &= falls;
         all_rise &= rise;
-        details.push(json!({"eta": eta, "initial_sharpness": num(sharp[0]), "mean_sharpness_tail": num(mean_tail),
-            "loss_at_entry": num(entry_loss), "final_loss": num(final_loss), "loss_increases": ups}));
+        details.push(
+            json!({"eta": eta, "initial_sharpness": num(sharp[0]), "mean_sharpness_tail": num(mean_tail),
+            "loss_at_entry": num(entry_loss), "final_loss": num(final_loss), "loss_increases": ups}),
+        );
         sharp_series.push(Series::line(format!("η = {eta}"), ts.clone(), sharp.clone()));
-        sharp_series.push(Series::dashed(format!("2/η = {}", g3(thr)), vec![0.0, steps as f64], vec![thr, thr]));
+        sharp_series.push(Series::dashed(
+            format!("2/η = {}", g3(thr)),
+            vec![0.0, steps as f64],
+            vec![thr, thr],
+        ));
         loss_series.push(Series::indexed(format!("η = {eta}"), losses));
     }
     out.metric("sharpness_over_2_by_eta", json!(ratio));
@@ -131,12 +144,27 @@ fn run(r: &Run) -> Result<Outcome> {
             ..Default::default()
         }),
     );
-    let fmt = ratio.iter().map(|(k, v)| format!("η={k}: {}", g3(v.as_f64().unwrap_or(f64::NAN)))).collect::<Vec<_>>().join(", ");
+    let fmt = ratio
+        .iter()
+        .map(|(k, v)| format!("η={k}: {}", g3(v.as_f64().unwrap_or(f64::NAN))))
+        .collect::<Vec<_>>()
+        .join(", ");
     out.claims.push(Claim::new(
         "progressive_sharpening",
         "The sharpness starts below 2/η and rises to it (progressive sharpening)",
         "for every η: λ_max(0) < 2/η, and later ≥ 0.9·2/η",
-        format!("{}", details.iter().map(|d| format!("η={}: {}", d["eta"], g3(d["initial_sharpness"].as_f64().unwrap_or(f64::NAN)))).collect::<Vec<_>>().join(", ")),
+        format!(
+            "{}",
+            details
+                .iter()
+                .map(|d| format!(
+                    "η={}: {}",
+                    d["eta"],
+                    g3(d["initial_sharpness"].as_f64().unwrap_or(f64::NAN))
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         all_rise,
     ));
     out.claims.push(Claim::new(

@@ -64,7 +64,8 @@ fn nonconvex_fraction(z: &[f64], n: usize) -> f64 {
 
 fn run(r: &Run) -> Result<Outcome> {
     let p = r.params;
-    let (depth, width, epochs, n_grid, range) = (p.usize("depth"), p.usize("width"), p.usize("epochs"), p.usize("grid"), p.float("range"));
+    let (depth, width, epochs, n_grid, range) =
+        (p.usize("depth"), p.usize("width"), p.usize("epochs"), p.usize("grid"), p.float("range"));
     let data = classification(p.usize("n_train"), 200, r.seed());
     let mut out = Outcome::default();
     out.notes.extend(data.note.clone());
@@ -87,7 +88,10 @@ fn run(r: &Run) -> Result<Outcome> {
         }
         let theta = net.param_values();
         r.progress((ci as f64 + 0.6) / 3.0, &format!("{name}: surface"));
-        let (d1, d2) = (filter_normalized_direction(&theta, r.seed() ^ 31), filter_normalized_direction(&theta, r.seed() ^ 32));
+        let (d1, d2) = (
+            filter_normalized_direction(&theta, r.seed() ^ 31),
+            filter_normalized_direction(&theta, r.seed() ^ 32),
+        );
         let cell = std::cell::RefCell::new(&mut net);
         let eval = |q: &[Array]| {
             let mut m = cell.borrow_mut();
@@ -118,14 +122,20 @@ fn run(r: &Run) -> Result<Outcome> {
             pca_explained = plane.explained.0 + plane.explained.1;
             let (xs, ys): (Vec<f64>, Vec<f64>) = plane.coords.iter().copied().unzip();
             let span = xs.iter().chain(&ys).fold(0.0f64, |m, v| m.max(v.abs())) * 1.2;
-            let g: Vec<f64> = (0..n_grid).map(|i| -span + 2.0 * span * i as f64 / (n_grid - 1) as f64).collect();
+            let g: Vec<f64> =
+                (0..n_grid).map(|i| -span + 2.0 * span * i as f64 / (n_grid - 1) as f64).collect();
             r.progress((ci as f64 + 0.8) / 3.0, "PCA plane");
-            let zp: Vec<f64> = slice_2d(&eval, &theta, &plane.d1, &plane.d2, &g, &g).into_iter().map(|v| v.0).collect();
+            let zp: Vec<f64> =
+                slice_2d(&eval, &theta, &plane.d1, &plane.d2, &g, &g).into_iter().map(|v| v.0).collect();
             out.metric("trajectory_pca", json!({"coords": plane.coords.iter().map(|c| [c.0, c.1]).collect::<Vec<_>>(), "explained": [plane.explained.0, plane.explained.1], "loss_grid": nums(&zp)}));
             out.figure(
                 "trajectory-pca",
                 Figure::Heatmap(Heatmap {
-                    title: format!("Training trajectory on its PCA plane ({}% + {}% of the variance)", (plane.explained.0 * 100.0).round(), (plane.explained.1 * 100.0).round()),
+                    title: format!(
+                        "Training trajectory on its PCA plane ({}% + {}% of the variance)",
+                        (plane.explained.0 * 100.0).round(),
+                        (plane.explained.1 * 100.0).round()
+                    ),
                     x_label: "1st principal direction".into(),
                     y_label: "2nd principal direction".into(),
                     x: g.clone(),
@@ -145,7 +155,12 @@ fn run(r: &Run) -> Result<Outcome> {
         "skip_connections_smooth_the_surface",
         "Without skip connections a deep net's surface is markedly less convex than with them",
         "non-convex fraction: plain > residual",
-        format!("plain {}, residual {}, wide plain {}", g3(nc("plain")), g3(nc("residual")), g3(nc("plain, 4× wider"))),
+        format!(
+            "plain {}, residual {}, wide plain {}",
+            g3(nc("plain")),
+            g3(nc("residual")),
+            g3(nc("plain, 4× wider"))
+        ),
         nc("plain") > nc("residual"),
     ));
     out.claims.push(Claim::new(

@@ -50,7 +50,15 @@ fn matmul_t(u: &[f64], n: usize, r: usize) -> Vec<f64> {
 }
 
 /// GD on U for a loss given as residual map M ↦ (value, G) with ∇_U f = (G + Gᵀ)U.
-fn solve(u0: Vec<f64>, n: usize, r: usize, eta: f64, cap: usize, grad_m: &dyn Fn(&[f64]) -> Vec<f64>, mstar: &[f64]) -> (bool, f64) {
+fn solve(
+    u0: Vec<f64>,
+    n: usize,
+    r: usize,
+    eta: f64,
+    cap: usize,
+    grad_m: &dyn Fn(&[f64]) -> Vec<f64>,
+    mstar: &[f64],
+) -> (bool, f64) {
     let mut u = u0;
     let norm_star = mstar.iter().map(|v| v * v).sum::<f64>().sqrt();
     for _ in 0..cap {
@@ -102,12 +110,17 @@ fn run(r: &Run) -> Result<Outcome> {
         g
     };
     let po = p.float("p_observe");
-    let mask: Vec<f64> = (0..n * n).map(|k| if k % n == k / n || rng.uniform_f64() < po { 1.0 } else { 0.0 }).collect();
+    let mask: Vec<f64> =
+        (0..n * n).map(|k| if k % n == k / n || rng.uniform_f64() < po { 1.0 } else { 0.0 }).collect();
     let mask: Vec<f64> = (0..n * n).map(|k| mask[k.min((k % n) * n + k / n)]).collect();
-    let completion = |mm: &[f64]| -> Vec<f64> { (0..n * n).map(|k| 0.5 * mask[k] * (mm[k] - mstar[k]) / po).collect() };
+    let completion =
+        |mm: &[f64]| -> Vec<f64> { (0..n * n).map(|k| 0.5 * mask[k] * (mm[k] - mstar[k]) / po).collect() };
     let mut out = Outcome::default();
     let mut results = Vec::new();
-    for (pi, (name, f)) in [("sensing", &sensing as &dyn Fn(&[f64]) -> Vec<f64>), ("completion", &completion)].into_iter().enumerate() {
+    for (pi, (name, f)) in [("sensing", &sensing as &dyn Fn(&[f64]) -> Vec<f64>), ("completion", &completion)]
+        .into_iter()
+        .enumerate()
+    {
         let mut global = 0;
         let mut errs = Vec::new();
         for i in 0..inits {
@@ -140,7 +153,12 @@ fn run(r: &Run) -> Result<Outcome> {
             x_label: "run".into(),
             y_label: "relative error".into(),
             y_log: true,
-            series: results.iter().map(|(nm, _, e)| Series::points(nm.to_string(), (0..e.len()).map(|i| i as f64).collect(), e.clone())).collect(),
+            series: results
+                .iter()
+                .map(|(nm, _, e)| {
+                    Series::points(nm.to_string(), (0..e.len()).map(|i| i as f64).collect(), e.clone())
+                })
+                .collect(),
             ..Default::default()
         }),
     );

@@ -6,6 +6,7 @@ pub mod adam_counterexample;
 pub mod adaptive_generalization;
 pub mod alchemy;
 pub mod backprop_forms;
+pub mod batchnorm;
 pub mod deep_faster;
 pub mod dynamical_isometry;
 pub mod edge_of_stability;
@@ -43,6 +44,7 @@ pub static ALL: &[&Experiment] = &[
     &resnet_depth::EXPERIMENT,
     &loss_landscape::EXPERIMENT,
     &matrix_sensing::EXPERIMENT,
+    &batchnorm::EXPERIMENT,
 ];
 
 /// `v` with 3 significant digits (for claim texts).

@@ -84,7 +84,11 @@ fn run(r: &Run) -> Result<Outcome> {
         let (e, _) = power_law(&kappas, &iters[m]);
         out.metric(&format!("exponent_{name}"), num(e));
         out.metric(&format!("iters_{name}"), nums(&iters[m]));
-        series.push(Series::line_points(format!("{} (fit κ^{:.2})", name.replace('_', " "), e), kappas.clone(), iters[m].clone()));
+        series.push(Series::line_points(
+            format!("{} (fit κ^{:.2})", name.replace('_', " "), e),
+            kappas.clone(),
+            iters[m].clone(),
+        ));
     }
     out.metric("kappas", json!(kappas));
     out.figure(

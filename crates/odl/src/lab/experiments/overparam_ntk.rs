@@ -74,7 +74,9 @@ fn run(r: &Run) -> Result<Outcome> {
         let w0: Vec<Vec<f64>> = (0..m).map(|_| (0..d).map(|_| rng.normal_f64()).collect()).collect();
         let mut w = w0.clone();
         let sm = (m as f64).sqrt();
-        let pattern = |w: &[Vec<f64>]| -> Vec<bool> { w.iter().flat_map(|wr| x.iter().map(move |xi| dot(wr, xi) > 0.0)).collect() };
+        let pattern = |w: &[Vec<f64>]| -> Vec<bool> {
+            w.iter().flat_map(|wr| x.iter().map(move |xi| dot(wr, xi) > 0.0)).collect()
+        };
         let p0 = pattern(&w0);
         // H(0)_ij = (1/m) Σ_r xᵢᵀxⱼ 1[w_rᵀxᵢ > 0] 1[w_rᵀxⱼ > 0]
         let mut h0 = vec![0.0; n * n];
@@ -94,7 +96,9 @@ fn run(r: &Run) -> Result<Outcome> {
         let mut losses = Vec::with_capacity(steps + 1);
         for t in 0..=steps {
             // forward: preactivations z[r][i]
-            let u: Vec<f64> = (0..n).map(|i| w.iter().zip(&a).map(|(wr, ar)| ar * dot(wr, &x[i]).max(0.0)).sum::<f64>() / sm).collect();
+            let u: Vec<f64> = (0..n)
+                .map(|i| w.iter().zip(&a).map(|(wr, ar)| ar * dot(wr, &x[i]).max(0.0)).sum::<f64>() / sm)
+                .collect();
             let res: Vec<f64> = u.iter().zip(&y).map(|(ui, yi)| ui - yi).collect();
             losses.push(0.5 * res.iter().map(|v| v * v).sum::<f64>());
             if t == steps {
@@ -123,19 +127,39 @@ fn run(r: &Run) -> Result<Outcome> {
         let (_, slope, _) = line(&ts, &ll);
         rates.push(-slope);
         finals.push(*losses.last().unwrap());
-        moves.push(w.iter().zip(&w0).map(|(a, b)| a.iter().zip(b).map(|(p, q)| (p - q).powi(2)).sum::<f64>().sqrt()).fold(0.0, f64::max));
+        moves.push(
+            w.iter()
+                .zip(&w0)
+                .map(|(a, b)| a.iter().zip(b).map(|(p, q)| (p - q).powi(2)).sum::<f64>().sqrt())
+                .fold(0.0, f64::max),
+        );
         let pt = pattern(&w);
         flips.push(pt.iter().zip(&p0).filter(|(a, b)| a != b).count() as f64 / pt.len() as f64);
         let stride = (steps / 400).max(1);
-        let (cx, cy): (Vec<f64>, Vec<f64>) = (0..=steps).step_by(stride).map(|t| (t as f64, losses[t])).unzip();
+        let (cx, cy): (Vec<f64>, Vec<f64>) =
+            (0..=steps).step_by(stride).map(|t| (t as f64, losses[t])).unzip();
         curves.push(Series::line(format!("m = {m}"), cx, cy));
     }
     let wf: Vec<f64> = widths.iter().map(|w| *w as f64).collect();
     let (move_slope, _) = power_law(&wf, &moves);
     let predicted_rate = -2.0 * (1.0 - eta * lambda0).ln();
     out.metric("lambda0", num(lambda0));
-    out.metric("lambda_min", json!(widths.iter().zip(&lmins).map(|(m, l)| (m.to_string(), num(*l))).collect::<serde_json::Map<_, _>>()));
-    out.metric("rate", json!(widths.iter().zip(&rates).map(|(m, l)| (m.to_string(), num(*l))).collect::<serde_json::Map<_, _>>()));
+    out.metric(
+        "lambda_min",
+        json!(widths
+            .iter()
+            .zip(&lmins)
+            .map(|(m, l)| (m.to_string(), num(*l)))
+            .collect::<serde_json::Map<_, _>>()),
+    );
+    out.metric(
+        "rate",
+        json!(widths
+            .iter()
+            .zip(&rates)
+            .map(|(m, l)| (m.to_string(), num(*l)))
+            .collect::<serde_json::Map<_, _>>()),
+    );
     out.metric("weight_move_slope", num(move_slope));
     out.metric("max_weight_movement", nums(&moves));
     out.metric("flipped_fraction", nums(&flips));
@@ -164,7 +188,11 @@ fn run(r: &Run) -> Result<Outcome> {
             series: vec![
                 Series::line_points("max_r ‖w_r(T) − w_r(0)‖", wf.clone(), moves.clone()),
                 Series::line_points("fraction of flipped activations", wf.clone(), flips.clone()),
-                Series::dashed("∝ m^(−1/2)", wf.clone(), wf.iter().map(|m| moves[0] * (wf[0] / m).sqrt()).collect()),
+                Series::dashed(
+                    "∝ m^(−1/2)",
+                    wf.clone(),
+                    wf.iter().map(|m| moves[0] * (wf[0] / m).sqrt()).collect(),
+                ),
             ],
         }),
     );
@@ -175,7 +203,10 @@ fn run(r: &Run) -> Result<Outcome> {
             x_label: "width m".into(),
             y_label: "λ_min(H(0))".into(),
             x_log: true,
-            series: vec![Series::line_points("H(0)", wf.clone(), lmins.clone()), Series::dashed("λ₀ = λ_min(H∞)", vec![wf[0], wf[wf.len() - 1]], vec![lambda0, lambda0])],
+            series: vec![
+                Series::line_points("H(0)", wf.clone(), lmins.clone()),
+                Series::dashed("λ₀ = λ_min(H∞)", vec![wf[0], wf[wf.len() - 1]], vec![lambda0, lambda0]),
+            ],
             ..Default::default()
         }),
     );

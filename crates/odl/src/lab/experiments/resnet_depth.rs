@@ -40,7 +40,8 @@ pub static EXPERIMENT: Experiment = Experiment {
 
 fn run(r: &Run) -> Result<Outcome> {
     let p = r.params;
-    let (depths, width, epochs, lr) = (p.usizes("depths"), p.usize("width"), p.usize("epochs"), p.float("lr"));
+    let (depths, width, epochs, lr) =
+        (p.usizes("depths"), p.usize("width"), p.usize("epochs"), p.float("lr"));
     let data = classification(p.usize("n_train"), 200, r.seed());
     let mut out = Outcome::default();
     out.notes.extend(data.note.clone());
@@ -57,12 +58,22 @@ fn run(r: &Run) -> Result<Outcome> {
             let mut net = relu_mlp(d_in, width, depth, classes, residual, r.seed() ^ 9);
             let base = (2 * di + ri) as f64 / total as f64;
             let cfg = TrainConfig { epochs, batch: 50, stop_at_train_acc: None, seed: r.seed() };
-            let h = train_classifier(&mut net, &mut adam(lr, 0.9, 0.999, 1e-8), &data.train, None, None, &cfg, &|f| {
-                r.progress(base + f / total as f64, &format!("{name}, depth {depth}"))
-            });
+            let h = train_classifier(
+                &mut net,
+                &mut adam(lr, 0.9, 0.999, 1e-8),
+                &data.train,
+                None,
+                None,
+                &cfg,
+                &|f| r.progress(base + f / total as f64, &format!("{name}, depth {depth}")),
+            );
             let fin = *h.train_loss.last().unwrap();
             losses.insert(format!("{name}/{depth}"), num(fin));
-            if residual { res.push(fin) } else { plain.push(fin) }
+            if residual {
+                res.push(fin)
+            } else {
+                plain.push(fin)
+            }
             curves.push(Series::indexed(format!("{name}, depth {depth}"), h.train_loss.clone()));
             if depth == *depths.iter().max().unwrap() {
                 deepest.push((name, net));
@@ -77,7 +88,10 @@ fn run(r: &Run) -> Result<Outcome> {
             x_label: "hidden layers".into(),
             y_label: "training loss".into(),
             y_log: true,
-            series: vec![Series::line_points("plain", df.clone(), plain.clone()), Series::line_points("residual", df.clone(), res.clone())],
+            series: vec![
+                Series::line_points("plain", df.clone(), plain.clone()),
+                Series::line_points("residual", df.clone(), res.clone()),
+            ],
             ..Default::default()
         }),
     );

@@ -96,7 +96,10 @@ impl SaddleChain {
 
 fn pgd(eta: f64, radius: f64, seed: u64) -> Chain {
     // a perturbation whenever the step is below η·(r/10) and 50 steps have passed
-    chain(vec![Box::new(scale_by_learning_rate(eta)), Box::new(perturb(radius, eta * radius / 10.0, 50, seed))])
+    chain(vec![
+        Box::new(scale_by_learning_rate(eta)),
+        Box::new(perturb(radius, eta * radius / 10.0, 50, seed)),
+    ])
 }
 
 fn run(r: &Run) -> Result<Outcome> {
@@ -108,10 +111,17 @@ fn run(r: &Run) -> Result<Outcome> {
     let single = |x: &[f64]| vec![x[0], -x[1] + x[1].powi(3)];
     let f1 = |x: &[f64]| 0.5 * x[0] * x[0] - 0.5 * x[1] * x[1] + 0.25 * x[1].powi(4);
     let escaped1 = |x: &[f64], _: usize| f1(x) < -0.2;
-    let (gd_exact, _) = iterate(&mut |x| single(x), &[1.0, 0.0], &mut sgd(eta), &mut |x, k| escaped1(x, k), 20_000);
-    let (gd_eps, _) = iterate(&mut |x| single(x), &[1.0, eps], &mut sgd(eta), &mut |x, k| escaped1(x, k), cap);
-    let (pgd_exact, _) =
-        iterate(&mut |x| single(x), &[1.0, 0.0], &mut pgd(eta, radius, r.seed()), &mut |x, k| escaped1(x, k), cap);
+    let (gd_exact, _) =
+        iterate(&mut |x| single(x), &[1.0, 0.0], &mut sgd(eta), &mut |x, k| escaped1(x, k), 20_000);
+    let (gd_eps, _) =
+        iterate(&mut |x| single(x), &[1.0, eps], &mut sgd(eta), &mut |x, k| escaped1(x, k), cap);
+    let (pgd_exact, _) = iterate(
+        &mut |x| single(x),
+        &[1.0, 0.0],
+        &mut pgd(eta, radius, r.seed()),
+        &mut |x, k| escaped1(x, k),
+        cap,
+    );
     let predicted = (1.0 / eps.max(1e-300)).ln() / (1.0 + eta).ln();
     out.metric(
         "single_saddle",
@@ -122,7 +132,11 @@ fn run(r: &Run) -> Result<Outcome> {
         "gd_stuck_on_stable_manifold",
         "GD started on the stable manifold of a strict saddle never leaves it; perturbed GD escapes",
         "GD: no escape in 20 000 steps; perturbed GD escapes",
-        format!("GD {}, perturbed GD {}", gd_exact.map_or("stuck".into(), |k| format!("escaped at {k}")), pgd_exact.map_or("stuck".into(), |k| format!("escaped at {k}"))),
+        format!(
+            "GD {}, perturbed GD {}",
+            gd_exact.map_or("stuck".into(), |k| format!("escaped at {k}")),
+            pgd_exact.map_or("stuck".into(), |k| format!("escaped at {k}"))
+        ),
         gd_exact.is_none() && pgd_exact.is_some(),
     ));
     out.claims.push(Claim::new(
@@ -144,8 +158,13 @@ fn run(r: &Run) -> Result<Outcome> {
         for s in 0..seeds {
             let x0: Vec<f64> = (0..d).map(|_| scale * rng.normal_f64()).collect();
             let (k1, _) = iterate(&mut |x| sc.grad(x), &x0, &mut sgd(eta), &mut |x, _| sc.escaped(x), cap);
-            let (k2, _) =
-                iterate(&mut |x| sc.grad(x), &x0, &mut pgd(eta, radius, r.seed() ^ s as u64), &mut |x, _| sc.escaped(x), cap);
+            let (k2, _) = iterate(
+                &mut |x| sc.grad(x),
+                &x0,
+                &mut pgd(eta, radius, r.seed() ^ s as u64),
+                &mut |x, _| sc.escaped(x),
+                cap,
+            );
             censored |= k1.is_none() || k2.is_none();
             a.push(k1.unwrap_or(cap) as f64);
             b.push(k2.unwrap_or(cap) as f64);
@@ -177,7 +196,10 @@ fn run(r: &Run) -> Result<Outcome> {
             x_label: "number of saddles d".into(),
             y_label: "iterations".into(),
             y_log: true,
-            series: vec![Series::line_points("gradient descent", ds.clone(), gd_t.clone()), Series::line_points("perturbed GD", ds.clone(), pgd_t.clone())],
+            series: vec![
+                Series::line_points("gradient descent", ds.clone(), gd_t.clone()),
+                Series::line_points("perturbed GD", ds.clone(), pgd_t.clone()),
+            ],
             ..Default::default()
         }),
     );

@@ -49,7 +49,11 @@ fn kernel(a: &[f64], b: &[f64]) -> (f64, Vec<f64>) {
     let th = c.acos();
     let s = th.sin();
     let val = na * nb * (s + (std::f64::consts::PI - th) * c) / TWO_PI;
-    let grad = a.iter().zip(b).map(|(ai, bi)| (nb * s * ai / na + (std::f64::consts::PI - th) * bi) / TWO_PI).collect();
+    let grad = a
+        .iter()
+        .zip(b)
+        .map(|(ai, bi)| (nb * s * ai / na + (std::f64::consts::PI - th) * bi) / TWO_PI)
+        .collect();
     (val, grad)
 }
 
@@ -115,21 +119,29 @@ pub(crate) fn descend(w0: Vec<Vec<f64>>, v: &[Vec<f64>], eta: f64, tol: f64, bad
 
 fn run(r: &Run) -> Result<Outcome> {
     let p = r.params;
-    let (ks, inits, eta, tol, bad, cap) =
-        (p.usizes("ks"), p.usize("inits"), p.float("eta"), p.float("grad_tol"), p.float("bad_loss"), p.usize("max_iters"));
+    let (ks, inits, eta, tol, bad, cap) = (
+        p.usizes("ks"),
+        p.usize("inits"),
+        p.float("eta"),
+        p.float("grad_tol"),
+        p.float("bad_loss"),
+        p.usize("max_iters"),
+    );
     let mut rng = Rng::seed(r.seed());
     let mut out = Outcome::default();
     let (mut frac, mut unconv, mut losses) = (Map::new(), Map::new(), Map::new());
     let mut series: Vec<(String, Vec<f64>)> = vec![("n = k".into(), vec![]), ("n = k + 1".into(), vec![])];
     let total = ks.len() * 2;
     for (ki, &k) in ks.iter().enumerate() {
-        let v: Vec<Vec<f64>> = (0..k).map(|i| (0..k).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect();
+        let v: Vec<Vec<f64>> =
+            (0..k).map(|i| (0..k).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect();
         for (extra, s) in series.iter_mut().enumerate() {
             let n = k + extra;
             r.progress((2 * ki + extra) as f64 / total as f64, &format!("k = {k}, n = {n}"));
             let (mut nbad, mut nun, mut bad_losses) = (0, 0, Vec::new());
             for _ in 0..inits {
-                let w0 = (0..n).map(|_| (0..k).map(|_| rng.normal_f64() / (k as f64).sqrt()).collect()).collect();
+                let w0 =
+                    (0..n).map(|_| (0..k).map(|_| rng.normal_f64() / (k as f64).sqrt()).collect()).collect();
                 match descend(w0, &v, eta / k as f64, tol, bad, cap) {
                     End::Global => {}
                     End::Spurious(l) => {
@@ -161,7 +173,10 @@ fn run(r: &Run) -> Result<Outcome> {
             title: "Fraction of random starts ending in a spurious local minimum".into(),
             x_label: "teacher neurons k".into(),
             y_label: "fraction of runs".into(),
-            series: series.iter().map(|(n, v)| Series::line_points(n.clone(), kf.clone(), v.clone())).collect(),
+            series: series
+                .iter()
+                .map(|(n, v)| Series::line_points(n.clone(), kf.clone(), v.clone()))
+                .collect(),
             ..Default::default()
         }),
     );
@@ -203,7 +218,8 @@ mod tests {
     #[test]
     fn closed_form_gradient_matches_finite_differences() {
         let mut rng = Rng::seed(1);
-        let v: Vec<Vec<f64>> = (0..3).map(|i| (0..3).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect();
+        let v: Vec<Vec<f64>> =
+            (0..3).map(|i| (0..3).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect();
         let w: Vec<Vec<f64>> = (0..4).map(|_| (0..3).map(|_| rng.normal_f64()).collect()).collect();
         let (_, g) = loss_grad(&w, &v);
         let h = 1e-6;
