@@ -32,6 +32,8 @@ pub struct History {
     pub epochs_to_fit: Option<usize>,
     /// the loss became NaN/∞ (training stopped there)
     pub diverged: bool,
+    /// the mini-batch loss of every step (training mode)
+    pub batch_loss: Vec<f64>,
 }
 
 /// The inputs of a data set as a model sees them: flat vectors `[n, d]`
@@ -106,6 +108,7 @@ pub fn train_classifier(
             step += 1;
             let logits = model.forward(&inputs(&b.x, in_shape), &mut ctx);
             let loss = logits.cross_entropy(b.labels());
+            h.batch_loss.push(loss.item());
             if !loss.item().is_finite() {
                 h.diverged = true;
                 return h;

@@ -13,6 +13,7 @@ pub mod edge_of_stability;
 pub mod explode_vanish;
 pub mod hanin_rolnick;
 pub mod loss_landscape;
+pub mod lr_schedules;
 pub mod matrix_sensing;
 pub mod momentum_rates;
 pub mod overparam_ntk;
@@ -45,6 +46,7 @@ pub static ALL: &[&Experiment] = &[
     &loss_landscape::EXPERIMENT,
     &matrix_sensing::EXPERIMENT,
     &batchnorm::EXPERIMENT,
+    &lr_schedules::EXPERIMENT,
 ];
 
 /// `v` with 3 significant digits (for claim texts).
