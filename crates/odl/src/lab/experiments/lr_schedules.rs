@@ -170,11 +170,15 @@ fn run(r: &Run) -> Result<Outcome> {
         format!("{} vs {} (with warm-up: {})", g3(sn), g3(s0), g3(sw)),
         sn > 1.25 * s0,
     ));
-    out.notes.push(format!(
+    out.notes.push(if sw < sn {
+        format!("Warm-up lowered the spike at batch {bmax}: {} with warm-up vs {} without.", g3(sw), g3(sn))
+    } else {
+        format!(
         "Goyal et al.'s warm-up remedy did not reproduce in this small setting: at batch {bmax} the peak loss ratio is {} with \
          warm-up and {} without (the spike comes when the full step is reached, warm-up or not).",
         g3(sw),
         g3(sn)
-    ));
+    )
+    });
     Ok(out)
 }
