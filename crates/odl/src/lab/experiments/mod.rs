@@ -21,6 +21,7 @@ pub mod random_labels;
 pub mod resnet_depth;
 pub mod saddle_escape;
 pub mod shamir_depth;
+pub mod sharp_minima;
 pub mod spurious_minima;
 
 use super::Experiment;
@@ -47,6 +48,7 @@ pub static ALL: &[&Experiment] = &[
     &matrix_sensing::EXPERIMENT,
     &batchnorm::EXPERIMENT,
     &lr_schedules::EXPERIMENT,
+    &sharp_minima::EXPERIMENT,
 ];
 
 /// `v` with 3 significant digits (for claim texts).

@@ -1,0 +1,182 @@
+//! Optional · Keskar et al. 2017, "On large-batch training for deep learning:
+//! generalization gap and sharp minima": large-batch training ends in sharper
+//! minima than small-batch training — and Dinh et al. 2017, "Sharp minima can
+//! generalize for deep nets": reparameterizing a ReLU net changes its
+//! sharpness arbitrarily without changing the function.
+
+use anyhow::Result;
+use odl_autodiff::Tensor;
+use odl_nn::{Activation, MlpConfig, Module};
+use odl_optim::adam;
+use odl_plot::{Figure, LinePlot, Series};
+use odl_probe::landscape::{filter_normalized_direction, slice_1d};
+use odl_probe::objective::value_and_grad;
+use odl_probe::sharpness::epsilon_sharpness;
+use odl_probe::{eigenpairs, hessian_at, ModelLoss, Which};
+use odl_tensor::{Array, DType, Rng};
+use serde_json::json;
+
+use super::g3;
+use crate::lab::data::classification;
+use crate::lab::params::{float, int};
+use crate::lab::trainer::{train_classifier, TrainConfig};
+use crate::lab::{Claim, Experiment, Outcome, Run};
+use crate::output::{num, nums};
+
+/// The experiment.
+pub static EXPERIMENT: Experiment = Experiment {
+    id: "sharp-minima",
+    lecture: "opt.",
+    title: "Large batches find sharper minima — and sharpness is not invariant to reparameterization",
+    source: "N. Keskar, D. Mudigere, J. Nocedal, M. Smelyanskiy, P. Tang, ICLR 2017; L. Dinh, R. Pascanu, S. Bengio, Y. Bengio, ICML 2017",
+    setup: "A ReLU MLP (two hidden layers of `hidden` units) trained with Adam on `n_train` examples with batch `small_batch` and \
+            with batch `large_batch` until 99% training accuracy (or `max_epochs`). At each minimum, on the training set: Keskar's \
+            ε-sharpness (box |yᵢ| ≤ ε(|θᵢ|+1), 20 ascent steps), the top Hessian eigenvalue (Lanczos), test accuracy and a \
+            filter-normalized 1-D slice. Dinh's rescaling: (αW₁, αb₁, W₂/α) of the small-batch minimum computes the same function.",
+    params: |s| {
+        vec![
+            int("n_train", s.pick(1000, 2000, 10000), 100, 60000, "training examples"),
+            int("hidden", s.pick(128, 256, 512), 2, 8192, "hidden units per layer"),
+            int("small_batch", 32, 1, 100000, "small batch"),
+            int("large_batch", s.pick(500, 1000, 5000), 1, 100000, "large batch"),
+            int("max_epochs", s.pick(60, 100, 300), 1, 100000, "epoch cap"),
+            float("lr", 1e-3, 1e-7, 1.0, "Adam step size"),
+            float("eps", 1e-3, 1e-6, 0.5, "ε of the sharpness box"),
+            float("alpha", 8.0, 1.0, 1e3, "Dinh's rescaling factor"),
+        ]
+    },
+    run,
+};
+
+fn run(r: &Run) -> Result<Outcome> {
+    let p = r.params;
+    let data = classification(p.usize("n_train"), 1000, r.seed());
+    let mut out = Outcome::default();
+    out.notes.extend(data.note.clone());
+    let n = data.train.len();
+    let d = data.train.x.numel() / n;
+    let classes = data.train.classes();
+    let h = p.usize("hidden");
+    let x = Tensor::constant(data.train.x.reshape(&[n, d]));
+    let labels = data.train.labels().to_vec();
+    let alphas: Vec<f64> = (0..=20).map(|i| -1.0 + 0.1 * i as f64).collect();
+    let mut results = Vec::new();
+    let mut nets = Vec::new();
+    for (bi, batch) in [p.usize("small_batch"), p.usize("large_batch")].into_iter().enumerate() {
+        let mut net = MlpConfig::new(&[d, h, h, classes], Activation::Relu)
+            .build(&mut Rng::seed(r.seed() ^ 6), DType::F32);
+        let cfg = TrainConfig {
+            epochs: p.usize("max_epochs"),
+            batch,
+            stop_at_train_acc: Some(0.99),
+            seed: r.seed(),
+        };
+        let hist = train_classifier(
+            &mut net,
+            &mut adam(p.float("lr"), 0.9, 0.999, 1e-8),
+            &data.train,
+            Some(&data.test),
+            None,
+            &cfg,
+            &|f| r.progress((bi as f64 + 0.7 * f) / 2.5, &format!("batch {batch}: training")),
+        );
+        r.progress((bi as f64 + 0.7) / 2.5, &format!("batch {batch}: sharpness"));
+        let lb = labels.clone();
+        let ml = ModelLoss::new(&mut net, x.clone(), move |z| z.cross_entropy(&lb));
+        let theta = ml.theta();
+        let f = |q: &[Tensor]| ml.loss(q);
+        let sharp = epsilon_sharpness(&|q: &[Array]| value_and_grad(&f, q), &theta, p.float("eps"), 20);
+        let lmax = eigenpairs(&hessian_at(&f, &theta), 1, 20, Which::Largest, r.seed()).0[0];
+        let eval = |q: &[Array]| (ml.value_at(q), 0.0);
+        let slice: Vec<f64> =
+            slice_1d(&eval, &theta, &filter_normalized_direction(&theta, r.seed() ^ 2), &alphas)
+                .into_iter()
+                .map(|v| v.0)
+                .collect();
+        results.push((
+            batch,
+            sharp,
+            lmax,
+            *hist.train_acc.last().unwrap(),
+            *hist.test_acc.last().unwrap(),
+            hist.train_loss.len() - 1,
+            slice,
+        ));
+        drop(ml);
+        nets.push(net);
+    }
+    let (small, large) = (&results[0], &results[1]);
+    let ratio = large.1 / small.1;
+    out.metric("sharpness_ratio", num(ratio));
+    out.metric("lambda_max_ratio", num(large.2 / small.2));
+    out.metric(
+        "minima",
+        json!(results.iter().map(|r| json!({"batch": r.0, "epsilon_sharpness": num(r.1), "lambda_max": num(r.2), "train_acc": num(r.3), "test_acc": num(r.4), "epochs": r.5})).collect::<Vec<_>>()),
+    );
+    // Dinh et al.: the same function with a very different Hessian
+    r.progress(0.85, "Dinh's rescaling");
+    let a = p.float("alpha");
+    let theta = nets[0].param_values();
+    let scale = |v: &Array, c: f64| {
+        Array::from_f64(&v.to_vec_f64().iter().map(|t| t * c).collect::<Vec<_>>(), v.shape(), v.dtype())
+    };
+    let mut rescaled = theta.clone();
+    rescaled[0] = scale(&theta[0], a);
+    rescaled[1] = scale(&theta[1], a);
+    rescaled[2] = scale(&theta[2], 1.0 / a);
+    let lb = labels.clone();
+    let ml = ModelLoss::new(&mut nets[0], x.clone(), move |z| z.cross_entropy(&lb));
+    let f = |q: &[Tensor]| ml.loss(q);
+    let (l1, l2) = (ml.value_at(&theta), ml.value_at(&rescaled));
+    let lam1 = eigenpairs(&hessian_at(&f, &theta), 1, 20, Which::Largest, r.seed()).0[0];
+    let lam2 = eigenpairs(&hessian_at(&f, &rescaled), 1, 20, Which::Largest, r.seed()).0[0];
+    let eval = |q: &[Array]| (ml.value_at(q), 0.0);
+    let s1: Vec<f64> = slice_1d(&eval, &theta, &filter_normalized_direction(&theta, r.seed() ^ 2), &alphas)
+        .into_iter()
+        .map(|v| v.0)
+        .collect();
+    let s2: Vec<f64> =
+        slice_1d(&eval, &rescaled, &filter_normalized_direction(&rescaled, r.seed() ^ 2), &alphas)
+            .into_iter()
+            .map(|v| v.0)
+            .collect();
+    let slice_diff = s1.iter().zip(&s2).map(|(u, v)| (u - v).abs() / u.abs().max(1e-12)).fold(0.0, f64::max);
+    out.metric("dinh", json!({"alpha": a, "loss": [l1, l2], "lambda_max": [lam1, lam2], "filter_normalized_slice_max_rel_diff": slice_diff}));
+    out.metric("slices", json!({"alphas": alphas, "small_batch": nums(&small.6), "large_batch": nums(&large.6), "rescaled_small_batch": nums(&s2)}));
+    out.figure(
+        "slices",
+        Figure::Lines(LinePlot {
+            title: "Filter-normalized 1-D slices through the two minima".into(),
+            x_label: "α".into(),
+            y_label: "training loss".into(),
+            y_log: true,
+            series: vec![
+                Series::line(format!("batch {}", small.0), alphas.clone(), small.6.clone()),
+                Series::line(format!("batch {}", large.0), alphas.clone(), large.6.clone()),
+                Series::dashed(format!("batch {} rescaled by α = {a}", small.0), alphas.clone(), s2.clone()),
+            ],
+            ..Default::default()
+        }),
+    );
+    out.claims.push(Claim::new(
+        "large_batch_is_sharper",
+        "Large-batch training converges to sharper minima than small-batch training",
+        "ε-sharpness ratio large/small > 1 and λ_max ratio > 1",
+        format!(
+            "ε-sharpness ×{}, λ_max ×{} (test acc {} vs {})",
+            g3(ratio),
+            g3(large.2 / small.2),
+            g3(large.4),
+            g3(small.4)
+        ),
+        ratio > 1.0 && large.2 > small.2,
+    ));
+    out.claims.push(Claim::new(
+        "rescaling_changes_sharpness_not_function",
+        "Rescaling layers of a ReLU net leaves the function (and the filter-normalized plot) unchanged but changes the Hessian's scale arbitrarily",
+        format!("same loss (rel. diff < 1e-4), same filter-normalized slice (< 1e-3), λ_max grows by more than α/2 = {}", g3(a / 2.0)),
+        format!("loss {} vs {}, slice diff {}, λ_max {} → {}", g3(l1), g3(l2), g3(slice_diff), g3(lam1), g3(lam2)),
+        ((l1 - l2) / l1).abs() < 1e-4 && slice_diff < 1e-3 && lam2 > 0.5 * a * lam1,
+    ));
+    Ok(out)
+}
