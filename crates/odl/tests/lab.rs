@@ -184,3 +184,82 @@ fn a_rerun_replaces_results_only_when_it_succeeds() {
     assert_eq!(after["params"]["depth"], 3);
     assert!(!out.join(".backprop-forms.partial").exists());
 }
+
+#[test]
+fn batchnorm_signature() {
+    signature(
+        "batchnorm",
+        &["loss_range_ratio", "grad_pred_ratio", "beta_smooth_ratio", "noisy_bn_final_loss_ratio"],
+    );
+}
+
+#[test]
+fn resnet_depth_signature() {
+    signature("resnet-depth", &["final_train_loss", "slices_1d"]);
+}
+
+#[test]
+fn momentum_rates_signature() {
+    signature("momentum-rates", &["exponent_gd", "exponent_heavy_ball", "exponent_nesterov"]);
+}
+
+#[test]
+fn adam_counterexample_signature() {
+    signature(
+        "adam-counterexample",
+        &["adam_final_x", "amsgrad_final_x", "adam_avg_regret", "amsgrad_avg_regret"],
+    );
+}
+
+#[test]
+fn adaptive_generalization_signature() {
+    signature("adaptive-generalization", &["test_err_adaptive", "test_err_gd"]);
+}
+
+#[test]
+fn lr_schedules_signature() {
+    signature("lr-schedules", &["final_loss", "peak_batch_loss_over_initial"]);
+}
+
+#[test]
+fn matrix_sensing_signature() {
+    signature("matrix-sensing", &["frac_global"]);
+}
+
+#[test]
+fn saddle_escape_signature() {
+    signature(
+        "saddle-escape",
+        &["escape_iters_gd", "escape_iters_pgd", "single_saddle", "degenerate_saddle"],
+    );
+}
+
+#[test]
+fn spurious_minima_signature() {
+    signature("spurious-minima", &["bad_fraction"]);
+}
+
+#[test]
+fn overparam_ntk_signature() {
+    signature("overparam-ntk", &["weight_move_slope", "lambda_min", "rate"]);
+}
+
+#[test]
+fn sharp_minima_signature() {
+    signature("sharp-minima", &["sharpness_ratio", "dinh"]);
+}
+
+#[test]
+fn loss_landscape_signature() {
+    signature("loss-landscape", &["nonconvex_fraction", "trajectory_pca"]);
+}
+
+#[test]
+fn deep_faster_signature() {
+    signature("deep-faster", &["speedup_l4", "speedup_l2", "end_to_end_max_rel_deviation"]);
+}
+
+#[test]
+fn edge_of_stability_signature() {
+    signature("edge-of-stability", &["sharpness_over_2_by_eta"]);
+}

@@ -311,7 +311,8 @@ pub fn lab(args: &LabArgs) -> Result<bool> {
         args.scale.name(),
         args.out.display()
     );
-    let queue = Mutex::new(resolved.into_iter().enumerate().collect::<Vec<_>>());
+    // popped from the back: reversed so experiments start in lecture order
+    let queue = Mutex::new(resolved.into_iter().enumerate().rev().collect::<Vec<_>>());
     let results: Mutex<Vec<(usize, Json)>> = Mutex::new(Vec::new());
     std::thread::scope(|sc| {
         for _ in 0..jobs {

@@ -89,7 +89,8 @@ fn run(r: &Run) -> Result<Outcome> {
     let test_err = |w: &[f64]| -> f64 {
         y_test.iter().filter(|&&yt| (w[0] * yt + w[1] + w[2]) * yt <= 0.0).count() as f64 / n_test as f64
     };
-    let makers: [(&str, fn(f64) -> Chain); 4] = [
+    type Maker = fn(f64) -> Chain;
+    let makers: [(&str, Maker); 4] = [
         ("gd", |lr| sgd(lr)),
         ("adagrad", |lr| adagrad(lr, 1e-10)),
         ("rmsprop", |lr| rmsprop(lr, 0.99, 1e-8)),

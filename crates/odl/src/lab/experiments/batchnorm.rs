@@ -129,7 +129,6 @@ fn run(r: &Run) -> Result<Outcome> {
                     preds.push(m.max_grad_change);
                     betas.push(m.beta);
                 }
-                drop(cell);
                 // train `every` steps on fresh batches
                 let sub: Vec<usize> =
                     rng.permutation(data.train.len()).into_iter().take(every * batch).collect();

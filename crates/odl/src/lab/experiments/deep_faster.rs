@@ -18,7 +18,7 @@ use crate::output::{num, nums};
 /// The experiment.
 pub static EXPERIMENT: Experiment = Experiment {
     id: "deep-faster",
-    lecture: "opt.",
+    lecture: "optional",
     title: "Over-parameterization as acceleration: depth-2 linear models fit ℓ4 regression faster",
     source: "S. Arora, N. Cohen, E. Hazan, \"On the optimization of deep networks: implicit acceleration by overparameterization\", ICML 2018",
     setup: "Linear regression with the ℓp loss (1/pN)Σ(xᵢᵀw − yᵢ)^p, p ∈ {2, 4}, on N Gaussian points in ℝᵈ (feature scales log-spaced over a factor `feature_cond`) with y = Xw* + noise. \

@@ -21,7 +21,7 @@ use crate::output::num;
 /// The experiment.
 pub static EXPERIMENT: Experiment = Experiment {
     id: "edge-of-stability",
-    lecture: "extra",
+    lecture: "beyond",
     title: "Edge of stability: under full-batch GD the sharpness rises to 2/η and hovers there",
     source: "J. Cohen, S. Kaur, Y. Li, Z. Kolter, A. Talwalkar, \"Gradient descent on neural networks typically occurs at the edge of stability\", ICLR 2021",
     setup: "A tanh MLP (two hidden layers of `hidden` units) on `n_train` examples with the squared loss against one-hot \
@@ -153,18 +153,11 @@ fn run(r: &Run) -> Result<Outcome> {
         "progressive_sharpening",
         "The sharpness starts below 2/η and rises to it (progressive sharpening)",
         "for every η: λ_max(0) < 2/η, and later ≥ 0.9·2/η",
-        format!(
-            "{}",
-            details
-                .iter()
-                .map(|d| format!(
-                    "η={}: {}",
-                    d["eta"],
-                    g3(d["initial_sharpness"].as_f64().unwrap_or(f64::NAN))
-                ))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        details
+            .iter()
+            .map(|d| format!("η={}: {}", d["eta"], g3(d["initial_sharpness"].as_f64().unwrap_or(f64::NAN))))
+            .collect::<Vec<_>>()
+            .join(", "),
         all_rise,
     ));
     out.claims.push(Claim::new(

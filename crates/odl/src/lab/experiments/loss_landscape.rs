@@ -21,7 +21,7 @@ use crate::output::{num, nums};
 /// The experiment.
 pub static EXPERIMENT: Experiment = Experiment {
     id: "loss-landscape",
-    lecture: "opt.",
+    lecture: "optional",
     title: "Loss landscapes: skip connections keep deep nets' surfaces convex-looking; trajectories live in two dimensions",
     source: "H. Li, Z. Xu, G. Taylor, C. Studer, T. Goldstein, \"Visualizing the loss landscape of neural nets\", NeurIPS 2018",
     setup: "ReLU MLPs of `depth` hidden layers — plain of width `width`, residual of width `width`, plain of width 4×`width` — \

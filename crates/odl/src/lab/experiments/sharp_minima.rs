@@ -26,7 +26,7 @@ use crate::output::{num, nums};
 /// The experiment.
 pub static EXPERIMENT: Experiment = Experiment {
     id: "sharp-minima",
-    lecture: "opt.",
+    lecture: "optional",
     title: "Large batches find sharper minima — and sharpness is not invariant to reparameterization",
     source: "N. Keskar, D. Mudigere, J. Nocedal, M. Smelyanskiy, P. Tang, ICLR 2017; L. Dinh, R. Pascanu, S. Bengio, Y. Bengio, ICML 2017",
     setup: "A ReLU MLP (two hidden layers of `hidden` units) trained with Adam on `n_train` examples with batch `small_batch` and \
