@@ -22,8 +22,8 @@ pub static EXPERIMENT: Experiment = Experiment {
     lecture: "L10",
     title: "Adam can converge to the worst point of a convex problem; AMSGrad fixes it",
     source: "S. Reddi, S. Kale, S. Kumar, \"On the convergence of Adam and beyond\", ICLR 2018",
-    setup: "Online problem on x ∈ [−1, 1]: f_t(x) = C·x when t mod 3 = 1 and −x otherwise (the optimum is x* = −1), β₁ = 0, \
-            β₂ = 1/(1+C²), step α/√t, projection onto the interval; Adam and AMSGrad (odl's scale_by_adam without bias \
+    setup: "Online problem on x ∈ [−1, 1]: f_t(x) = C·x when t mod 3 = 1 and −x otherwise (the optimum is x* = −1), β₁ = `b1` (0), \
+            β₂ = `b2` (1/(1+C²)), step α/√t, projection onto the interval; Adam and AMSGrad (odl's scale_by_adam without bias \
             correction, with and without the running maximum). Stochastic variant: f_t(x) = C_s·x with probability \
             (1+δ)/(C_s+1), −x otherwise (optimum −1), with β₁ = `stoch_b1`, β₂ = `stoch_b2`. Average regret \
             (1/T) Σ f_t(x_t) − f_t(x*).",
@@ -31,6 +31,8 @@ pub static EXPERIMENT: Experiment = Experiment {
         vec![
             float("C", 3.0, 2.0 + 1e-9, 1e6, "the large gradient (C > 2)"),
             float("lr", 0.5, 1e-9, 100.0, "α of the step α/√t"),
+            float("b1", 0.0, 0.0, 0.999999, "β₁ (Reddi et al.: 0)"),
+            float("b2", 0.0, 0.0, 0.999999, "β₂; 0 means Reddi et al.'s 1/(1+C²)"),
             int("steps", s.pick(6000, 30000, 300000), 3, 100_000_000, "online rounds (deterministic)"),
             float("stoch_C", 1010.0, 2.0, 1e9, "C of the stochastic variant"),
             float("stoch_delta", 0.1, 1e-6, 1.0, "δ of the stochastic variant"),
@@ -73,13 +75,14 @@ fn play(opt: &mut Chain, steps: usize, grad: &mut dyn FnMut(usize) -> f64) -> (V
 fn run(r: &Run) -> Result<Outcome> {
     let p = r.params;
     let (c, lr, steps) = (p.float("C"), p.float("lr"), p.usize("steps"));
-    let b2 = 1.0 / (1.0 + c * c);
+    let b1 = p.float("b1");
+    let b2 = if p.float("b2") == 0.0 { 1.0 / (1.0 + c * c) } else { p.float("b2") };
     let mut out = Outcome::default();
     let det = |t: usize| if t % 3 == 1 { c } else { -1.0 };
     r.progress(0.0, "deterministic: Adam");
-    let (x_adam, reg_adam) = play(&mut optimizer(0.0, b2, lr, false), steps, &mut |t| det(t));
+    let (x_adam, reg_adam) = play(&mut optimizer(b1, b2, lr, false), steps, &mut |t| det(t));
     r.progress(0.2, "deterministic: AMSGrad");
-    let (x_ams, reg_ams) = play(&mut optimizer(0.0, b2, lr, true), steps, &mut |t| det(t));
+    let (x_ams, reg_ams) = play(&mut optimizer(b1, b2, lr, true), steps, &mut |t| det(t));
     let (sc, delta) = (p.float("stoch_C"), p.float("stoch_delta"));
     let prob = (1.0 + delta) / (sc + 1.0);
     let (sb1, sb2, slr, ssteps) =

@@ -5,8 +5,8 @@
 use anyhow::Result;
 use odl_nn::Module;
 use odl_optim::adam;
-use odl_plot::{Figure, LinePlot, Series};
-use odl_probe::landscape::{filter_normalized_direction, slice_1d};
+use odl_plot::{Figure, Heatmap, LinePlot, Series};
+use odl_probe::landscape::{filter_normalized_direction, slice_1d, slice_2d};
 use odl_tensor::Array;
 use serde_json::{json, Map};
 
@@ -25,7 +25,7 @@ pub static EXPERIMENT: Experiment = Experiment {
     source: "K. He, X. Zhang, S. Ren, J. Sun, \"Deep residual learning for image recognition\", CVPR 2016; H. Li, Z. Xu, G. Taylor, C. Studer, T. Goldstein, \"Visualizing the loss landscape of neural nets\", NeurIPS 2018",
     setup: "ReLU MLPs of `width` units at each depth of `depths` (He initialization), plain or with residual blocks \
             h ← h + relu(Wh)/√L, trained with Adam for the same number of epochs on `n_train` examples. Final training loss \
-            per (architecture, depth), and 1-D filter-normalized slices of the trained deepest nets.",
+            per (architecture, depth), and 1-D and 2-D filter-normalized slices of the trained deepest nets.",
     params: |s| {
         vec![
             ints("depths", &s.pick(vec![2, 24], vec![2, 8, 24], vec![2, 8, 24, 48]), 1, 1000, "hidden layers"),
@@ -111,6 +111,7 @@ fn run(r: &Run) -> Result<Outcome> {
     let alphas: Vec<f64> = (0..=20).map(|i| -1.0 + 0.1 * i as f64).collect();
     let mut slices = Vec::new();
     let mut slice_json = Map::new();
+    let mut surfaces = Vec::new();
     for (name, net) in deepest.iter_mut() {
         let theta = net.param_values();
         let dir = filter_normalized_direction(&theta, r.seed() ^ 3);
@@ -122,6 +123,12 @@ fn run(r: &Run) -> Result<Outcome> {
         };
         let curve: Vec<f64> = slice_1d(&eval, &theta, &dir, &alphas).into_iter().map(|v| v.0).collect();
         slice_json.insert(name.to_string(), nums(&curve));
+        // and a 2-D slice on a second filter-normalized direction
+        let grid: Vec<f64> = (0..=10).map(|i| -1.0 + 0.2 * i as f64).collect();
+        let dir2 = filter_normalized_direction(&theta, r.seed() ^ 4);
+        let z: Vec<f64> =
+            slice_2d(&eval, &theta, &dir, &dir2, &grid, &grid).into_iter().map(|v| v.0).collect();
+        surfaces.push((name.to_string(), grid, z));
         slices.push(Series::line(*name, alphas.clone(), curve));
     }
     out.figure(
@@ -135,6 +142,27 @@ fn run(r: &Run) -> Result<Outcome> {
             ..Default::default()
         }),
     );
+    for (name, grid, z) in surfaces {
+        out.metric(&format!("slice_2d_{name}"), nums(&z));
+        out.figure(
+            &format!("surface-{name}"),
+            Figure::Heatmap(Heatmap {
+                title: format!(
+                    "{name}, depth {}: loss on a filter-normalized plane",
+                    depths.iter().max().unwrap()
+                ),
+                x_label: "α".into(),
+                y_label: "β".into(),
+                x: grid.clone(),
+                y: grid,
+                z,
+                log_z: true,
+                z_label: "training loss".into(),
+                contours: 10,
+                overlay: vec![],
+            }),
+        );
+    }
     out.metric("final_train_loss", json!(losses));
     out.metric("slices_1d", json!({"alphas": alphas, "loss": slice_json}));
     let (p0, pl, rl) = (plain[0], *plain.last().unwrap(), *res.last().unwrap());
