@@ -153,3 +153,26 @@ fn bad_targets_and_options_are_clear_errors() {
         assert!(!err.contains("panicked"));
     }
 }
+
+#[test]
+fn hessian_of_selected_parameters() {
+    let run = trained_run("params");
+    let r = run.to_str().unwrap();
+    let out = run.parent().unwrap().join("last-layer");
+    let o = out.to_str().unwrap();
+    // the network is linear in its last layer: there the Hessian is the Gauss–Newton matrix
+    let (code, _, err) =
+        odl(&["probe", "hessian", r, "--params", "4.", "--exact", "--ggn", "--k", "3", "--out", o]);
+    assert_eq!(code, 0, "{err}");
+    let res = probe_json(&out)["result"].clone();
+    assert_eq!(res["dim"], 12 * 2 + 2);
+    assert_eq!(res["parameters"], serde_json::json!(["4.weight", "4.bias"]));
+    let top: Vec<f64> = serde_json::from_value(res["top_eigenvalues"].clone()).unwrap();
+    let ggn: Vec<f64> = serde_json::from_value(res["ggn_top_eigenvalues"].clone()).unwrap();
+    for (h, g) in top.iter().zip(&ggn) {
+        assert!((h - g).abs() < 1e-8 * h.abs().max(1e-6), "Hessian {h} vs GGN {g}");
+    }
+    let (code, _, err) = odl(&["probe", "hessian", r, "--params", "9.weight", "--out", o]);
+    assert_eq!(code, 2);
+    assert!(err.contains("matches no parameter; the parameters are: 0.weight, 0.bias"), "{err}");
+}

@@ -1,11 +1,10 @@
 //! `odl probe hessian`.
 
 use anyhow::Result;
-use odl_autodiff::{power_iteration, LinOp};
-
+use odl_autodiff::{power_iteration, LinOp, Tensor};
 use odl_plot::{Figure, LinePlot, Series};
 use odl_probe::{exact_spectrum, hessian_at, hutchinson, lanczos, leaves, slq, Ggn, ModelLoss, Which};
-use odl_tensor::Rng;
+use odl_tensor::{Array, Rng};
 use serde_json::{json, Value};
 
 use super::{stage, Setup};
@@ -15,8 +14,33 @@ pub(super) fn probe(s: &mut Setup) -> Result<(Value, Vec<(String, Figure)>)> {
     let a = s.args.clone();
     let labels = s.labels.clone();
     let ml = ModelLoss::new(&mut s.run.model, s.x.clone(), move |z| z.cross_entropy(&labels));
-    let theta = ml.theta();
-    let h = hessian_at(&|p| ml.loss(p), &theta);
+    let all = ml.theta();
+    let names = ml.names();
+    // the parameters the Hessian is taken over (all, or those --params names)
+    let chosen: Vec<usize> = if a.params.is_empty() {
+        (0..names.len()).collect()
+    } else {
+        (0..names.len())
+            .filter(|&i| a.params.iter().any(|p| names[i] == *p || names[i].starts_with(p.as_str())))
+            .collect()
+    };
+    if chosen.is_empty() {
+        anyhow::bail!(
+            "--params {}: matches no parameter; the parameters are: {}",
+            a.params.join(","),
+            names.join(", ")
+        );
+    }
+    let theta: Vec<Array> = chosen.iter().map(|&i| all[i].clone()).collect();
+    // the full parameter list with the chosen ones replaced by `sel`
+    let full = |sel: &[Tensor]| -> Vec<Tensor> {
+        let mut v: Vec<Tensor> = all.iter().map(|t| Tensor::constant(t.clone())).collect();
+        for (&i, t) in chosen.iter().zip(sel) {
+            v[i] = t.clone();
+        }
+        v
+    };
+    let h = hessian_at(&|p| ml.loss(&full(p)), &theta);
     let n = h.dim();
     let k = (a.k as usize).min(n);
     stage(&format!("Lanczos: {} Hessian-vector products", a.steps));
@@ -47,7 +71,7 @@ pub(super) fn probe(s: &mut Setup) -> Result<(Value, Vec<(String, Figure)>)> {
     let ggn_top = if a.ggn {
         stage("Gauss–Newton: Lanczos");
         let p = leaves(&theta);
-        let ggn = Ggn::new(&p, ml.outputs(&p), |z| ml.loss_of_outputs(z));
+        let ggn = Ggn::new(&p, ml.outputs(&full(&p)), |z| ml.loss_of_outputs(z));
         Some(odl_probe::eigenpairs(&ggn, k, a.steps as usize, Which::Largest, a.seed).0)
     } else {
         None
@@ -116,7 +140,8 @@ pub(super) fn probe(s: &mut Setup) -> Result<(Value, Vec<(String, Figure)>)> {
     let moments: Vec<f64> = (1..=4).map(|k| dens.moment(k)).collect();
     let result = json!({
         "dim": n,
-        "loss": num(ml.value_at(&theta)),
+        "parameters": chosen.iter().map(|&i| names[i].clone()).collect::<Vec<_>>(),
+        "loss": num(ml.value_at(&all)),
         "top_eigenvalues": nums(&top),
         "bottom_eigenvalues": nums(&bottom),
         "power_iteration_top": num(power),

@@ -61,6 +61,9 @@ pub struct ProbeArgs {
     /// eigenpairs to report
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
     pub k: u64,
+    /// hessian: only these parameters (names or prefixes, comma-separated: --params 0.weight,2.)
+    #[arg(long, value_delimiter = ',')]
+    pub params: Vec<String>,
     /// Lanczos steps (operator applications)
     #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u64).range(2..))]
     pub steps: u64,
