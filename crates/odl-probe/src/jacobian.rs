@@ -8,7 +8,7 @@
 
 use odl_autodiff::{grad, vjp, Tensor};
 use odl_nn::{Ctx, LayerKind, Module};
-use odl_tensor::{Array, DType};
+use odl_tensor::Array;
 
 use crate::linalg::singular_values;
 
@@ -119,20 +119,20 @@ pub fn lipschitz_lower_bound(model: &mut dyn Module, x: &Array) -> f64 {
     best
 }
 
-/// `x` as f64 with a leading batch axis of 1.
+/// Example `i` of the batch `x`, with a leading batch axis of 1 (same dtype).
 pub fn one_example(x: &Array, i: usize) -> Array {
     let d: usize = x.shape()[1..].iter().product();
     let v = x.to_vec_f64()[i * d..(i + 1) * d].to_vec();
     let mut shape = x.shape().to_vec();
     shape[0] = 1;
-    Array::from_f64(&v, &shape, x.dtype()).cast(if x.dtype() == DType::F64 { DType::F64 } else { x.dtype() })
+    Array::from_f64(&v, &shape, x.dtype())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use odl_nn::{Activation, Init, MlpConfig};
-    use odl_tensor::Rng;
+    use odl_tensor::{DType, Rng};
 
     fn deep_linear(depth: usize, width: usize, init: Init, seed: u64) -> odl_nn::Sequential {
         let mut cfg = MlpConfig::new(&vec![width; depth + 1], Activation::Identity);

@@ -70,11 +70,6 @@ pub fn max_row_movement(w0: &Array, w: &Array) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// `x` cast to f64 (probes default to f64 for exact numbers).
-pub fn as_f64(x: &Array) -> Array {
-    x.cast(DType::F64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

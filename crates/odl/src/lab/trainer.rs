@@ -7,6 +7,8 @@ use odl_nn::{Ctx, Module};
 use odl_optim::{apply_updates, Chain, Transform};
 use odl_tensor::{Array, Rng};
 
+use crate::train::run::accuracy_count;
+
 /// How to train.
 pub struct TrainConfig {
     /// passes over the training set at most
@@ -61,24 +63,10 @@ pub fn evaluate(model: &mut dyn Module, data: &Dataset, in_shape: Option<&[usize
             let b = data.subset(chunk);
             let logits = model.forward(&inputs(&b.x, in_shape), &mut Ctx::eval());
             loss += logits.cross_entropy(b.labels()).item() * chunk.len() as f64;
-            correct += correct_count(&logits, b.labels());
+            correct += accuracy_count(&logits, b.labels());
         }
         (loss / data.len().max(1) as f64, correct as f64 / data.len().max(1) as f64)
     })
-}
-
-/// How many rows of `logits` have their largest entry at the label.
-pub fn correct_count(logits: &Tensor, labels: &[usize]) -> usize {
-    let k = logits.shape()[1];
-    let v = logits.to_vec_f64();
-    labels
-        .iter()
-        .enumerate()
-        .filter(|(i, &l)| {
-            let row = &v[i * k..(i + 1) * k];
-            (0..k).all(|j| row[j] < row[l] || j == l)
-        })
-        .count()
 }
 
 /// Trains `model` with cross-entropy and `opt`; `progress(epoch fraction)`.

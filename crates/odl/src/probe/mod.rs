@@ -114,17 +114,7 @@ impl Setup {
         self.run.model.set_param_values(theta.to_vec());
         let logits = no_grad(|| self.run.model.forward(&self.x, &mut Ctx::eval()));
         let loss = logits.cross_entropy(&self.labels).item();
-        let k = logits.shape()[1];
-        let v = logits.to_vec_f64();
-        let correct = self
-            .labels
-            .iter()
-            .enumerate()
-            .filter(|(i, &l)| {
-                let row = &v[i * k..(i + 1) * k];
-                (0..k).all(|j| row[j] <= row[l])
-            })
-            .count();
+        let correct = crate::train::run::accuracy_count(&logits, &self.labels);
         (loss, correct as f64 / self.labels.len() as f64)
     }
 }

@@ -298,7 +298,8 @@ fn evaluate(model: &mut Sequential, data: &Dataset, in_shape: &[usize], smoothin
     })
 }
 
-fn accuracy_count(logits: &Tensor, labels: &[usize]) -> usize {
+/// How many rows of `logits` have their (first) largest entry at the label.
+pub(crate) fn accuracy_count(logits: &Tensor, labels: &[usize]) -> usize {
     let k = logits.shape()[1];
     let v = logits.to_vec_f64();
     labels
