@@ -1,11 +1,11 @@
 //! Derivatives as functions, with JAX's names: [`grad`], [`vjp`], [`jvp`],
 //! [`hvp`], [`jacobian`], and the Hessian as a linear operator ([`Hessian`]).
 
-use odl_tensor::Array;
+use odl_tensor::{Array, BinaryOp};
 
 use crate::backward::backward;
 use crate::linop::LinOp;
-use crate::tensor::Tensor;
+use crate::tensor::{par_map, Tensor};
 
 /// `∂y/∂x` for each `x` in `wrt`, where `y` is a scalar; the results are constants.
 #[track_caller]
@@ -80,9 +80,15 @@ pub fn jacobian(f: impl Fn(&Tensor) -> Tensor, x: &Array) -> Array {
 /// operator. The gradient graph is built once; each [`Hessian::apply_arrays`]
 /// is one more reverse pass through it (what PyTorch does with
 /// `retain_graph=True`).
+///
+/// A loss that is a weighted sum of terms — a batch's mean loss as the mean of
+/// its shards' — can keep one graph per term ([`Hessian::sum`]): the terms are
+/// then applied side by side, one per compute thread (data parallelism, with
+/// each thread's GEMMs single-threaded), and their products summed.
 pub struct Hessian {
     params: Vec<Tensor>,
-    grads: Vec<Tensor>,
+    /// (weight, gradient graph of the term)
+    terms: Vec<(f64, Vec<Tensor>)>,
     dim: usize,
 }
 
@@ -90,14 +96,24 @@ impl Hessian {
     /// Builds the operator from `loss` (a scalar that depends on `params`).
     #[track_caller]
     pub fn new(loss: &Tensor, params: &[Tensor]) -> Hessian {
+        Hessian::sum(&[(1.0, loss.clone())], params)
+    }
+
+    /// The Hessian of `Σ_k w_k L_k` for `terms = [(w_k, L_k)]`, each `L_k` a
+    /// scalar that depends on `params`; every term keeps its own graph.
+    #[track_caller]
+    pub fn sum(terms: &[(f64, Tensor)], params: &[Tensor]) -> Hessian {
+        assert!(!terms.is_empty(), "Hessian::sum: no terms");
         let refs: Vec<&Tensor> = params.iter().collect();
-        let grads = grad_graph(loss, &refs);
-        Hessian { params: params.to_vec(), grads, dim: params.iter().map(Tensor::numel).sum() }
+        let grads = par_map(terms, &|(w, loss): &(f64, Tensor)| (*w, grad_graph(loss, &refs)));
+        Hessian { params: params.to_vec(), terms: grads, dim: params.iter().map(Tensor::numel).sum() }
     }
 
     /// The gradient `∇L(θ)` (values).
     pub fn gradient(&self) -> Vec<Array> {
-        self.grads.iter().map(|g| g.value().clone()).collect()
+        self.combine(
+            self.terms.iter().map(|(w, g)| (*w, g.iter().map(|t| t.value().clone()).collect())).collect(),
+        )
     }
 
     /// `H v` for `v` given as one array per parameter.
@@ -110,10 +126,32 @@ impl Hessian {
             v.len(),
             self.params.len()
         );
-        let seeds: Vec<(&Tensor, Tensor)> =
-            self.grads.iter().zip(v).map(|(g, vi)| (g, Tensor::constant(vi.clone()))).collect();
         let refs: Vec<&Tensor> = self.params.iter().collect();
-        backward(&seeds, &refs, false).into_iter().map(|t| t.value().clone()).collect()
+        let apply = |(w, grads): &(f64, Vec<Tensor>)| {
+            let seeds: Vec<(&Tensor, Tensor)> =
+                grads.iter().zip(v).map(|(g, vi)| (g, Tensor::constant(vi.clone()))).collect();
+            (*w, backward(&seeds, &refs, false).into_iter().map(|t| t.value().clone()).collect())
+        };
+        self.combine(par_map(&self.terms, &apply))
+    }
+
+    /// `Σ_k w_k x_k` for per-term lists of arrays (a lone weight-1 term as is).
+    fn combine(&self, mut parts: Vec<(f64, Vec<Array>)>) -> Vec<Array> {
+        if parts.len() == 1 && parts[0].0 == 1.0 {
+            return parts.remove(0).1;
+        }
+        let (w0, mut out) = parts.remove(0);
+        if parts.is_empty() {
+            return out.iter().map(|o| o.binary(BinaryOp::Mul, &Array::scalar(w0, o.dtype()))).collect();
+        }
+        // in place: out ← w0·out + w1·x1, then out ← out + wk·xk
+        for (k, (w, xs)) in parts.iter().enumerate() {
+            let a = if k == 0 { w0 } else { 1.0 };
+            for (o, x) in out.iter_mut().zip(xs) {
+                o.scale_add(a, x, *w);
+            }
+        }
+        out
     }
 }
 

@@ -36,4 +36,4 @@ pub use check::{check_grads, CheckError, CheckOptions, CheckReport};
 pub use functional::{grad, grad_graph, hvp, jacobian, jvp, vjp, Hessian};
 pub use linop::{power_iteration, to_dense, DenseOp, LinOp};
 pub use odl_tensor;
-pub use tensor::{enable_grad, is_grad_enabled, no_grad, Tensor};
+pub use tensor::{enable_grad, is_grad_enabled, no_grad, par_map, Tensor};

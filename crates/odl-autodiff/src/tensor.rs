@@ -52,6 +52,33 @@ pub fn enable_grad<R>(f: impl FnOnce() -> R) -> R {
     with_grad_mode(true, f)
 }
 
+/// [`odl_tensor::join`] for tensor code: both halves record (or do not
+/// record) a graph as the caller does, whichever thread runs them.
+pub(crate) fn join<RA: Send, RB: Send>(
+    a: impl FnOnce() -> RA + Send,
+    b: impl FnOnce() -> RB + Send,
+) -> (RA, RB) {
+    let on = is_grad_enabled();
+    odl_tensor::join(|| with_grad_mode(on, a), || with_grad_mode(on, b))
+}
+
+/// `f` of every item, in order, the items spread over the compute threads
+/// by recursive halving; each call records a graph, or not, as the caller
+/// does. Work that splits into independent pieces (a batch's shards) runs
+/// side by side this way, each piece's kernels on one thread.
+pub fn par_map<T: Sync, R: Send>(items: &[T], f: &(dyn Fn(&T) -> R + Sync)) -> Vec<R> {
+    match items {
+        [] => Vec::new(),
+        [one] => vec![f(one)],
+        _ => {
+            let (a, b) = items.split_at(items.len() / 2);
+            let (mut ra, rb) = join(|| par_map(a, f), || par_map(b, f));
+            ra.extend(rb);
+            ra
+        }
+    }
+}
+
 /// Whether ops on this thread currently record a graph.
 pub fn is_grad_enabled() -> bool {
     GRAD_ENABLED.with(|g| g.get())

@@ -8,7 +8,8 @@ use odl_tensor::shape::reduced_axes;
 use odl_tensor::{BinaryOp, UnaryOp};
 
 use crate::op::Op;
-use crate::tensor::Tensor;
+use crate::tensor::{join, Tensor};
+use odl_tensor::cpu::matmul::PARALLEL_MIN_FLOPS;
 
 /// Sums `g` down to `shape` (the inverse of numpy broadcasting).
 pub(crate) fn sum_to(g: Tensor, shape: &[usize]) -> Tensor {
@@ -92,8 +93,13 @@ pub(crate) fn vjp(op: &Op, out: &Tensor, g: &Tensor, need: [bool; 2]) -> [Option
         }
         MatMul(a, b, ta, tb) => {
             let (ta, tb) = (*ta, *tb);
-            let ga = need[0].then(|| if ta { b.matmul_t(g, tb, true) } else { g.matmul_t(b, false, !tb) });
-            let gb = need[1].then(|| if tb { g.matmul_t(a, true, ta) } else { a.matmul_t(g, !ta, false) });
+            let ga = || need[0].then(|| if ta { b.matmul_t(g, tb, true) } else { g.matmul_t(b, false, !tb) });
+            let gb = || need[1].then(|| if tb { g.matmul_t(a, true, ta) } else { a.matmul_t(g, !ta, false) });
+            // the two products are independent and each costs as much as the
+            // forward one (numel(a) · n multiply-adds): big enough, they run side by side
+            let flops = a.numel() * g.shape().last().copied().unwrap_or(1);
+            let (ga, gb) =
+                if need[0] && need[1] && flops >= PARALLEL_MIN_FLOPS { join(ga, gb) } else { (ga(), gb()) };
             [ga.map(|t| sum_to(t, a.shape())), gb.map(|t| sum_to(t, b.shape()))]
         }
         Reshape(x) => one(g.reshape(x.shape())),

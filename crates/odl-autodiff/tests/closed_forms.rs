@@ -224,3 +224,34 @@ fn a_very_long_chain_drops_without_overflowing_the_stack() {
     assert_eq!(g.item(), 1.0);
     drop(h);
 }
+
+#[test]
+fn hessian_of_shards_is_hessian_of_the_batch() {
+    // mean CE over 8 rows = (3/8)·mean over rows 0..3 + (5/8)·mean over rows 3..8,
+    // so the two-term Hessian (its gradient too) equals the batch's
+    let mut rng = Rng::seed(6);
+    let xs = rng.normal(&[8, 4], 0.0, 1.0, DType::F64).to_vec_f64();
+    let y = [0, 1, 2, 0, 1, 2, 2, 1];
+    let rows =
+        |lo: usize, hi: usize| Tensor::constant(Array::from_vec(xs[lo * 4..hi * 4].to_vec(), &[hi - lo, 4]));
+    let p = mlp_params(7);
+    let whole = Hessian::new(&mlp_loss(&p, &rows(0, 8), &y), &p);
+    let terms =
+        [(3.0 / 8.0, mlp_loss(&p, &rows(0, 3), &y[..3])), (5.0 / 8.0, mlp_loss(&p, &rows(3, 8), &y[3..]))];
+    let sharded = Hessian::sum(&terms, &p);
+    assert_eq!(sharded.dim(), whole.dim());
+    let v: Vec<f64> = (0..whole.dim()).map(|_| rng.normal_f64()).collect();
+    let (a, b) = (whole.apply(&v), sharded.apply(&v));
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() < 1e-12 * (1.0 + x.abs()), "{x} vs {y}");
+    }
+    let flat = |g: Vec<Array>| g.iter().flat_map(|a| a.to_vec_f64()).collect::<Vec<f64>>();
+    for (x, y) in flat(whole.gradient()).iter().zip(&flat(sharded.gradient())) {
+        assert!((x - y).abs() < 1e-12 * (1.0 + x.abs()), "{x} vs {y}");
+    }
+    // one term with weight w is w times that term's Hessian
+    let half = Hessian::sum(&[(0.5, mlp_loss(&p, &rows(0, 8), &y))], &p).apply(&v);
+    for (x, y) in a.iter().zip(&half) {
+        assert!((0.5 * x - y).abs() < 1e-12 * (1.0 + x.abs()));
+    }
+}

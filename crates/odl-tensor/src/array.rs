@@ -492,6 +492,31 @@ impl Array {
         (idx, out)
     }
 
+    /// `self ← a·self + b·x` in place (same shape and dtype), copying first
+    /// only if the data is shared: accumulating sums without a new buffer per
+    /// term.
+    #[track_caller]
+    pub fn scale_add(&mut self, a: f64, x: &Array, b: f64) {
+        assert_eq!(self.shape, x.shape, "scale_add: shapes {:?} and {:?} differ", self.shape, x.shape);
+        fn run<T: Element>(y: &mut Array, a: f64, x: &Array, b: f64) {
+            let (a, b) = (T::of(a), T::of(b));
+            let (ys, xs) = (y.as_mut_slice::<T>(), x.as_slice::<T>());
+            cpu::simd(
+                #[inline(always)]
+                || {
+                    for (yi, &xi) in ys.iter_mut().zip(xs) {
+                        *yi = a * *yi + b * xi;
+                    }
+                },
+            );
+        }
+        match (self.dtype(), x.dtype()) {
+            (DType::F32, DType::F32) => run::<f32>(self, a, x, b),
+            (DType::F64, DType::F64) => run::<f64>(self, a, x, b),
+            (p, q) => panic!("scale_add: element types differ ({p} and {q}); cast one first"),
+        }
+    }
+
     /// Largest absolute elementwise difference to `other` (same shape).
     #[track_caller]
     pub fn max_abs_diff(&self, other: &Array) -> f64 {

@@ -28,7 +28,7 @@ pub mod shape;
 pub mod storage;
 
 pub use array::Array;
-pub use cpu::{num_threads, set_num_threads};
+pub use cpu::{join, num_threads, set_num_threads};
 pub use dtype::{DType, Element};
 pub use ops::{BinaryOp, CmpOp, Conv2dGeom, ReduceOp, UnaryOp};
 pub use rng::Rng;

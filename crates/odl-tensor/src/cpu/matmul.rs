@@ -21,10 +21,42 @@ pub fn gemm<T: Element>(
     c: &mut [T],
     accumulate: bool,
 ) {
-    assert!(
-        a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
-        "gemm: buffers too short for {m}×{k} · {k}×{n}"
-    );
+    assert!(c.len() >= m * n, "gemm: output buffer too short for {m}×{n}");
+    let cm = faer::MatMut::from_row_major_slice_mut(&mut c[..m * n], m, n);
+    product(cm, k, a, ta, b, tb, accumulate);
+}
+
+/// `op(a) · op(b)` into a new `m×n` vector, written once (never zero-filled first).
+pub fn gemm_new<T: Element>(m: usize, n: usize, k: usize, a: &[T], ta: bool, b: &[T], tb: bool) -> Vec<T> {
+    let mut c: Vec<T> = Vec::with_capacity(m * n);
+    // SAFETY: the view covers exactly the m·n elements of `c`'s allocation
+    // (row-major: row stride n, column stride 1), which outlives it. faer's
+    // `matmul` with `Accum::Replace` does not read the destination ("the
+    // preexisting values in acc are not read", faer's docs; with k = 0 it
+    // fills zeros) and writes every element, so after the call all m·n
+    // elements are initialized and `set_len` is sound. Tested by
+    // `gemm_matches_reference_for_all_transposes_and_sizes` and
+    // `gemm_with_empty_inner_dimension_is_zero` in tests/kernels.rs.
+    unsafe {
+        let cm = faer::MatMut::from_raw_parts_mut(c.as_mut_ptr(), m, n, n as isize, 1);
+        product(cm, k, a, ta, b, tb, false);
+        c.set_len(m * n);
+    }
+    c
+}
+
+/// `c = op(a) · op(b)` (or `c +=` with `accumulate`) for a `c` view of `m×n`.
+fn product<T: Element>(
+    cm: faer::MatMut<'_, T>,
+    k: usize,
+    a: &[T],
+    ta: bool,
+    b: &[T],
+    tb: bool,
+    accumulate: bool,
+) {
+    let (m, n) = (cm.nrows(), cm.ncols());
+    assert!(a.len() >= m * k && b.len() >= k * n, "gemm: buffers too short for {m}×{k} · {k}×{n}");
     let am = if ta {
         faer::MatRef::from_row_major_slice(&a[..m * k], k, m).transpose()
     } else {
@@ -35,22 +67,14 @@ pub fn gemm<T: Element>(
     } else {
         faer::MatRef::from_row_major_slice(&b[..k * n], k, n)
     };
-    let cm = faer::MatMut::from_row_major_slice_mut(&mut c[..m * n], m, n);
     let threads = super::num_threads();
-    let par = if threads > 1 && m * n * k >= PARALLEL_MIN_FLOPS {
+    let par = if threads > 1 && super::may_fan_out() && m * n * k >= PARALLEL_MIN_FLOPS {
         faer::Par::rayon(threads)
     } else {
         faer::Par::Seq
     };
     let accum = if accumulate { faer::Accum::Add } else { faer::Accum::Replace };
     faer::linalg::matmul::matmul(cm, accum, am, bm, T::one(), par);
-}
-
-/// `op(a) · op(b)` into a new `m×n` vector.
-pub fn gemm_new<T: Element>(m: usize, n: usize, k: usize, a: &[T], ta: bool, b: &[T], tb: bool) -> Vec<T> {
-    let mut c = vec![T::zero(); m * n];
-    gemm(m, n, k, a, ta, b, tb, &mut c, false);
-    c
 }
 
 /// A naive reference product used by tests to check [`gemm`].

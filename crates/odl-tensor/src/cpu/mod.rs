@@ -11,9 +11,45 @@ pub mod matmul;
 pub mod movement;
 pub mod reduce;
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// Set inside [`join`]: each half already has a thread of its own, so its
+    /// GEMMs must not fan out again.
+    static SEQUENTIAL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether kernels on this thread may use more than one thread.
+pub(crate) fn may_fan_out() -> bool {
+    !SEQUENTIAL.with(Cell::get)
+}
+
+/// Runs two independent computations at once, one per compute thread, each
+/// of them single-threaded (inter-op instead of intra-op parallelism). Two
+/// medium GEMMs side by side on one core each beat the same two GEMMs one
+/// after the other split across both cores: no barrier per GEMM and better
+/// cache use per core. With one compute thread, or already inside a `join`,
+/// runs `a` then `b` on the calling thread.
+pub fn join<RA: Send, RB: Send>(a: impl FnOnce() -> RA + Send, b: impl FnOnce() -> RB + Send) -> (RA, RB) {
+    if num_threads() < 2 || !may_fan_out() {
+        return (a(), b());
+    }
+    fn alone<R>(f: impl FnOnce() -> R) -> R {
+        // restores the flag on the way out, panics included
+        struct Restore(bool);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                SEQUENTIAL.with(|s| s.set(self.0));
+            }
+        }
+        let _restore = Restore(SEQUENTIAL.with(|s| s.replace(true)));
+        f()
+    }
+    rayon::join(|| alone(a), || alone(b))
+}
 
 /// Number of compute threads used for large GEMMs: `ODL_THREADS` if set, else the
 /// machine's available parallelism (at least 1).

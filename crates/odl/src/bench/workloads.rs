@@ -3,7 +3,7 @@
 //! timer, and nothing else.
 
 use anyhow::{bail, Result};
-use odl_autodiff::{grad, Hessian, Tensor};
+use odl_autodiff::{grad, par_map, Hessian, Tensor};
 use odl_tensor::cpu::matmul::gemm;
 use odl_tensor::cpu::simd;
 use odl_tensor::{Array, DType, Rng};
@@ -272,6 +272,15 @@ fn scale(a: &[Array], s: f64) -> Vec<Array> {
 
 fn w4(src: &Source, power: bool) -> Result<Prepared> {
     let MlpProblem { params, x, y, v } = mlp_problem(src, if power { "W4P" } else { "W4" })?;
+    // the batch's mean loss as the weighted mean of one shard per compute
+    // thread: each shard's HVP runs on a thread of its own (data parallelism)
+    let shards = shard_rows(&x, &y, odl_tensor::num_threads());
+    let hessian_at = move |ps: &[Tensor]| {
+        let terms = par_map(&shards, &|(w, xk, yk): &(f64, Tensor, Vec<usize>)| {
+            (*w, forward(ps, xk, Act::Relu).cross_entropy(yk))
+        });
+        Hessian::sum(&terms, ps)
+    };
     let xt = Tensor::constant(x);
     let loss_of = move |ps: &[Tensor]| forward(ps, &xt, Act::Relu).cross_entropy(&y);
 
@@ -286,7 +295,7 @@ fn w4(src: &Source, power: bool) -> Result<Prepared> {
         crate::alloc::stop()
     };
     let grad_bytes = peak(&|| drop(grad(&loss_of(&ps), &refs)));
-    let hvp_bytes = peak(&|| drop(Hessian::new(&loss_of(&ps), &ps).apply_arrays(&v)));
+    let hvp_bytes = peak(&|| drop(hessian_at(&ps).apply_arrays(&v)));
     drop(refs);
     drop(ps);
     let extra = vec![
@@ -298,13 +307,13 @@ fn w4(src: &Source, power: bool) -> Result<Prepared> {
     let step: Box<dyn FnMut(bool) -> Option<f64>> = if !power {
         Box::new(move |want: bool| {
             let ps: Vec<Tensor> = params.iter().map(|a| Tensor::param(a.clone())).collect();
-            let hv = Hessian::new(&loss_of(&ps), &ps).apply_arrays(&v);
+            let hv = hessian_at(&ps).apply_arrays(&v);
             want.then(|| dot(&v, &hv))
         })
     } else {
         Box::new(move |_want: bool| {
             let ps: Vec<Tensor> = params.iter().map(|a| Tensor::param(a.clone())).collect();
-            let h = Hessian::new(&loss_of(&ps), &ps);
+            let h = hessian_at(&ps);
             let mut u = scale(&v, 1.0 / dot(&v, &v).sqrt());
             let mut lam = 0.0;
             for _ in 0..20 {
@@ -316,6 +325,25 @@ fn w4(src: &Source, power: bool) -> Result<Prepared> {
         })
     };
     Ok(Prepared { step, extra })
+}
+
+/// Splits a batch `x: [B, …]` with labels `y` into `n` shards of consecutive
+/// rows, as `(weight, rows, labels)` with weight = shard size / B, so that the
+/// batch's mean loss is the weighted sum of the shards' mean losses.
+fn shard_rows(x: &Array, y: &[usize], n: usize) -> Vec<(f64, Tensor, Vec<usize>)> {
+    let b = x.shape()[0];
+    let row = x.numel() / b.max(1);
+    let data = x.as_slice::<f32>();
+    let n = n.clamp(1, b.max(1));
+    (0..n)
+        .map(|k| {
+            let (lo, hi) = (k * b / n, (k + 1) * b / n);
+            let mut shape = x.shape().to_vec();
+            shape[0] = hi - lo;
+            let rows = Array::from_vec(data[lo * row..hi * row].to_vec(), &shape);
+            ((hi - lo) as f64 / b as f64, Tensor::constant(rows), y[lo..hi].to_vec())
+        })
+        .collect()
 }
 
 fn w8(src: &Source) -> Result<Prepared> {

@@ -1,0 +1,64 @@
+//! Inter-op parallelism: the two products of a matmul's VJP and the terms of
+//! a sharded Hessian run side by side on two threads. Results must not depend
+//! on the number of threads, and graph recording must follow the caller's
+//! mode on every thread. (Its own test binary: it changes the global thread
+//! count.)
+
+use odl_autodiff::{grad, grad_graph, no_grad, par_map, Hessian, Tensor};
+use odl_tensor::{Array, DType, Rng};
+
+fn bits(ts: &[Tensor]) -> Vec<u64> {
+    ts.iter().flat_map(|t| t.to_vec_f64()).map(f64::to_bits).collect()
+}
+
+// one test function, so that nothing else changes the thread count meanwhile
+#[test]
+fn parallel_parts() {
+    results_do_not_depend_on_the_thread_count();
+    par_map_keeps_order_and_the_callers_recording_mode();
+}
+
+fn results_do_not_depend_on_the_thread_count() {
+    // a [160, 192] · [192, 160] product is above the threshold for two threads
+    let mut rng = Rng::seed(11);
+    let a = Tensor::param(rng.normal(&[160, 192], 0.0, 1.0, DType::F32));
+    let b = Tensor::param(rng.normal(&[192, 160], 0.0, 1.0, DType::F32));
+    let run = |threads: usize| {
+        odl_tensor::set_num_threads(threads);
+        // first and second order: the HVP's backward pairs products too
+        let loss = a.matmul(&b).tanh().square().mean_all();
+        let g = grad_graph(&loss, &[&a, &b]);
+        let v = [
+            Tensor::constant(Array::ones(&[160, 192], DType::F32)),
+            Tensor::constant(Array::ones(&[192, 160], DType::F32)),
+        ];
+        let hv = grad(&g[0].dot(&v[0]).add(&g[1].dot(&v[1])), &[&a, &b]);
+        let shards = [
+            (0.25, a.slice(0, 0, 40, 1).matmul(&b).tanh().square().mean_all()),
+            (0.75, a.slice(0, 40, 160, 1).matmul(&b).tanh().square().mean_all()),
+        ];
+        let h = Hessian::sum(&shards, &[a.clone(), b.clone()])
+            .apply_arrays(&[v[0].value().clone(), v[1].value().clone()]);
+        (bits(&g), bits(&hv), h.iter().flat_map(|x| x.to_vec_f64()).map(f64::to_bits).collect::<Vec<u64>>())
+    };
+    let one = run(1);
+    let two = run(2);
+    assert!(one.0 == two.0, "gradients differ between 1 and 2 threads");
+    assert!(one.1 == two.1, "HVPs differ between 1 and 2 threads");
+    assert!(one.2 == two.2, "sharded HVPs differ between 1 and 2 threads");
+}
+
+fn par_map_keeps_order_and_the_callers_recording_mode() {
+    odl_tensor::set_num_threads(2);
+    let x = Tensor::param(Array::from_vec(vec![1.0f64, 2.0, 3.0], &[3]));
+    let items: Vec<f64> = (0..7).map(f64::from).collect();
+    let f = |k: &f64| x.mul_scalar(*k).sum_all();
+    let recorded = par_map(&items, &f);
+    for (k, t) in items.iter().zip(&recorded) {
+        assert_eq!(t.item(), 6.0 * k);
+        assert!(t.requires_grad(), "a graph was not recorded on a worker thread");
+        assert_eq!(grad(t, &[&x])[0].to_vec_f64(), vec![*k; 3]);
+    }
+    let plain = no_grad(|| par_map(&items, &f));
+    assert!(plain.iter().all(|t| !t.requires_grad()), "no_grad did not reach a worker thread");
+}
