@@ -22,6 +22,50 @@ pub fn grad_graph(y: &Tensor, wrt: &[&Tensor]) -> Vec<Tensor> {
     backward(&[(y, Tensor::ones(y.shape(), y.dtype()))], wrt, true)
 }
 
+/// The value and gradient of `Σ_k w_k L_k`, where `L_k = loss(item_k)` for
+/// `items = [(w_k, item_k)]`: data parallelism. Each term (say, one shard of a
+/// batch whose loss is a mean over examples) is evaluated and differentiated
+/// on a compute thread of its own, its kernels single-threaded, and the
+/// gradients are added. For a batch's mean loss split into shards with
+/// weights `shard size / batch size` this is the batch's gradient, computed
+/// without a barrier per GEMM and with the elementwise work split too. Not
+/// for models that couple examples (BatchNorm in training mode).
+pub fn value_and_grad_of_sum<T: Sync>(
+    items: &[(f64, T)],
+    wrt: &[&Tensor],
+    loss: &(dyn Fn(&T) -> Tensor + Sync),
+) -> (f64, Vec<Array>) {
+    assert!(!items.is_empty(), "value_and_grad_of_sum: no terms");
+    let parts = par_map(items, &|(w, item): &(f64, T)| {
+        let l = loss(item);
+        assert_eq!(l.numel(), 1, "value_and_grad_of_sum: loss must be a scalar, got shape {:?}", l.shape());
+        let g = grad(&l, wrt).into_iter().map(|t| t.value().clone()).collect::<Vec<Array>>();
+        (*w, l.item(), g)
+    });
+    let value = parts.iter().map(|(w, l, _)| w * l).sum();
+    (value, weighted_sum(parts.into_iter().map(|(w, _, g)| (w, g)).collect()))
+}
+
+/// `Σ_k w_k x_k` for per-term lists of arrays, accumulated in place into the
+/// first term's arrays (a lone weight-1 term is returned as is).
+fn weighted_sum(mut parts: Vec<(f64, Vec<Array>)>) -> Vec<Array> {
+    let (w0, mut out) = parts.remove(0);
+    if parts.is_empty() {
+        if w0 == 1.0 {
+            return out;
+        }
+        return out.iter().map(|o| o.binary(BinaryOp::Mul, &Array::scalar(w0, o.dtype()))).collect();
+    }
+    // out ← w0·out + w1·x1, then out ← out + wk·xk
+    for (k, (w, xs)) in parts.iter().enumerate() {
+        let a = if k == 0 { w0 } else { 1.0 };
+        for (o, x) in out.iter_mut().zip(xs) {
+            o.scale_add(a, x, *w);
+        }
+    }
+    out
+}
+
 /// The vector-Jacobian product `cᵀ ∂y/∂x` for each `x` in `wrt`.
 #[track_caller]
 pub fn vjp(y: &Tensor, wrt: &[&Tensor], cotangent: &Tensor, create_graph: bool) -> Vec<Tensor> {
@@ -111,7 +155,7 @@ impl Hessian {
 
     /// The gradient `∇L(θ)` (values).
     pub fn gradient(&self) -> Vec<Array> {
-        self.combine(
+        weighted_sum(
             self.terms.iter().map(|(w, g)| (*w, g.iter().map(|t| t.value().clone()).collect())).collect(),
         )
     }
@@ -132,26 +176,7 @@ impl Hessian {
                 grads.iter().zip(v).map(|(g, vi)| (g, Tensor::constant(vi.clone()))).collect();
             (*w, backward(&seeds, &refs, false).into_iter().map(|t| t.value().clone()).collect())
         };
-        self.combine(par_map(&self.terms, &apply))
-    }
-
-    /// `Σ_k w_k x_k` for per-term lists of arrays (a lone weight-1 term as is).
-    fn combine(&self, mut parts: Vec<(f64, Vec<Array>)>) -> Vec<Array> {
-        if parts.len() == 1 && parts[0].0 == 1.0 {
-            return parts.remove(0).1;
-        }
-        let (w0, mut out) = parts.remove(0);
-        if parts.is_empty() {
-            return out.iter().map(|o| o.binary(BinaryOp::Mul, &Array::scalar(w0, o.dtype()))).collect();
-        }
-        // in place: out ← w0·out + w1·x1, then out ← out + wk·xk
-        for (k, (w, xs)) in parts.iter().enumerate() {
-            let a = if k == 0 { w0 } else { 1.0 };
-            for (o, x) in out.iter_mut().zip(xs) {
-                o.scale_add(a, x, *w);
-            }
-        }
-        out
+        weighted_sum(par_map(&self.terms, &apply))
     }
 }
 

@@ -1,6 +1,8 @@
 //! Derivatives checked against closed forms from calculus.
 
-use odl_autodiff::{grad, grad_graph, jacobian, jvp, power_iteration, to_dense, Hessian, LinOp, Tensor};
+use odl_autodiff::{
+    grad, grad_graph, jacobian, jvp, power_iteration, to_dense, value_and_grad_of_sum, Hessian, LinOp, Tensor,
+};
 use odl_tensor::{Array, DType, Rng};
 
 fn sym_matrix(n: usize, seed: u64) -> Vec<f64> {
@@ -253,5 +255,27 @@ fn hessian_of_shards_is_hessian_of_the_batch() {
     let half = Hessian::sum(&[(0.5, mlp_loss(&p, &rows(0, 8), &y))], &p).apply(&v);
     for (x, y) in a.iter().zip(&half) {
         assert!((0.5 * x - y).abs() < 1e-12 * (1.0 + x.abs()));
+    }
+}
+
+#[test]
+fn gradient_of_shards_is_gradient_of_the_batch() {
+    let mut rng = Rng::seed(8);
+    let xs = rng.normal(&[8, 4], 0.0, 1.0, DType::F64).to_vec_f64();
+    let y = [2, 1, 0, 0, 1, 2, 2, 1];
+    let rows = |lo: usize, hi: usize| Tensor::constant(Array::from_vec(xs[lo * 4..hi * 4].to_vec(), &[hi - lo, 4]));
+    let p = mlp_params(9);
+    let refs: Vec<&Tensor> = p.iter().collect();
+    let whole = mlp_loss(&p, &rows(0, 8), &y);
+    let want = grad(&whole, &refs);
+    let shards = [(0.25, (0, 2)), (0.5, (2, 6)), (0.25, (6, 8))];
+    let (value, got) =
+        value_and_grad_of_sum(&shards, &refs, &|&(lo, hi): &(usize, usize)| mlp_loss(&p, &rows(lo, hi), &y[lo..hi]));
+    assert!((value - whole.item()).abs() < 1e-12, "{value} vs {}", whole.item());
+    for (w, g) in want.iter().zip(&got) {
+        assert_eq!(w.shape(), g.shape());
+        for (a, b) in w.to_vec_f64().iter().zip(g.to_vec_f64()) {
+            assert!((a - b).abs() < 1e-12 * (1.0 + a.abs()), "{a} vs {b}");
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! mode on every thread. (Its own test binary: it changes the global thread
 //! count.)
 
-use odl_autodiff::{grad, grad_graph, no_grad, par_map, Hessian, Tensor};
+use odl_autodiff::{grad, grad_graph, no_grad, par_map, value_and_grad_of_sum, Hessian, Tensor};
 use odl_tensor::{Array, DType, Rng};
 
 fn bits(ts: &[Tensor]) -> Vec<u64> {
@@ -39,13 +39,19 @@ fn results_do_not_depend_on_the_thread_count() {
         ];
         let h = Hessian::sum(&shards, &[a.clone(), b.clone()])
             .apply_arrays(&[v[0].value().clone(), v[1].value().clone()]);
-        (bits(&g), bits(&hv), h.iter().flat_map(|x| x.to_vec_f64()).map(f64::to_bits).collect::<Vec<u64>>())
+        let data = [(0.5, (0, 80)), (0.5, (80, 160))];
+        let (_, dg) = value_and_grad_of_sum(&data, &[&a, &b], &|&(lo, hi): &(usize, usize)| {
+            a.slice(0, lo, hi, 1).matmul(&b).tanh().square().mean_all()
+        });
+        let flat = |xs: &[Array]| xs.iter().flat_map(|x| x.to_vec_f64()).map(f64::to_bits).collect::<Vec<u64>>();
+        (bits(&g), bits(&hv), flat(&h), flat(&dg))
     };
     let one = run(1);
     let two = run(2);
     assert!(one.0 == two.0, "gradients differ between 1 and 2 threads");
     assert!(one.1 == two.1, "HVPs differ between 1 and 2 threads");
     assert!(one.2 == two.2, "sharded HVPs differ between 1 and 2 threads");
+    assert!(one.3 == two.3, "sharded gradients differ between 1 and 2 threads");
 }
 
 fn par_map_keeps_order_and_the_callers_recording_mode() {

@@ -130,3 +130,53 @@ fn same_seed_same_numbers() {
     let mean = a.sum_all() / 100.0;
     assert!(mean.abs() < 0.35);
 }
+
+/// Max-pool argmax by definition: the first window element whose key (NaN
+/// as +∞) is largest, in row-major window order.
+fn argmax_reference(x: &[f64], (n, c, h, w): (usize, usize, usize, usize), k: usize, s: usize) -> Vec<usize> {
+    let key = |v: f64| if v.is_nan() { f64::INFINITY } else { v };
+    let (oh, ow) = ((h - k) / s + 1, (w - k) / s + 1);
+    let mut out = Vec::new();
+    for p in 0..n * c {
+        for oi in 0..oh {
+            for oj in 0..ow {
+                let mut best = None::<usize>;
+                for ki in 0..k {
+                    for kj in 0..k {
+                        let i = p * h * w + (oi * s + ki) * w + oj * s + kj;
+                        if best.is_none_or(|b| key(x[i]) > key(x[b])) {
+                            best = Some(i);
+                        }
+                    }
+                }
+                out.push(best.unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn maxpool_argmax_matches_its_definition_with_ties_nans_and_infinities() {
+    // small integers make ties common; sprinkle NaN and ±∞
+    let mut rng = Rng::seed(9);
+    let dims = (2, 3, 8, 10);
+    let len = 2 * 3 * 8 * 10;
+    let x: Vec<f64> = (0..len)
+        .map(|_| match rng.below(20) {
+            0 => f64::NAN,
+            1 => f64::INFINITY,
+            2 => f64::NEG_INFINITY,
+            r => (r % 4) as f64 - 1.5,
+        })
+        .collect();
+    for (k, s) in [(2, 2), (3, 2), (2, 1)] {
+        let want = argmax_reference(&x, dims, k, s);
+        for dtype in [DType::F64, DType::F32] {
+            let a = Array::from_f64(&x, &[2, 3, 8, 10], dtype);
+            let (got, shape) = a.maxpool2d_argmax((k, k), (s, s));
+            assert_eq!(got, want, "k={k} s={s} {dtype}");
+            assert_eq!(shape.as_slice(), &[2, 3, (8 - k) / s + 1, (10 - k) / s + 1]);
+        }
+    }
+}

@@ -192,7 +192,8 @@ pub fn conv2d_weight_grad<T: Element>(x: &[T], g: &[T], d: &ConvDims) -> Vec<T> 
 
 /// Flat input index of the maximum of every pooling window of `x` `[n,c,h,w]`
 /// (window `kh×kw`, strides `(sh, sw)`, no padding); output order `[n,c,oh,ow]`. The
-/// first maximum in row-major window order wins; NaN wins over numbers.
+/// first maximum in row-major window order wins; NaN counts as +∞, so it wins
+/// over every finite number (and the first of NaN and +∞ wins).
 pub fn maxpool2d_argmax<T: Element>(
     x: &[T],
     n: usize,
@@ -206,27 +207,41 @@ pub fn maxpool2d_argmax<T: Element>(
     let ow = (w - kw) / sw + 1;
     let mut idx = Vec::with_capacity(n * c * oh * ow);
     if (kh, kw, sh, sw) == (2, 2, 2, 2) {
-        // the common 2×2/2 window, straight-line
-        // branch-free (`|`, `&`): on random data a branch mispredicts half the time
-        let pick = |a: (T, usize), b: (T, usize)| {
-            let better = (b.0 > a.0) | (b.0.is_nan() & !a.0.is_nan());
-            (if better { b.0 } else { a.0 }, if better { b.1 } else { a.1 })
-        };
-        for plane in 0..n * c {
-            let base = plane * h * w;
-            for oi in 0..oh {
-                let r0 = base + 2 * oi * w;
-                let (row0, row1) = (&x[r0..r0 + w], &x[r0 + w..r0 + 2 * w]);
-                for oj in 0..ow {
-                    let j = 2 * oj;
-                    let m = pick(
-                        pick(pick((row0[j], r0 + j), (row0[j + 1], r0 + j + 1)), (row1[j], r0 + w + j)),
-                        (row1[j + 1], r0 + w + j + 1),
-                    );
-                    idx.push(m.1);
+        // the common 2×2/2 window, in a form that vectorizes: first the
+        // window offset of each maximum, coded 0..3 as a float, then the
+        // flat index. A NaN beats every number: compare keys that map NaN
+        // to +∞, so the first of several NaNs wins, as does the first of
+        // equal maxima (a window holding both +∞ and a NaN picks the first
+        // of the two).
+        idx.resize(n * c * oh * ow, 0);
+        let mut code = vec![T::zero(); ow];
+        let (one, two, three) = (T::one(), T::of(2.0), T::of(3.0));
+        super::simd(
+            #[inline(always)]
+            || {
+                for plane in 0..n * c {
+                    let base = plane * h * w;
+                    for oi in 0..oh {
+                        let r0 = base + 2 * oi * w;
+                        let (row0, row1) = (&x[r0..r0 + w], &x[r0 + w..r0 + 2 * w]);
+                        let pairs = row0.chunks_exact(2).zip(row1.chunks_exact(2));
+                        for (k, (p0, p1)) in code.iter_mut().zip(pairs) {
+                            let key = |v: T| if v.is_nan() { T::infinity() } else { v };
+                            let (ka, kb, kc, kd) = (key(p0[0]), key(p0[1]), key(p1[0]), key(p1[1]));
+                            let (m, i) = if kb > ka { (kb, one) } else { (ka, T::zero()) };
+                            let (m, i) = if kc > m { (kc, two) } else { (m, i) };
+                            *k = if kd > m { three } else { i };
+                        }
+                        let out = &mut idx[(plane * oh + oi) * ow..][..ow];
+                        for (oj, (o, &k)) in out.iter_mut().zip(&code).enumerate() {
+                            // offsets 0, 1, w, w + 1 in the window
+                            let k = k.to_f64() as usize;
+                            *o = r0 + 2 * oj + (k & 1) + (k >> 1) * w;
+                        }
+                    }
                 }
-            }
-        }
+            },
+        );
         return idx;
     }
     let mut best_v = vec![T::zero(); ow];
@@ -243,8 +258,10 @@ pub fn maxpool2d_argmax<T: Element>(
                     for (oj, (bv, bi)) in best_v.iter_mut().zip(best_i.iter_mut()).enumerate() {
                         let col = oj * sw + kj;
                         let v = row[col];
-                        // branch-free select: the data decide, not the predictor
-                        let better = first | (v > *bv) | (v.is_nan() & !bv.is_nan());
+                        // branch-free select: the data decide, not the predictor;
+                        // keys as in the 2×2 path (NaN as +∞, first wins)
+                        let key = |v: T| if v.is_nan() { T::infinity() } else { v };
+                        let better = first | (key(v) > key(*bv));
                         *bv = if better { v } else { *bv };
                         *bi = if better { base + r * w + col } else { *bi };
                     }

@@ -3,7 +3,7 @@
 //! timer, and nothing else.
 
 use anyhow::{bail, Result};
-use odl_autodiff::{grad, par_map, Hessian, Tensor};
+use odl_autodiff::{grad, par_map, value_and_grad_of_sum, Hessian, Tensor};
 use odl_tensor::cpu::matmul::gemm;
 use odl_tensor::cpu::simd;
 use odl_tensor::{Array, DType, Rng};
@@ -182,19 +182,19 @@ pub fn mlp_problem(src: &Source, wl: &str) -> Result<MlpProblem> {
 
 fn mlp_step(src: &Source, wl: &str, act: Act, opt: Opt) -> Result<Prepared> {
     let MlpProblem { mut params, x, y, .. } = mlp_problem(src, wl)?;
-    let xt = Tensor::constant(x);
+    // data parallelism: one shard of rows per compute thread
+    let shards = shard_rows(&x, &y, odl_tensor::num_threads());
     let mut vel: Vec<Option<Array>> = vec![None; params.len()];
     let step = move |want: bool| {
         let ps: Vec<Tensor> = params.iter().map(|a| Tensor::param(a.clone())).collect();
-        let loss = forward(&ps, &xt, act).cross_entropy(&y);
         let refs: Vec<&Tensor> = ps.iter().collect();
-        let grads = grad(&loss, &refs);
-        let check = want.then(|| loss.item());
+        let (value, grads) = value_and_grad_of_sum(&shards, &refs, &|(xk, yk): &(Tensor, Vec<usize>)| {
+            forward(&ps, xk, act).cross_entropy(yk)
+        });
+        let check = want.then_some(value);
         drop(refs);
         drop(ps);
-        drop(loss);
         for ((p, g), v) in params.iter_mut().zip(grads).zip(vel.iter_mut()) {
-            let g = g.value().clone();
             match opt {
                 Opt::Sgd(lr) => axpy(p, -lr as f32, &g),
                 Opt::Momentum(lr, mu) => {
@@ -276,7 +276,7 @@ fn w4(src: &Source, power: bool) -> Result<Prepared> {
     // thread: each shard's HVP runs on a thread of its own (data parallelism)
     let shards = shard_rows(&x, &y, odl_tensor::num_threads());
     let hessian_at = move |ps: &[Tensor]| {
-        let terms = par_map(&shards, &|(w, xk, yk): &(f64, Tensor, Vec<usize>)| {
+        let terms = par_map(&shards, &|(w, (xk, yk)): &(f64, (Tensor, Vec<usize>))| {
             (*w, forward(ps, xk, Act::Relu).cross_entropy(yk))
         });
         Hessian::sum(&terms, ps)
@@ -330,7 +330,7 @@ fn w4(src: &Source, power: bool) -> Result<Prepared> {
 /// Splits a batch `x: [B, …]` with labels `y` into `n` shards of consecutive
 /// rows, as `(weight, rows, labels)` with weight = shard size / B, so that the
 /// batch's mean loss is the weighted sum of the shards' mean losses.
-fn shard_rows(x: &Array, y: &[usize], n: usize) -> Vec<(f64, Tensor, Vec<usize>)> {
+fn shard_rows(x: &Array, y: &[usize], n: usize) -> Vec<(f64, (Tensor, Vec<usize>))> {
     let b = x.shape()[0];
     let row = x.numel() / b.max(1);
     let data = x.as_slice::<f32>();
@@ -341,7 +341,7 @@ fn shard_rows(x: &Array, y: &[usize], n: usize) -> Vec<(f64, Tensor, Vec<usize>)
             let mut shape = x.shape().to_vec();
             shape[0] = hi - lo;
             let rows = Array::from_vec(data[lo * row..hi * row].to_vec(), &shape);
-            ((hi - lo) as f64 / b as f64, Tensor::constant(rows), y[lo..hi].to_vec())
+            ((hi - lo) as f64 / b as f64, (Tensor::constant(rows), y[lo..hi].to_vec()))
         })
         .collect()
 }
@@ -433,14 +433,21 @@ fn w5(src: &Source) -> Result<Prepared> {
         Some(npz) => (npz.array("x", DType::F32, Some(&[256, 784]))?, npz.indices("y", Some(10))?),
     };
     let (eps, alpha) = (0.1, 0.01);
-    let lo = x0.binary(odl_tensor::BinaryOp::Sub, &Array::scalar(eps, DType::F32));
-    let hi = x0.binary(odl_tensor::BinaryOp::Add, &Array::scalar(eps, DType::F32));
-    let step = move |want: bool| {
+    // every example is attacked on its own (the sign of a mean loss's input
+    // gradient is that of its own loss), so the batch splits into one shard
+    // of rows per compute thread, each attacked start to end on its thread
+    let shards: Vec<(Array, Vec<usize>)> = shard_rows(&x0, &y, odl_tensor::num_threads())
+        .into_iter()
+        .map(|(_, (x, y))| (x.value().clone(), y))
+        .collect();
+    let attack = move |(x0, y): &(Array, Vec<usize>)| -> Array {
+        let lo = x0.binary(odl_tensor::BinaryOp::Sub, &Array::scalar(eps, DType::F32));
+        let hi = x0.binary(odl_tensor::BinaryOp::Add, &Array::scalar(eps, DType::F32));
         // L∞ PGD without random start: x ← Π(x + α·sign ∇ₓ CE)
         let mut xa = x0.clone();
         for _ in 0..20 {
             let xt = Tensor::param(xa.clone());
-            let loss = forward(&params, &xt, Act::Relu).cross_entropy(&y);
+            let loss = forward(&params, &xt, Act::Relu).cross_entropy(y);
             let g = grad(&loss, &[&xt]).remove(0);
             drop(loss);
             drop(xt);
@@ -468,6 +475,15 @@ fn w5(src: &Source) -> Result<Prepared> {
                 },
             );
         }
+        xa
+    };
+    let step = move |want: bool| {
+        let parts = par_map(&shards, &attack);
+        let mut xa = Vec::with_capacity(x0.numel());
+        for p in &parts {
+            xa.extend_from_slice(p.as_slice::<f32>());
+        }
+        let xa = Array::from_vec(xa, x0.shape());
         want.then(|| {
             let d = xa.binary(odl_tensor::BinaryOp::Sub, &x0).unary(odl_tensor::UnaryOp::Abs);
             d.sum_all() / d.numel() as f64
@@ -504,25 +520,28 @@ fn w6(src: &Source) -> Result<Prepared> {
         }
     };
     let (x, y) = batch(src, npz.as_ref(), &[64, 1, 28, 28], &mut rng)?;
-    let xt = Tensor::constant(x);
+    // data parallelism: one shard of images per compute thread, each
+    // shard's forward and backward on its own thread, gradients added
+    let shards = shard_rows(&x, &y, odl_tensor::num_threads());
     let lr = 0.01f32;
     let step = move |want: bool| {
         let ps: Vec<Tensor> = params.iter().map(|a| Tensor::param(a.clone())).collect();
-        let conv_block = |h: &Tensor, w: &Tensor, b: &Tensor| {
-            h.conv2d(w, 1, 1).add(&b.reshape(&[1, b.numel(), 1, 1])).relu().max_pool2d(2, 2)
+        let loss = |(xk, yk): &(Tensor, Vec<usize>)| {
+            let conv_block = |h: &Tensor, w: &Tensor, b: &Tensor| {
+                h.conv2d(w, 1, 1).add(&b.reshape(&[1, b.numel(), 1, 1])).relu().max_pool2d(2, 2)
+            };
+            let h = conv_block(xk, &ps[0], &ps[1]);
+            let h = conv_block(&h, &ps[2], &ps[3]);
+            h.flatten().linear(&ps[4], Some(&ps[5])).cross_entropy(yk)
         };
-        let h = conv_block(&xt, &ps[0], &ps[1]);
-        let h = conv_block(&h, &ps[2], &ps[3]);
-        let loss = h.flatten().linear(&ps[4], Some(&ps[5])).cross_entropy(&y);
         let refs: Vec<&Tensor> = ps.iter().collect();
-        let grads = grad(&loss, &refs);
-        let check = want.then(|| loss.item());
+        let (value, grads) = value_and_grad_of_sum(&shards, &refs, &loss);
         drop(refs);
         drop(ps);
         for (p, g) in params.iter_mut().zip(&grads) {
-            axpy(p, -lr, g.value());
+            axpy(p, -lr, g);
         }
-        check
+        want.then_some(value)
     };
     Ok(Prepared { step: Box::new(step), extra: vec![] })
 }
