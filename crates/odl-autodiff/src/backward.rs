@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::tensor::{enable_grad, no_grad, Tensor};
+use crate::tensor::{enable_grad, is_grad_enabled, no_grad, Tensor};
 use crate::vjp::vjp;
 
 /// Node ids are unique integers: hash them with one multiply.
@@ -109,7 +109,10 @@ fn run(outputs: &[(&Tensor, Tensor)], wrt: &[&Tensor]) -> Vec<Tensor> {
         // a requested tensor keeps its gradient; others hand it on
         let g = if is_target[i] { grads[i].clone() } else { grads[i].take() };
         let Some(g) = g else { continue };
-        let cts = vjp(op, node, &g, [slots[0].is_some(), slots[1].is_some()]);
+        // a requested leaf's gradient is returned as is: with create_graph,
+        // products that end there may stay lazy
+        let lazy = slots.map(|j| j.is_some_and(|j| is_target[j] && nodes[j].is_leaf()) && is_grad_enabled());
+        let cts = vjp(op, node, &g, [slots[0].is_some(), slots[1].is_some()], lazy);
         for (ct, s) in cts.into_iter().zip(slots) {
             if let (Some(ct), Some(j)) = (ct, s) {
                 grads[j] = Some(match grads[j].take() {

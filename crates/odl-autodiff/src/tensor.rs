@@ -5,9 +5,9 @@
 use std::cell::Cell;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use odl_tensor::{Array, DType};
+use odl_tensor::{Array, DType, Shape};
 
 use crate::op::Op;
 
@@ -19,7 +19,11 @@ thread_local! {
 
 pub(crate) struct Node {
     pub(crate) id: u64,
-    pub(crate) value: Array,
+    /// Set at creation, except for a lazy node, which computes it from its op
+    /// on first use (see [`Tensor::lazy_matmul`]).
+    value: OnceLock<Array>,
+    /// shape and dtype of a lazy node, known before its value
+    lazy: Option<(Shape, DType)>,
     pub(crate) op: Option<Op>,
     pub(crate) requires_grad: bool,
 }
@@ -86,7 +90,41 @@ pub fn is_grad_enabled() -> bool {
 
 impl Tensor {
     fn make(value: Array, op: Option<Op>, requires_grad: bool) -> Tensor {
-        Tensor(Arc::new(Node { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), value, op, requires_grad }))
+        Tensor(Arc::new(Node {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            value: OnceLock::from(value),
+            lazy: None,
+            op,
+            requires_grad,
+        }))
+    }
+
+    /// A recorded product whose value is computed only when something reads
+    /// it. A gradient built with `create_graph` ends in such products (the
+    /// weight gradients `δᵀh` of linear layers); a Hessian-vector product
+    /// differentiates through them but never reads them, so their
+    /// multiply-adds are skipped unless the gradient itself is asked for.
+    /// Outside graph recording this is an ordinary (eager) product.
+    pub(crate) fn lazy_matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Tensor {
+        let op = Op::MatMul(a.clone(), b.clone(), ta, tb);
+        if !(is_grad_enabled() && op.any_input_requires_grad()) {
+            return a.matmul_t(b, ta, tb);
+        }
+        let shape = Array::matmul_shape(a.shape(), b.shape(), ta, tb);
+        assert_eq!(
+            a.dtype(),
+            b.dtype(),
+            "matmul: element types differ ({} and {}); cast one first",
+            a.dtype(),
+            b.dtype()
+        );
+        Tensor(Arc::new(Node {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            value: OnceLock::new(),
+            lazy: Some((shape, a.dtype())),
+            op: Some(op),
+            requires_grad: true,
+        }))
     }
 
     /// A constant: no gradient flows into it.
@@ -135,29 +173,40 @@ impl Tensor {
         Tensor::zeros(self.shape(), self.dtype())
     }
 
-    /// The value.
+    /// The value (computed now if this is a lazy node not read before).
     pub fn value(&self) -> &Array {
-        &self.0.value
+        self.0.value.get_or_init(|| match &self.0.op {
+            Some(Op::MatMul(a, b, ta, tb)) => Array::matmul(a.value(), b.value(), *ta, *tb),
+            _ => unreachable!("only products are created lazily"),
+        })
     }
 
     /// The shape.
     pub fn shape(&self) -> &[usize] {
-        self.0.value.shape()
+        match (&self.0.lazy, self.0.value.get()) {
+            (_, Some(v)) => v.shape(),
+            (Some((s, _)), None) => s,
+            (None, None) => unreachable!("an eager node always has its value"),
+        }
     }
 
     /// Number of axes.
     pub fn ndim(&self) -> usize {
-        self.0.value.ndim()
+        self.shape().len()
     }
 
     /// Number of elements.
     pub fn numel(&self) -> usize {
-        self.0.value.numel()
+        self.shape().iter().product()
     }
 
     /// The element type.
     pub fn dtype(&self) -> DType {
-        self.0.value.dtype()
+        match (&self.0.lazy, self.0.value.get()) {
+            (Some((_, d)), _) => *d,
+            (None, Some(v)) => v.dtype(),
+            (None, None) => unreachable!("an eager node always has its value"),
+        }
     }
 
     /// Whether gradients can flow to or through this tensor.
@@ -177,18 +226,18 @@ impl Tensor {
 
     /// The same value cut from the graph (a constant).
     pub fn detach(&self) -> Tensor {
-        Tensor::constant(self.0.value.clone())
+        Tensor::constant(self.value().clone())
     }
 
     /// The single element as `f64`.
     #[track_caller]
     pub fn item(&self) -> f64 {
-        self.0.value.item()
+        self.value().item()
     }
 
     /// The elements as `f64`.
     pub fn to_vec_f64(&self) -> Vec<f64> {
-        self.0.value.to_vec_f64()
+        self.value().to_vec_f64()
     }
 
     pub(crate) fn op(&self) -> Option<&Op> {
@@ -221,7 +270,7 @@ impl Drop for Node {
 
 impl fmt::Debug for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Tensor({:?}", self.0.value)?;
+        write!(f, "Tensor({:?}", self.value())?;
         if let Some(op) = &self.0.op {
             write!(f, ", op={}", op.name())?;
         } else if self.0.requires_grad {

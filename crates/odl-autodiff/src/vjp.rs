@@ -31,7 +31,17 @@ fn keepdim_shape(x: &[usize], axes: &[usize]) -> Vec<usize> {
 
 /// Cotangents of the op's inputs; `need[i]` says whether input `i` wants one.
 /// `None` means a zero cotangent.
-pub(crate) fn vjp(op: &Op, out: &Tensor, g: &Tensor, need: [bool; 2]) -> [Option<Tensor>; 2] {
+///
+/// `lazy[i]` marks a cotangent that is a requested gradient, returned as is:
+/// a product there is recorded lazily ([`Tensor::lazy_matmul`]), so that
+/// differentiating it again does not pay for its value.
+pub(crate) fn vjp(
+    op: &Op,
+    out: &Tensor,
+    g: &Tensor,
+    need: [bool; 2],
+    lazy: [bool; 2],
+) -> [Option<Tensor>; 2] {
     use Op::*;
     let one = |t: Tensor| [Some(t), None];
     match op {
@@ -93,8 +103,19 @@ pub(crate) fn vjp(op: &Op, out: &Tensor, g: &Tensor, need: [bool; 2]) -> [Option
         }
         MatMul(a, b, ta, tb) => {
             let (ta, tb) = (*ta, *tb);
-            let ga = || need[0].then(|| if ta { b.matmul_t(g, tb, true) } else { g.matmul_t(b, false, !tb) });
-            let gb = || need[1].then(|| if tb { g.matmul_t(a, true, ta) } else { a.matmul_t(g, !ta, false) });
+            let mm = |x: &Tensor, y: &Tensor, tx: bool, ty: bool, lazy: bool| {
+                if lazy {
+                    Tensor::lazy_matmul(x, y, tx, ty)
+                } else {
+                    x.matmul_t(y, tx, ty)
+                }
+            };
+            let ga = || {
+                need[0].then(|| if ta { mm(b, g, tb, true, lazy[0]) } else { mm(g, b, false, !tb, lazy[0]) })
+            };
+            let gb = || {
+                need[1].then(|| if tb { mm(g, a, true, ta, lazy[1]) } else { mm(a, g, !ta, false, lazy[1]) })
+            };
             // the two products are independent and each costs as much as the
             // forward one (numel(a) · n multiply-adds): big enough, they run side by side
             let flops = a.numel() * g.shape().last().copied().unwrap_or(1);

@@ -263,19 +263,41 @@ fn gradient_of_shards_is_gradient_of_the_batch() {
     let mut rng = Rng::seed(8);
     let xs = rng.normal(&[8, 4], 0.0, 1.0, DType::F64).to_vec_f64();
     let y = [2, 1, 0, 0, 1, 2, 2, 1];
-    let rows = |lo: usize, hi: usize| Tensor::constant(Array::from_vec(xs[lo * 4..hi * 4].to_vec(), &[hi - lo, 4]));
+    let rows =
+        |lo: usize, hi: usize| Tensor::constant(Array::from_vec(xs[lo * 4..hi * 4].to_vec(), &[hi - lo, 4]));
     let p = mlp_params(9);
     let refs: Vec<&Tensor> = p.iter().collect();
     let whole = mlp_loss(&p, &rows(0, 8), &y);
     let want = grad(&whole, &refs);
     let shards = [(0.25, (0, 2)), (0.5, (2, 6)), (0.25, (6, 8))];
-    let (value, got) =
-        value_and_grad_of_sum(&shards, &refs, &|&(lo, hi): &(usize, usize)| mlp_loss(&p, &rows(lo, hi), &y[lo..hi]));
+    let (value, got) = value_and_grad_of_sum(&shards, &refs, &|&(lo, hi): &(usize, usize)| {
+        mlp_loss(&p, &rows(lo, hi), &y[lo..hi])
+    });
     assert!((value - whole.item()).abs() < 1e-12, "{value} vs {}", whole.item());
     for (w, g) in want.iter().zip(&got) {
         assert_eq!(w.shape(), g.shape());
         for (a, b) in w.to_vec_f64().iter().zip(g.to_vec_f64()) {
             assert!((a - b).abs() < 1e-12 * (1.0 + a.abs()), "{a} vs {b}");
         }
+    }
+}
+
+#[test]
+fn gradients_kept_for_differentiation_read_the_same_as_plain_ones() {
+    // with create_graph a weight gradient δᵀh is recorded lazily (an HVP never
+    // reads it); reading it must give the plain gradient, shape and dtype too
+    let mut rng = Rng::seed(10);
+    let x = Tensor::constant(rng.normal(&[8, 4], 0.0, 1.0, DType::F64));
+    let y = [0, 1, 2, 0, 1, 2, 2, 1];
+    let p = mlp_params(11);
+    let refs: Vec<&Tensor> = p.iter().collect();
+    let loss = mlp_loss(&p, &x, &y);
+    let kept = grad_graph(&loss, &refs);
+    let plain = grad(&loss, &refs);
+    for (k, g) in kept.iter().zip(&plain) {
+        assert_eq!(k.shape(), g.shape());
+        assert_eq!(k.dtype(), g.dtype());
+        assert!(k.requires_grad());
+        assert_eq!(k.to_vec_f64(), g.to_vec_f64());
     }
 }

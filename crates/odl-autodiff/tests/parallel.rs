@@ -43,7 +43,8 @@ fn results_do_not_depend_on_the_thread_count() {
         let (_, dg) = value_and_grad_of_sum(&data, &[&a, &b], &|&(lo, hi): &(usize, usize)| {
             a.slice(0, lo, hi, 1).matmul(&b).tanh().square().mean_all()
         });
-        let flat = |xs: &[Array]| xs.iter().flat_map(|x| x.to_vec_f64()).map(f64::to_bits).collect::<Vec<u64>>();
+        let flat =
+            |xs: &[Array]| xs.iter().flat_map(|x| x.to_vec_f64()).map(f64::to_bits).collect::<Vec<u64>>();
         (bits(&g), bits(&hv), flat(&h), flat(&dg))
     };
     let one = run(1);

@@ -304,34 +304,9 @@ impl Array {
     /// or one operand must be a plain matrix, which is then shared by the batch.
     #[track_caller]
     pub fn matmul(a: &Array, b: &Array, ta: bool, tb: bool) -> Array {
-        assert!(
-            a.ndim() >= 2 && b.ndim() >= 2,
-            "matmul: operands must have at least 2 axes, got {:?} and {:?}",
-            a.shape,
-            b.shape
-        );
+        let (batch, m, ka, n) = matmul_dims(&a.shape, &b.shape, ta, tb);
         let (ra, rb) = (a.ndim(), b.ndim());
-        let (m, ka) =
-            if ta { (a.shape[ra - 1], a.shape[ra - 2]) } else { (a.shape[ra - 2], a.shape[ra - 1]) };
-        let (kb, n) =
-            if tb { (b.shape[rb - 1], b.shape[rb - 2]) } else { (b.shape[rb - 2], b.shape[rb - 1]) };
-        assert_eq!(
-            ka,
-            kb,
-            "matmul: inner sizes differ for shapes {:?}{} and {:?}{}",
-            a.shape,
-            if ta { "ᵀ" } else { "" },
-            b.shape,
-            if tb { "ᵀ" } else { "" }
-        );
         let (ba, bb) = (&a.shape[..ra - 2], &b.shape[..rb - 2]);
-        let batch: Shape = if ba == bb || bb.is_empty() {
-            Shape::from_slice(ba)
-        } else if ba.is_empty() {
-            Shape::from_slice(bb)
-        } else {
-            panic!("matmul: batch axes {ba:?} and {bb:?} differ (equal batch axes or one plain matrix are supported)")
-        };
         let nb = numel(&batch);
         let (sa, sb) = (if ba.is_empty() { 0 } else { m * ka }, if bb.is_empty() { 0 } else { ka * n });
         let mut out = batch.clone();
@@ -359,6 +334,16 @@ impl Array {
             }
         });
         Array::new(data, out)
+    }
+
+    /// The shape of [`Array::matmul`]`(a, b, ta, tb)` for operands of shapes
+    /// `a` and `b`, without computing it (panics as `matmul` would).
+    #[track_caller]
+    pub fn matmul_shape(a: &[usize], b: &[usize], ta: bool, tb: bool) -> Shape {
+        let (mut out, m, _, n) = matmul_dims(a, b, ta, tb);
+        out.push(m);
+        out.push(n);
+        out
     }
 
     /// Reorders the axes: output axis `i` is input axis `perm[i]`.
@@ -523,6 +508,32 @@ impl Array {
         assert_eq!(self.shape, other.shape, "max_abs_diff: shapes differ");
         self.to_vec_f64().iter().zip(other.to_vec_f64()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max)
     }
+}
+
+/// `(batch axes, m, k, n)` of a batched product of shapes `a` and `b` with
+/// transpose flags; panics with both shapes when they do not fit.
+#[track_caller]
+fn matmul_dims(a: &[usize], b: &[usize], ta: bool, tb: bool) -> (Shape, usize, usize, usize) {
+    assert!(a.len() >= 2 && b.len() >= 2, "matmul: operands must have at least 2 axes, got {a:?} and {b:?}");
+    let (ra, rb) = (a.len(), b.len());
+    let (m, ka) = if ta { (a[ra - 1], a[ra - 2]) } else { (a[ra - 2], a[ra - 1]) };
+    let (kb, n) = if tb { (b[rb - 1], b[rb - 2]) } else { (b[rb - 2], b[rb - 1]) };
+    assert_eq!(
+        ka,
+        kb,
+        "matmul: inner sizes differ for shapes {a:?}{} and {b:?}{}",
+        if ta { "ᵀ" } else { "" },
+        if tb { "ᵀ" } else { "" }
+    );
+    let (ba, bb) = (&a[..ra - 2], &b[..rb - 2]);
+    let batch: Shape = if ba == bb || bb.is_empty() {
+        Shape::from_slice(ba)
+    } else if ba.is_empty() {
+        Shape::from_slice(bb)
+    } else {
+        panic!("matmul: batch axes {ba:?} and {bb:?} differ (equal batch axes or one plain matrix are supported)")
+    };
+    (batch, m, ka, n)
 }
 
 impl fmt::Debug for Array {

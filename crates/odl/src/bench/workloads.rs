@@ -285,14 +285,21 @@ fn w4(src: &Source, power: bool) -> Result<Prepared> {
     let loss_of = move |ps: &[Tensor]| forward(ps, &xt, Act::Relu).cross_entropy(&y);
 
     // memory: peak live heap of one plain gradient vs one HVP (same inputs),
-    // each measured on its second run so that one-time buffers do not count
+    // after a first run so that one-time buffers do not count; the median of
+    // five, since a worker thread's late frees can shift one reading
     let ps: Vec<Tensor> = params.iter().map(|a| Tensor::param(a.clone())).collect();
     let refs: Vec<&Tensor> = ps.iter().collect();
     let peak = |f: &dyn Fn()| {
         f();
-        crate::alloc::start();
-        f();
-        crate::alloc::stop()
+        let mut peaks: Vec<usize> = (0..5)
+            .map(|_| {
+                crate::alloc::start();
+                f();
+                crate::alloc::stop()
+            })
+            .collect();
+        peaks.sort_unstable();
+        peaks[2]
     };
     let grad_bytes = peak(&|| drop(grad(&loss_of(&ps), &refs)));
     let hvp_bytes = peak(&|| drop(hessian_at(&ps).apply_arrays(&v)));
