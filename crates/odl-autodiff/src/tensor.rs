@@ -19,13 +19,16 @@ thread_local! {
 
 pub(crate) struct Node {
     pub(crate) id: u64,
-    /// Set at creation, except for a lazy node, which computes it from its op
-    /// on first use (see [`Tensor::lazy_matmul`]).
-    value: OnceLock<Array>,
-    /// shape and dtype of a lazy node, known before its value
-    lazy: Option<(Shape, DType)>,
+    value: Value,
     pub(crate) op: Option<Op>,
     pub(crate) requires_grad: bool,
+}
+
+/// A node's value: set at creation, or (a lazy node) computed from its op on
+/// first use, with shape and dtype known before (see [`Tensor::lazy_matmul`]).
+enum Value {
+    Ready(Array),
+    Lazy(OnceLock<Array>, Shape, DType),
 }
 
 /// A differentiable n-dimensional array. Cheap to clone (shared).
@@ -92,8 +95,7 @@ impl Tensor {
     fn make(value: Array, op: Option<Op>, requires_grad: bool) -> Tensor {
         Tensor(Arc::new(Node {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            value: OnceLock::from(value),
-            lazy: None,
+            value: Value::Ready(value),
             op,
             requires_grad,
         }))
@@ -120,8 +122,7 @@ impl Tensor {
         );
         Tensor(Arc::new(Node {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            value: OnceLock::new(),
-            lazy: Some((shape, a.dtype())),
+            value: Value::Lazy(OnceLock::new(), shape, a.dtype()),
             op: Some(op),
             requires_grad: true,
         }))
@@ -175,18 +176,20 @@ impl Tensor {
 
     /// The value (computed now if this is a lazy node not read before).
     pub fn value(&self) -> &Array {
-        self.0.value.get_or_init(|| match &self.0.op {
-            Some(Op::MatMul(a, b, ta, tb)) => Array::matmul(a.value(), b.value(), *ta, *tb),
-            _ => unreachable!("only products are created lazily"),
-        })
+        match &self.0.value {
+            Value::Ready(v) => v,
+            Value::Lazy(cell, ..) => cell.get_or_init(|| match &self.0.op {
+                Some(Op::MatMul(a, b, ta, tb)) => Array::matmul(a.value(), b.value(), *ta, *tb),
+                _ => unreachable!("only products are created lazily"),
+            }),
+        }
     }
 
     /// The shape.
     pub fn shape(&self) -> &[usize] {
-        match (&self.0.lazy, self.0.value.get()) {
-            (_, Some(v)) => v.shape(),
-            (Some((s, _)), None) => s,
-            (None, None) => unreachable!("an eager node always has its value"),
+        match &self.0.value {
+            Value::Ready(v) => v.shape(),
+            Value::Lazy(_, s, _) => s,
         }
     }
 
@@ -202,10 +205,9 @@ impl Tensor {
 
     /// The element type.
     pub fn dtype(&self) -> DType {
-        match (&self.0.lazy, self.0.value.get()) {
-            (Some((_, d)), _) => *d,
-            (None, Some(v)) => v.dtype(),
-            (None, None) => unreachable!("an eager node always has its value"),
+        match &self.0.value {
+            Value::Ready(v) => v.dtype(),
+            Value::Lazy(_, _, d) => *d,
         }
     }
 

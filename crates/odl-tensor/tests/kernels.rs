@@ -180,3 +180,63 @@ fn maxpool_argmax_matches_its_definition_with_ties_nans_and_infinities() {
         }
     }
 }
+
+/// Direct (naive) convolution, stride 1, zero padding `p`, NCHW/OIHW.
+fn conv_reference(
+    x: &[f64],
+    w: &[f64],
+    (n, c, h, wd): (usize, usize, usize, usize),
+    o: usize,
+    k: usize,
+    p: usize,
+) -> Vec<f64> {
+    let (oh, ow) = (h + 2 * p - k + 1, wd + 2 * p - k + 1);
+    let mut y = vec![0.0; n * o * oh * ow];
+    for b in 0..n {
+        for oc in 0..o {
+            for i in 0..oh {
+                for j in 0..ow {
+                    let mut s = 0.0;
+                    for ic in 0..c {
+                        for ki in 0..k {
+                            for kj in 0..k {
+                                let (r, q) = ((i + ki) as isize - p as isize, (j + kj) as isize - p as isize);
+                                if r >= 0 && q >= 0 && (r as usize) < h && (q as usize) < wd {
+                                    s += x[((b * c + ic) * h + r as usize) * wd + q as usize]
+                                        * w[((oc * c + ic) * k + ki) * k + kj];
+                                }
+                            }
+                        }
+                    }
+                    y[((b * o + oc) * oh + i) * ow + j] = s;
+                }
+            }
+        }
+    }
+    y
+}
+
+#[test]
+fn convolution_and_its_adjoints_on_two_threads() {
+    // big enough that the batch is split across two threads
+    odl_tensor::set_num_threads(2);
+    let (n, c, h, w, o) = (16, 16, 16, 16, 32);
+    let mut rng = Rng::seed(12);
+    let x = rng.normal(&[n, c, h, w], 0.0, 1.0, DType::F64);
+    let k = rng.normal(&[o, c, 3, 3], 0.0, 1.0, DType::F64);
+    let g = rng.normal(&[n, o, h, w], 0.0, 1.0, DType::F64);
+    let geom = odl_tensor::Conv2dGeom::square(1, 1);
+    let y = Array::conv2d(&x, &k, geom);
+    let want = conv_reference(&x.to_vec_f64(), &k.to_vec_f64(), (n, c, h, w), o, 3, 1);
+    for (a, b) in y.to_vec_f64().iter().zip(&want) {
+        assert!((a - b).abs() < 1e-9 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+    // adjoints: ⟨conv(x, k), g⟩ = ⟨x, Aᵀg⟩ = ⟨k, Bᵀg⟩
+    let dot =
+        |a: &Array, b: &Array| a.to_vec_f64().iter().zip(b.to_vec_f64()).map(|(p, q)| p * q).sum::<f64>();
+    let lhs = dot(&y, &g);
+    let gx = Array::conv2d_input_grad(&g, &k, x.shape(), geom);
+    let gk = Array::conv2d_weight_grad(&x, &g, k.shape(), geom);
+    assert!((lhs - dot(&x, &gx)).abs() < 1e-9 * lhs.abs().max(1.0), "input adjoint");
+    assert!((lhs - dot(&k, &gk)).abs() < 1e-9 * lhs.abs().max(1.0), "weight adjoint");
+}

@@ -1,7 +1,7 @@
 //! 2-d convolution (cross-correlation, NCHW/OIHW) by im2col + GEMM, its two
 //! adjoints, and max-pooling's argmax.
 
-use super::matmul::{gemm, gemm_new};
+use super::matmul::{gemm, PARALLEL_MIN_FLOPS};
 use crate::dtype::Element;
 use crate::ops::Conv2dGeom;
 
@@ -112,82 +112,101 @@ fn col2im<T: Element>(cols: &[T], d: &ConvDims, x: &mut [T], ld: usize, off: usi
     }
 }
 
-/// Images per GEMM: as many as keep the patch matrix under 8 M elements, so
-/// one product covers the batch (and can use both threads) without a huge buffer.
-fn chunk(d: &ConvDims) -> usize {
-    (8 << 20) / (d.patch() * d.pix()).max(1)
+/// Runs `f(first image, its output block)` over the images of a batch whose
+/// output has `per` elements per image. A batch with enough work is halved
+/// across the compute threads ([`super::join`]), each half sequential with
+/// its own scratch buffer; `f` gets `(image range start, the range's output)`.
+fn over_images<T: Element>(
+    out: &mut [T],
+    per: usize,
+    first: usize,
+    work_per_image: usize,
+    f: &(dyn Fn(usize, &mut [T]) + Sync),
+) {
+    let count = out.len() / per.max(1);
+    if count > 1
+        && super::num_threads() > 1
+        && super::may_fan_out()
+        && count * work_per_image >= PARALLEL_MIN_FLOPS
+    {
+        let (lo, hi) = out.split_at_mut(count / 2 * per);
+        super::join(
+            || over_images(lo, per, first, work_per_image, f),
+            || over_images(hi, per, first + count / 2, work_per_image, f),
+        );
+    } else {
+        f(first, out);
+    }
 }
 
-/// `y[n,o] = Σ_c w[o,c] ⋆ x[n,c]`; output `[n,o,oh,ow]`. The patches of a
-/// chunk of images form one `[c·kh·kw, images·oh·ow]` matrix and one GEMM.
+/// `y[n,o] = Σ_c w[o,c] ⋆ x[n,c]`; output `[n,o,oh,ow]`. One GEMM per image,
+/// `[o, c·kh·kw] · [c·kh·kw, oh·ow]`, written straight into the image's output
+/// block (NCHW needs no reordering that way); the patch matrix is a small
+/// scratch buffer reused image after image.
 pub fn conv2d<T: Element>(x: &[T], w: &[T], d: &ConvDims) -> Vec<T> {
     let (patch, pix, img) = (d.patch(), d.pix(), d.c * d.h * d.w);
     let mut y = vec![T::zero(); d.n * d.o * pix];
-    let step = chunk(d).clamp(1, d.n.max(1));
-    for b0 in (0..d.n).step_by(step) {
-        let nb = step.min(d.n - b0);
-        let ld = nb * pix;
-        let mut cols = vec![T::zero(); patch * ld];
-        for b in 0..nb {
-            im2col(&x[(b0 + b) * img..(b0 + b + 1) * img], d, &mut cols, ld, b * pix);
+    over_images(&mut y, d.o * pix, 0, d.o * patch * pix, &|b0, ys| {
+        let mut cols = vec![T::zero(); patch * pix];
+        for (i, yb) in ys.chunks_exact_mut(d.o * pix).enumerate() {
+            let b = b0 + i;
+            im2col(&x[b * img..(b + 1) * img], d, &mut cols, pix, 0);
+            gemm(d.o, pix, patch, w, false, &cols, false, yb, false);
         }
-        let y_onp = gemm_new(d.o, ld, patch, w, false, &cols, false);
-        // [o, nb·pix] → [nb, o, pix]
-        for b in 0..nb {
-            for o in 0..d.o {
-                y[((b0 + b) * d.o + o) * pix..][..pix].copy_from_slice(&y_onp[o * ld + b * pix..][..pix]);
-            }
-        }
-    }
+    });
     y
 }
 
-/// `g` `[n,o,pix]` for images `b0..b0+nb` as the matrix `[o, nb·pix]`.
-fn gather_onp<T: Element>(g: &[T], d: &ConvDims, b0: usize, nb: usize) -> Vec<T> {
-    let pix = d.pix();
-    let ld = nb * pix;
-    let mut out = vec![T::zero(); d.o * ld];
-    for b in 0..nb {
-        for o in 0..d.o {
-            out[o * ld + b * pix..][..pix].copy_from_slice(&g[((b0 + b) * d.o + o) * pix..][..pix]);
-        }
-    }
-    out
-}
-
 /// The adjoint of [`conv2d`] in `x`: given `g` `[n,o,oh,ow]`, returns `[n,c,h,w]`.
+/// Per image: the columns `wᵀ g_b` (`[c·kh·kw, oh·ow]`), folded back by col2im.
 pub fn conv2d_input_grad<T: Element>(g: &[T], w: &[T], d: &ConvDims) -> Vec<T> {
     let (patch, pix, img) = (d.patch(), d.pix(), d.c * d.h * d.w);
     let mut x = vec![T::zero(); d.n * img];
-    let step = chunk(d).clamp(1, d.n.max(1));
-    for b0 in (0..d.n).step_by(step) {
-        let nb = step.min(d.n - b0);
-        let ld = nb * pix;
-        let g_onp = gather_onp(g, d, b0, nb);
-        let cols = gemm_new(patch, ld, d.o, w, true, &g_onp, false);
-        for b in 0..nb {
-            col2im(&cols, d, &mut x[(b0 + b) * img..(b0 + b + 1) * img], ld, b * pix);
+    over_images(&mut x, img, 0, d.o * patch * pix, &|b0, xs| {
+        let mut cols = vec![T::zero(); patch * pix];
+        for (i, xb) in xs.chunks_exact_mut(img).enumerate() {
+            let b = b0 + i;
+            gemm(patch, pix, d.o, w, true, &g[b * d.o * pix..(b + 1) * d.o * pix], false, &mut cols, false);
+            col2im(&cols, d, xb, pix, 0);
         }
-    }
+    });
     x
 }
 
-/// The adjoint of [`conv2d`] in `w`: given `x` and `g`, returns `[o,c,kh,kw]`.
+/// The adjoint of [`conv2d`] in `w`: given `x` and `g`, returns `[o,c,kh,kw]`:
+/// `Σ_b g_b · cols_bᵀ`, accumulated image by image (each thread's share of the
+/// batch into its own sum, the sums added at the end).
 pub fn conv2d_weight_grad<T: Element>(x: &[T], g: &[T], d: &ConvDims) -> Vec<T> {
     let (patch, pix, img) = (d.patch(), d.pix(), d.c * d.h * d.w);
-    let mut gw = vec![T::zero(); d.o * patch];
-    let step = chunk(d).clamp(1, d.n.max(1));
-    for (i, b0) in (0..d.n).step_by(step).enumerate() {
-        let nb = step.min(d.n - b0);
-        let ld = nb * pix;
-        let mut cols = vec![T::zero(); patch * ld];
-        for b in 0..nb {
-            im2col(&x[(b0 + b) * img..(b0 + b + 1) * img], d, &mut cols, ld, b * pix);
+    let part = |b0: usize, b1: usize| {
+        let mut gw = vec![T::zero(); d.o * patch];
+        let mut cols = vec![T::zero(); patch * pix];
+        for b in b0..b1 {
+            im2col(&x[b * img..(b + 1) * img], d, &mut cols, pix, 0);
+            gemm(d.o, patch, pix, &g[b * d.o * pix..(b + 1) * d.o * pix], false, &cols, true, &mut gw, true);
         }
-        let g_onp = gather_onp(g, d, b0, nb);
-        gemm(d.o, patch, ld, &g_onp, false, &cols, true, &mut gw, i > 0);
+        gw
+    };
+    fn split<T: Element>(
+        b0: usize,
+        b1: usize,
+        work: usize,
+        part: &(dyn Fn(usize, usize) -> Vec<T> + Sync),
+    ) -> Vec<T> {
+        let count = b1 - b0;
+        if count > 1 && super::num_threads() > 1 && super::may_fan_out() && count * work >= PARALLEL_MIN_FLOPS
+        {
+            let mid = b0 + count / 2;
+            let (mut a, b) = super::join(|| split(b0, mid, work, part), || split(mid, b1, work, part));
+            for (x, y) in a.iter_mut().zip(&b) {
+                *x += *y;
+            }
+            a
+        } else {
+            part(b0, b1)
+        }
     }
-    gw
+    split(0, d.n, d.o * patch * pix, &part)
 }
 
 /// Flat input index of the maximum of every pooling window of `x` `[n,c,h,w]`
