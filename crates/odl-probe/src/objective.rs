@@ -65,6 +65,12 @@ impl<'a> ModelLoss<'a> {
         forward_with(&mut **self.model.borrow_mut(), params, &self.x, &mut Ctx::eval())
     }
 
+    /// A loss of the network's outputs on other inputs `x` (a chunk of the
+    /// batch, say) with parameters `params`.
+    pub fn loss_on(&self, params: &[Tensor], x: &Tensor, loss: &dyn Fn(&Tensor) -> Tensor) -> Tensor {
+        loss(&forward_with(&mut **self.model.borrow_mut(), params, x, &mut Ctx::eval()))
+    }
+
     /// The loss of the outputs (what the network's outputs feed into).
     pub fn loss_of_outputs(&self, z: &Tensor) -> Tensor {
         (self.loss)(z)

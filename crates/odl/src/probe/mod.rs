@@ -55,7 +55,9 @@ pub struct ProbeArgs {
     /// output folder (default: TARGET/probe-KIND for a run folder, runs/probe-KIND-<spec> for a spec)
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// training examples the loss is measured on
+    /// training examples the loss is measured on (at least the training-set
+    /// size: the whole training set; the Hessian takes it in chunks of ≤ 2048
+    /// rows, spread over the compute threads)
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch: u64,
     /// eigenpairs to report
