@@ -47,6 +47,7 @@ pub fn backward(outputs: &[(&Tensor, Tensor)], wrt: &[&Tensor], create_graph: bo
 }
 
 fn run(outputs: &[(&Tensor, Tensor)], wrt: &[&Tensor]) -> Vec<Tensor> {
+    let recording = is_grad_enabled();
     // 1. every node that carries gradient and is reachable from an output,
     //    in `slot` order of discovery
     let mut slot: IdMap<usize> = IdMap::with_capacity_and_hasher(64, Default::default());
@@ -111,7 +112,7 @@ fn run(outputs: &[(&Tensor, Tensor)], wrt: &[&Tensor]) -> Vec<Tensor> {
         let Some(g) = g else { continue };
         // a requested leaf's gradient is returned as is: with create_graph,
         // products that end there may stay lazy
-        let lazy = slots.map(|j| j.is_some_and(|j| is_target[j] && nodes[j].is_leaf()) && is_grad_enabled());
+        let lazy = slots.map(|j| recording && j.is_some_and(|j| is_target[j] && nodes[j].is_leaf()));
         let cts = vjp(op, node, &g, [slots[0].is_some(), slots[1].is_some()], lazy);
         for (ct, s) in cts.into_iter().zip(slots) {
             if let (Some(ct), Some(j)) = (ct, s) {

@@ -28,7 +28,7 @@ pub(crate) struct Node {
 /// first use, with shape and dtype known before (see [`Tensor::lazy_matmul`]).
 enum Value {
     Ready(Array),
-    Lazy(OnceLock<Array>, Shape, DType),
+    Lazy(Box<(OnceLock<Array>, Shape, DType)>),
 }
 
 /// A differentiable n-dimensional array. Cheap to clone (shared).
@@ -122,7 +122,7 @@ impl Tensor {
         );
         Tensor(Arc::new(Node {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            value: Value::Lazy(OnceLock::new(), shape, a.dtype()),
+            value: Value::Lazy(Box::new((OnceLock::new(), shape, a.dtype()))),
             op: Some(op),
             requires_grad: true,
         }))
@@ -178,7 +178,7 @@ impl Tensor {
     pub fn value(&self) -> &Array {
         match &self.0.value {
             Value::Ready(v) => v,
-            Value::Lazy(cell, ..) => cell.get_or_init(|| match &self.0.op {
+            Value::Lazy(lazy) => lazy.0.get_or_init(|| match &self.0.op {
                 Some(Op::MatMul(a, b, ta, tb)) => Array::matmul(a.value(), b.value(), *ta, *tb),
                 _ => unreachable!("only products are created lazily"),
             }),
@@ -189,7 +189,7 @@ impl Tensor {
     pub fn shape(&self) -> &[usize] {
         match &self.0.value {
             Value::Ready(v) => v.shape(),
-            Value::Lazy(_, s, _) => s,
+            Value::Lazy(lazy) => &lazy.1,
         }
     }
 
@@ -207,7 +207,7 @@ impl Tensor {
     pub fn dtype(&self) -> DType {
         match &self.0.value {
             Value::Ready(v) => v.dtype(),
-            Value::Lazy(_, _, d) => *d,
+            Value::Lazy(lazy) => lazy.2,
         }
     }
 

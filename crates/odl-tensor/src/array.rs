@@ -188,6 +188,9 @@ impl Array {
 
     #[track_caller]
     fn out_shape(&self, other: &Array, op: &dyn fmt::Debug) -> Shape {
+        if self.shape == other.shape {
+            return self.shape.clone();
+        }
         broadcast_shapes(&self.shape, &other.shape).unwrap_or_else(|| {
             panic!("{op:?}: shapes {:?} and {:?} do not broadcast", self.shape, other.shape)
         })
