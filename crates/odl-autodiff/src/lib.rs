@@ -23,6 +23,7 @@
 
 mod backward;
 pub mod check;
+pub mod compile;
 mod composite;
 pub mod functional;
 pub mod linop;
@@ -33,6 +34,7 @@ mod vjp;
 
 pub use backward::backward;
 pub use check::{check_grads, CheckError, CheckOptions, CheckReport};
+pub use compile::{CompileError, Compiled};
 pub use functional::{grad, grad_graph, hvp, jacobian, jvp, value_and_grad_of_sum, vjp, Hessian};
 pub use linop::{power_iteration, to_dense, DenseOp, LinOp};
 pub use odl_tensor;

@@ -3,7 +3,7 @@
 //! timer, and nothing else.
 
 use anyhow::{bail, Result};
-use odl_autodiff::{grad, par_map, value_and_grad_of_sum, Hessian, Tensor};
+use odl_autodiff::{grad, grad_graph, par_map, value_and_grad_of_sum, Compiled, Hessian, Tensor};
 use odl_tensor::cpu::matmul::gemm;
 use odl_tensor::cpu::simd;
 use odl_tensor::{Array, DType, Rng};
@@ -64,7 +64,7 @@ pub fn prepare(wl: &str, src: &Source) -> Result<Prepared> {
 
 fn w1(src: &Source) -> Result<Prepared> {
     let npz = maybe_open(src, "W1")?;
-    let (mut w, x, y) = match &npz {
+    let (w, x, y) = match &npz {
         None => {
             let mut rng = Rng::seed(1);
             let w: Vec<f64> = (0..50).map(|_| 1.0 + 0.01 * rng.normal_f64()).collect();
@@ -78,19 +78,28 @@ fn w1(src: &Source) -> Result<Prepared> {
     };
     let lr = 1e-3;
     let (xt, yt) = (Tensor::scalar(x, DType::F64), Tensor::scalar(y, DType::F64));
-    let step = move |want: bool| {
-        let ws: Vec<Tensor> = w.iter().map(|&v| Tensor::param(Array::scalar(v, DType::F64))).collect();
+    // traced once (the compile, outside the timer as JAX's jit is), replayed
+    // every step: outputs are the loss and the 50 gradients
+    let ws: Vec<Array> = w.iter().map(|&v| Array::scalar(v, DType::F64)).collect();
+    let mut step_fn = Compiled::trace(&ws, |ws| {
         let mut h = xt.clone();
-        for wi in &ws {
+        for wi in ws {
             h = wi.mul(&h);
         }
         let loss = h.sub(&yt).square().mul_scalar(0.5);
         let refs: Vec<&Tensor> = ws.iter().collect();
-        let g = grad(&loss, &refs);
-        for (wi, gi) in w.iter_mut().zip(&g) {
-            *wi -= lr * gi.value().as_slice::<f64>()[0];
+        let mut out = vec![loss.clone()];
+        out.extend(grad_graph(&loss, &refs));
+        out
+    })?;
+    let step = move |want: bool| {
+        step_fn.replay();
+        let check = want.then(|| step_fn.output(0).item());
+        for i in 0..50 {
+            let g = step_fn.output(1 + i).as_slice::<f64>()[0];
+            step_fn.input_mut(i).as_mut_slice::<f64>()[0] -= lr * g;
         }
-        want.then(|| loss.item())
+        check
     };
     Ok(Prepared { step: Box::new(step), extra: vec![] })
 }

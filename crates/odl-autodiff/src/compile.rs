@@ -1,0 +1,290 @@
+//! Trace once, replay many times: the graph that a derivative computation
+//! records (forward ops and, through `grad_graph`, the backward ones too) is
+//! flattened into a list of kernel calls over buffers, and [`Compiled::run`]
+//! re-executes that list for new input values. No graph is built, no VJP rule
+//! is consulted and no cotangent bookkeeping happens on a replay, which is what
+//! a training step of a tiny network (a 1-D chain of 50 scalars) spends its
+//! time on; elementwise arithmetic on equal shapes is done in place, in buffers
+//! kept from one run to the next.
+//!
+//! A replay recomputes exactly what the graph records. Anything the function
+//! computed from its inputs *outside* the graph would be replayed as a stale
+//! constant, so tracing refuses it with a [`CompileError`]: masks (the
+//! gradients of ReLU, `clamp` and `max`), `where`, detached values, gradients
+//! taken with `grad` instead of `grad_graph`, gathers by index
+//! (cross-entropy's label pick, max-pooling's argmax), and traced values read
+//! out as numbers (`item`, `to_vec_f64`) while tracing. What remains —
+//! elementwise arithmetic and functions, sums, products, reshapes and
+//! permutations, broadcasts, convolutions, casts — covers smooth models:
+//! deep linear and tanh networks with squared loss, their gradients and HVPs.
+//! Replays are bit-identical to running the function again.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use odl_tensor::{Array, BinaryOp, Conv2dGeom, DType, ReduceOp, Shape, UnaryOp};
+
+use crate::op::Op;
+use crate::tensor::{tracing, Tensor};
+
+/// Why a function cannot be compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CompileError {
+    /// The graph holds an op whose replay would use values fixed at trace time.
+    Unsupported(String),
+    /// A constant in the graph was computed from traced values outside it.
+    Derived,
+    /// The function read a traced value out as numbers while tracing.
+    ReadWhileTracing,
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompileError::Unsupported(op) => write!(
+                f,
+                "cannot compile: the graph uses {op}, whose mask or indices come from values at trace time \
+                 (run the function eagerly instead)"
+            ),
+            CompileError::Derived => write!(
+                f,
+                "cannot compile: a constant was computed from traced values outside the graph \
+                 (a mask, a detached value, a comparison, or a gradient taken with `grad`: \
+                 use `grad_graph` inside a traced function)"
+            ),
+            CompileError::ReadWhileTracing => write!(
+                f,
+                "cannot compile: the function read a traced value as numbers (item/to_vec_f64) while tracing"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+/// A primitive with its non-tensor arguments (the graph's [`Op`] without its inputs).
+enum Kernel {
+    Unary(UnaryOp),
+    Binary(BinaryOp),
+    Clamp(f64, f64),
+    Reduce(ReduceOp, Shape),
+    MatMul(bool, bool),
+    Reshape,
+    Permute(Shape),
+    Expand,
+    Conv2d(Conv2dGeom),
+    Conv2dInputGrad(Conv2dGeom),
+    Conv2dWeightGrad(Conv2dGeom),
+    Cast(DType),
+}
+
+/// One kernel call: reads buffers `args`, writes buffer `out` of shape `shape`.
+struct Step {
+    kernel: Kernel,
+    args: [Option<usize>; 2],
+    out: usize,
+    shape: Shape,
+}
+
+/// A traced function, ready to replay. See the module docs.
+pub struct Compiled {
+    steps: Vec<Step>,
+    /// one buffer per graph node: inputs, constants, and every step's output
+    bufs: Vec<Option<Array>>,
+    inputs: Vec<usize>,
+    outputs: Vec<usize>,
+}
+
+impl Compiled {
+    /// Traces `f` at `inputs` (each becomes a leaf that gradients can be taken
+    /// with respect to) and keeps the graph of its outputs for replay.
+    pub fn trace(
+        inputs: &[Array],
+        f: impl FnOnce(&[Tensor]) -> Vec<Tensor>,
+    ) -> Result<Compiled, CompileError> {
+        let leaves: Vec<Tensor> = inputs.iter().map(|a| Tensor::param(a.clone())).collect();
+        let (outputs, read) = tracing(|| f(&leaves));
+        if read {
+            return Err(CompileError::ReadWhileTracing);
+        }
+        Compiled::build(&leaves, &outputs)
+    }
+
+    fn build(leaves: &[Tensor], outputs: &[Tensor]) -> Result<Compiled, CompileError> {
+        let mut slot: HashMap<u64, usize> = HashMap::new();
+        let mut bufs: Vec<Option<Array>> = Vec::new();
+        let mut inputs = Vec::with_capacity(leaves.len());
+        for t in leaves {
+            inputs.push(*slot.entry(t.id()).or_insert_with(|| {
+                bufs.push(Some(t.value().clone()));
+                bufs.len() - 1
+            }));
+        }
+        // every node the outputs depend on, through all op inputs
+        let mut seen: HashMap<u64, Tensor> = HashMap::new();
+        let mut stack: Vec<Tensor> = outputs.to_vec();
+        while let Some(t) = stack.pop() {
+            if seen.contains_key(&t.id()) || slot.contains_key(&t.id()) {
+                continue;
+            }
+            if let Some(op) = t.op() {
+                stack.extend(op.inputs().into_iter().flatten().cloned());
+            } else if t.is_derived() {
+                return Err(CompileError::Derived);
+            }
+            seen.insert(t.id(), t);
+        }
+        // ids grow with creation: ascending id is a topological order
+        let mut nodes: Vec<Tensor> = seen.into_values().collect();
+        nodes.sort_unstable_by_key(Tensor::id);
+        let mut steps = Vec::new();
+        for t in &nodes {
+            let at = bufs.len();
+            bufs.push(Some(t.value().clone()));
+            slot.insert(t.id(), at);
+            let Some(op) = t.op() else { continue }; // a constant: its value stays
+            let args = op.inputs().map(|x| x.map(|x| slot[&x.id()]));
+            steps.push(Step { kernel: kernel(op, t)?, args, out: at, shape: Shape::from_slice(t.shape()) });
+        }
+        let outputs = outputs.iter().map(|t| slot[&t.id()]).collect();
+        Ok(Compiled { steps, bufs, inputs, outputs })
+    }
+
+    /// Number of kernel calls a replay makes.
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// True when the outputs are inputs or constants (nothing to compute).
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// The outputs of the traced function at new input values (same shapes
+    /// and dtypes as at tracing).
+    #[track_caller]
+    pub fn run(&mut self, inputs: &[Array]) -> Vec<Array> {
+        assert_eq!(
+            inputs.len(),
+            self.inputs.len(),
+            "Compiled::run: {} inputs for {}",
+            inputs.len(),
+            self.inputs.len()
+        );
+        for (k, a) in inputs.iter().enumerate() {
+            self.set_input(k, a.clone());
+        }
+        self.replay();
+        (0..self.outputs.len()).map(|k| self.output(k).clone()).collect()
+    }
+
+    /// Replaces input `k` (same shape and dtype as at tracing).
+    #[track_caller]
+    pub fn set_input(&mut self, k: usize, a: Array) {
+        let was = self.input_mut(k);
+        assert!(
+            was.shape() == a.shape() && was.dtype() == a.dtype(),
+            "Compiled: input {k} is {}{:?}, traced as {}{:?}",
+            a.dtype(),
+            a.shape(),
+            was.dtype(),
+            was.shape()
+        );
+        *was = a;
+    }
+
+    /// Input `k`'s buffer, to update in place (an optimizer step) before the
+    /// next [`Compiled::replay`].
+    pub fn input_mut(&mut self, k: usize) -> &mut Array {
+        self.bufs[self.inputs[k]].as_mut().expect("input buffer")
+    }
+
+    /// Output `k` of the last replay (of the trace, before any).
+    pub fn output(&self, k: usize) -> &Array {
+        self.bufs[self.outputs[k]].as_ref().expect("output buffer")
+    }
+
+    /// Recomputes every output from the current inputs.
+    pub fn replay(&mut self) {
+        for step in &self.steps {
+            let mut out = self.bufs[step.out].take().expect("step buffer");
+            let a = step.args[0].map(|i| self.bufs[i].as_ref().expect("argument buffer"));
+            let b = step.args[1].map(|i| self.bufs[i].as_ref().expect("argument buffer"));
+            if !in_place(&step.kernel, a, b, &mut out) {
+                out = eval(step, a.expect("every primitive has a first input"), b);
+            }
+            self.bufs[step.out] = Some(out);
+        }
+    }
+}
+
+/// The kernel of a recorded op, or why it cannot be replayed.
+fn kernel(op: &Op, t: &Tensor) -> Result<Kernel, CompileError> {
+    use Op::*;
+    Ok(match op {
+        Unary(u, _) => Kernel::Unary(*u),
+        Binary(b, ..) => Kernel::Binary(*b),
+        Clamp(_, lo, hi) => Kernel::Clamp(*lo, *hi),
+        Sum(_, axes) => Kernel::Reduce(ReduceOp::Sum, axes.clone()),
+        Max(_, axes) => Kernel::Reduce(ReduceOp::Max, axes.clone()),
+        MatMul(_, _, ta, tb) => Kernel::MatMul(*ta, *tb),
+        Reshape(_) => Kernel::Reshape,
+        Permute(_, perm) => Kernel::Permute(perm.clone()),
+        Expand(_) => Kernel::Expand,
+        Conv2d(.., g) => Kernel::Conv2d(*g),
+        Conv2dInputGrad(.., g) => Kernel::Conv2dInputGrad(*g),
+        Conv2dWeightGrad(.., g) => Kernel::Conv2dWeightGrad(*g),
+        Cast(_) => Kernel::Cast(t.dtype()),
+        Select(..) | Take(..) | ScatterAdd(..) => return Err(CompileError::Unsupported(op.name())),
+    })
+}
+
+/// Runs a step with the same `Array` kernel the op's constructor uses.
+fn eval(step: &Step, a: &Array, b: Option<&Array>) -> Array {
+    let b = || b.expect("a binary primitive has a second input");
+    match &step.kernel {
+        Kernel::Unary(u) => a.unary(*u),
+        Kernel::Binary(op) => a.binary(*op, b()),
+        Kernel::Clamp(lo, hi) => a.clamp(*lo, *hi),
+        Kernel::Reduce(r, axes) => a.reduce(*r, axes, false).reshape(&step.shape),
+        Kernel::MatMul(ta, tb) => Array::matmul(a, b(), *ta, *tb),
+        Kernel::Reshape => a.reshape(&step.shape),
+        Kernel::Permute(perm) => a.permute(perm),
+        Kernel::Expand => a.expand(&step.shape),
+        Kernel::Conv2d(g) => Array::conv2d(a, b(), *g),
+        Kernel::Conv2dInputGrad(g) => Array::conv2d_input_grad(a, b(), &step.shape, *g),
+        Kernel::Conv2dWeightGrad(g) => Array::conv2d_weight_grad(a, b(), &step.shape, *g),
+        Kernel::Cast(d) => a.cast(*d),
+    }
+}
+
+/// `+ − × ÷` of two arrays of the output's shape, written into the output's
+/// buffer (no allocation); false when the step is not of that form.
+fn in_place(k: &Kernel, a: Option<&Array>, b: Option<&Array>, out: &mut Array) -> bool {
+    let (Kernel::Binary(op), Some(a), Some(b)) = (k, a, b) else { return false };
+    if a.shape() != out.shape()
+        || b.shape() != out.shape()
+        || a.dtype() != b.dtype()
+        || a.dtype() != out.dtype()
+    {
+        return false;
+    }
+    fn go<T: odl_tensor::Element>(op: BinaryOp, a: &Array, b: &Array, out: &mut Array) -> bool {
+        let f: fn(T, T) -> T = match op {
+            BinaryOp::Add => |x, y| x + y,
+            BinaryOp::Sub => |x, y| x - y,
+            BinaryOp::Mul => |x, y| x * y,
+            BinaryOp::Div => |x, y| x / y,
+            _ => return false,
+        };
+        let (xs, ys, os) = (a.as_slice::<T>(), b.as_slice::<T>(), out.as_mut_slice::<T>());
+        for ((o, &x), &y) in os.iter_mut().zip(xs).zip(ys) {
+            *o = f(x, y);
+        }
+        true
+    }
+    match a.dtype() {
+        DType::F32 => go::<f32>(*op, a, b, out),
+        DType::F64 => go::<f64>(*op, a, b, out),
+    }
+}
