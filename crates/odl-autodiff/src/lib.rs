@@ -8,6 +8,11 @@
 //! tensor ops, so gradients can be differentiated again. Everything else
 //! (relu, softmax, cross-entropy, slicing, padding, pooling) is a composition.
 //!
+//! Beyond one stream of ops: [`value_and_grad_of_sum`] and [`Hessian::sum`]
+//! spread a batch's shards over the compute threads (data parallelism), and
+//! [`Compiled`] traces a smooth computation once and replays it without
+//! building a graph.
+//!
 //! ```
 //! use odl_autodiff::{grad, grad_graph, Tensor};
 //! use odl_tensor::{Array, DType};
