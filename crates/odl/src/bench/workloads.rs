@@ -589,23 +589,37 @@ fn w7(src: &Source) -> Result<Prepared> {
             npz.array("eps", DType::F32, Some(&[256, 1]))?,
         ),
     };
-    let (xr, z, e) = (Tensor::constant(x_real), Tensor::constant(z), Tensor::constant(eps));
-    let one_minus_e = e.neg().add_scalar(1.0);
+    // every term of the critic's loss is a mean over the 256 rows (real,
+    // noise and mixing weight row by row), so the batch splits into one shard
+    // of rows per compute thread (data parallelism)
+    let n = odl_tensor::num_threads().clamp(1, 256);
+    let rows = |a: &Array, lo: usize, hi: usize| {
+        let w = a.shape()[1];
+        Tensor::constant(Array::from_vec(a.as_slice::<f32>()[lo * w..hi * w].to_vec(), &[hi - lo, w]))
+    };
+    let shards: Vec<(f64, [Tensor; 3])> = (0..n)
+        .map(|k| {
+            let (lo, hi) = (k * 256 / n, (k + 1) * 256 / n);
+            ((hi - lo) as f64 / 256.0, [rows(&x_real, lo, hi), rows(&z, lo, hi), rows(&eps, lo, hi)])
+        })
+        .collect();
     let mut adam = odl_optim::adam(1e-4, 0.5, 0.9, 1e-8);
     let step = move |want: bool| {
         let dp: Vec<Tensor> = d_params.iter().map(|a| Tensor::param(a.clone())).collect();
-        let xf = odl_autodiff::no_grad(|| forward(&g_params, &z, Act::Relu)).detach();
-        let xh = Tensor::param(e.mul(&xr).add(&one_minus_e.mul(&xf)).value().clone());
-        let d_hat = forward(&dp, &xh, Act::Relu).sum_all();
-        let gx = odl_autodiff::grad_graph(&d_hat, &[&xh]).remove(0);
-        let gp = gx.square().sum(&[1], false).sqrt().add_scalar(-1.0).square().mean_all();
-        let loss = forward(&dp, &xf, Act::Relu)
-            .mean_all()
-            .sub(&forward(&dp, &xr, Act::Relu).mean_all())
-            .add(&gp.mul_scalar(10.0));
+        let critic_loss = |[xr, z, e]: &[Tensor; 3]| {
+            let xf = odl_autodiff::no_grad(|| forward(&g_params, z, Act::Relu)).detach();
+            let xh = Tensor::param(e.mul(xr).add(&e.neg().add_scalar(1.0).mul(&xf)).value().clone());
+            let d_hat = forward(&dp, &xh, Act::Relu).sum_all();
+            let gx = odl_autodiff::grad_graph(&d_hat, &[&xh]).remove(0);
+            let gp = gx.square().sum(&[1], false).sqrt().add_scalar(-1.0).square().mean_all();
+            forward(&dp, &xf, Act::Relu)
+                .mean_all()
+                .sub(&forward(&dp, xr, Act::Relu).mean_all())
+                .add(&gp.mul_scalar(10.0))
+        };
         let refs: Vec<&Tensor> = dp.iter().collect();
-        let mut grads: Vec<Array> = grad(&loss, &refs).into_iter().map(|g| g.value().clone()).collect();
-        let check = want.then(|| loss.item());
+        let (value, mut grads) = value_and_grad_of_sum(&shards, &refs, &critic_loss);
+        let check = want.then_some(value);
         drop(refs);
         drop(dp);
         adam.update(&mut grads, &d_params);
