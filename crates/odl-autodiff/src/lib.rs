@@ -4,7 +4,7 @@
 //! plus the primitive op that made it. There are ~16 primitives (unary and
 //! binary elementwise, where, clamp, sum, max, batched matmul, reshape,
 //! permute, expand, take/scatter-add by flat index, conv2d and its two
-//! adjoints, cast); each has one VJP rule in [`vjp`](crate::vjp) written in
+//! adjoints, cast); each has one VJP rule in the table in `vjp.rs`, written in
 //! tensor ops, so gradients can be differentiated again. Everything else
 //! (relu, softmax, cross-entropy, slicing, padding, pooling) is a composition.
 //!
