@@ -4,7 +4,7 @@
 //! re-executes that list for new input values. No graph is built, no VJP rule
 //! is consulted and no cotangent bookkeeping happens on a replay, which is what
 //! a training step of a tiny network (a 1-D chain of 50 scalars) spends its
-//! time on; elementwise arithmetic on equal shapes is done in place, in buffers
+//! time on; elementwise binary ops on equal shapes are done in place, in buffers
 //! kept from one run to the next.
 //!
 //! A replay recomputes exactly what the graph records. Anything the function
@@ -258,33 +258,11 @@ fn eval(step: &Step, a: &Array, b: Option<&Array>) -> Array {
     }
 }
 
-/// `+ − × ÷` of two arrays of the output's shape, written into the output's
-/// buffer (no allocation); false when the step is not of that form.
+/// A binary op on two arrays of the output's shape, written into the
+/// output's buffer (no allocation); false when the step is not of that form.
 fn in_place(k: &Kernel, a: Option<&Array>, b: Option<&Array>, out: &mut Array) -> bool {
-    let (Kernel::Binary(op), Some(a), Some(b)) = (k, a, b) else { return false };
-    if a.shape() != out.shape()
-        || b.shape() != out.shape()
-        || a.dtype() != b.dtype()
-        || a.dtype() != out.dtype()
-    {
-        return false;
-    }
-    fn go<T: odl_tensor::Element>(op: BinaryOp, a: &Array, b: &Array, out: &mut Array) -> bool {
-        let f: fn(T, T) -> T = match op {
-            BinaryOp::Add => |x, y| x + y,
-            BinaryOp::Sub => |x, y| x - y,
-            BinaryOp::Mul => |x, y| x * y,
-            BinaryOp::Div => |x, y| x / y,
-            _ => return false,
-        };
-        let (xs, ys, os) = (a.as_slice::<T>(), b.as_slice::<T>(), out.as_mut_slice::<T>());
-        for ((o, &x), &y) in os.iter_mut().zip(xs).zip(ys) {
-            *o = f(x, y);
-        }
-        true
-    }
-    match a.dtype() {
-        DType::F32 => go::<f32>(*op, a, b, out),
-        DType::F64 => go::<f64>(*op, a, b, out),
+    match (k, a, b) {
+        (Kernel::Binary(op), Some(a), Some(b)) => out.binary_into(*op, a, b),
+        _ => false,
     }
 }

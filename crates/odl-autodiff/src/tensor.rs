@@ -119,14 +119,18 @@ pub fn is_grad_enabled() -> bool {
 }
 
 impl Tensor {
-    fn make(value: Array, op: Option<Op>, requires_grad: bool, derived: bool) -> Tensor {
+    fn node(value: Value, op: Option<Op>, requires_grad: bool, derived: bool) -> Tensor {
         Tensor(Arc::new(Node {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            value: Value::Ready(value),
+            value,
             op,
             requires_grad,
             derived,
         }))
+    }
+
+    fn make(value: Array, op: Option<Op>, requires_grad: bool, derived: bool) -> Tensor {
+        Tensor::node(Value::Ready(value), op, requires_grad, derived)
     }
 
     /// A constant from a literal number (never derived from traced values).
@@ -158,13 +162,7 @@ impl Tensor {
             a.dtype(),
             b.dtype()
         );
-        Tensor(Arc::new(Node {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            value: Value::Lazy(Box::new((OnceLock::new(), shape, a.dtype()))),
-            op: Some(op),
-            requires_grad: true,
-            derived: false,
-        }))
+        Tensor::node(Value::Lazy(Box::new((OnceLock::new(), shape, a.dtype()))), Some(op), true, false)
     }
 
     /// A constant: no gradient flows into it.

@@ -232,10 +232,9 @@ fn hessian_of_shards_is_hessian_of_the_batch() {
     // mean CE over 8 rows = (3/8)·mean over rows 0..3 + (5/8)·mean over rows 3..8,
     // so the two-term Hessian (its gradient too) equals the batch's
     let mut rng = Rng::seed(6);
-    let xs = rng.normal(&[8, 4], 0.0, 1.0, DType::F64).to_vec_f64();
+    let x = Tensor::constant(rng.normal(&[8, 4], 0.0, 1.0, DType::F64));
     let y = [0, 1, 2, 0, 1, 2, 2, 1];
-    let rows =
-        |lo: usize, hi: usize| Tensor::constant(Array::from_vec(xs[lo * 4..hi * 4].to_vec(), &[hi - lo, 4]));
+    let rows = |lo: usize, hi: usize| x.slice(0, lo, hi, 1);
     let p = mlp_params(7);
     let whole = Hessian::new(&mlp_loss(&p, &rows(0, 8), &y), &p);
     let terms =
@@ -261,10 +260,9 @@ fn hessian_of_shards_is_hessian_of_the_batch() {
 #[test]
 fn gradient_of_shards_is_gradient_of_the_batch() {
     let mut rng = Rng::seed(8);
-    let xs = rng.normal(&[8, 4], 0.0, 1.0, DType::F64).to_vec_f64();
+    let x = Tensor::constant(rng.normal(&[8, 4], 0.0, 1.0, DType::F64));
     let y = [2, 1, 0, 0, 1, 2, 2, 1];
-    let rows =
-        |lo: usize, hi: usize| Tensor::constant(Array::from_vec(xs[lo * 4..hi * 4].to_vec(), &[hi - lo, 4]));
+    let rows = |lo: usize, hi: usize| x.slice(0, lo, hi, 1);
     let p = mlp_params(9);
     let refs: Vec<&Tensor> = p.iter().collect();
     let whole = mlp_loss(&p, &rows(0, 8), &y);

@@ -207,6 +207,30 @@ impl Array {
         Array::new(data, out)
     }
 
+    /// `self ← a op b` in place for `a`, `b` of this array's shape and dtype
+    /// (the same arithmetic as [`Array::binary`], without a new buffer;
+    /// copying first only if the data is shared). False, and nothing
+    /// written, when shapes or dtypes differ.
+    #[inline]
+    pub fn binary_into(&mut self, op: BinaryOp, a: &Array, b: &Array) -> bool {
+        if a.shape != self.shape
+            || b.shape != self.shape
+            || a.dtype() != self.dtype()
+            || b.dtype() != self.dtype()
+        {
+            return false;
+        }
+        match self.dtype() {
+            DType::F32 => {
+                cpu::elementwise::binary_into(op, a.as_slice::<f32>(), b.as_slice(), self.as_mut_slice())
+            }
+            DType::F64 => {
+                cpu::elementwise::binary_into(op, a.as_slice::<f64>(), b.as_slice(), self.as_mut_slice())
+            }
+        }
+        true
+    }
+
     /// Elementwise comparison, numpy-broadcast: 1.0 where it holds, else 0.0.
     #[track_caller]
     pub fn compare(&self, op: CmpOp, other: &Array) -> Array {

@@ -11,4 +11,5 @@ pub mod bench;
 pub mod lab;
 pub mod output;
 pub mod probe;
+pub mod shards;
 pub mod train;

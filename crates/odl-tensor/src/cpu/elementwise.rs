@@ -173,6 +173,49 @@ pub fn walk<const K: usize>(
     }
 }
 
+/// Binds `$f` to the elementwise function of a [`BinaryOp`] on `$t` and
+/// evaluates `$body` with it: the one definition of each binary op, inlined
+/// into whichever loop uses it.
+macro_rules! with_binary_fn {
+    ($op:expr, $t:ty, |$f:ident| $body:expr) => {
+        match $op {
+            BinaryOp::Add => {
+                let $f = |x: $t, y: $t| x + y;
+                $body
+            }
+            BinaryOp::Sub => {
+                let $f = |x: $t, y: $t| x - y;
+                $body
+            }
+            BinaryOp::Mul => {
+                let $f = |x: $t, y: $t| x * y;
+                $body
+            }
+            BinaryOp::Div => {
+                let $f = |x: $t, y: $t| x / y;
+                $body
+            }
+            BinaryOp::Pow => {
+                let $f = |x: $t, y: $t| x.powf(y);
+                $body
+            }
+            // NaN-propagating, like numpy's maximum/minimum
+            BinaryOp::Max => {
+                let $f = |x: $t, y: $t| if x.is_nan() || x > y { x } else { y };
+                $body
+            }
+            BinaryOp::Min => {
+                let $f = |x: $t, y: $t| if x.is_nan() || x < y { x } else { y };
+                $body
+            }
+            BinaryOp::MulOneMinusSq => {
+                let $f = |x: $t, y: $t| x * (<$t>::one() - y * y);
+                $body
+            }
+        }
+    };
+}
+
 /// Applies a binary op with broadcasting.
 pub fn binary<T: Element>(
     op: BinaryOp,
@@ -182,16 +225,25 @@ pub fn binary<T: Element>(
     bsh: &[usize],
     out: &[usize],
 ) -> Vec<T> {
-    match op {
-        BinaryOp::Add => zip_with(a, ash, b, bsh, out, |x, y| x + y),
-        BinaryOp::Sub => zip_with(a, ash, b, bsh, out, |x, y| x - y),
-        BinaryOp::Mul => zip_with(a, ash, b, bsh, out, |x, y| x * y),
-        BinaryOp::Div => zip_with(a, ash, b, bsh, out, |x, y| x / y),
-        BinaryOp::Pow => zip_with(a, ash, b, bsh, out, |x: T, y: T| x.powf(y)),
-        // NaN-propagating, like numpy's maximum/minimum
-        BinaryOp::Max => zip_with(a, ash, b, bsh, out, |x: T, y: T| if x.is_nan() || x > y { x } else { y }),
-        BinaryOp::Min => zip_with(a, ash, b, bsh, out, |x: T, y: T| if x.is_nan() || x < y { x } else { y }),
-        BinaryOp::MulOneMinusSq => zip_with(a, ash, b, bsh, out, |x: T, y: T| x * (T::one() - y * y)),
+    with_binary_fn!(op, T, |f| zip_with(a, ash, b, bsh, out, f))
+}
+
+/// Applies a binary op to equal-length `a` and `b`, writing into `out`.
+pub fn binary_into<T: Element>(op: BinaryOp, a: &[T], b: &[T], out: &mut [T]) {
+    #[inline(always)]
+    fn run<T: Copy>(a: &[T], b: &[T], out: &mut [T], f: impl Fn(T, T) -> T) {
+        for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+            *o = f(x, y);
+        }
+    }
+    // a few elements (a replayed scalar chain) do not pay the SIMD dispatch
+    if out.len() < 64 {
+        with_binary_fn!(op, T, |f| run(a, b, out, f))
+    } else {
+        super::simd(
+            #[inline(always)]
+            || with_binary_fn!(op, T, |f| run(a, b, out, f)),
+        )
     }
 }
 

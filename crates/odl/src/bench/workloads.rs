@@ -9,6 +9,7 @@ use odl_tensor::cpu::simd;
 use odl_tensor::{Array, DType, Rng};
 
 use super::data::{batch, maybe_open, mlp, Layer, Source};
+use crate::shards::shards;
 use odl_optim::Transform;
 
 /// One prepared workload: `step(want_check)` runs one timed iteration and,
@@ -192,7 +193,7 @@ pub fn mlp_problem(src: &Source, wl: &str) -> Result<MlpProblem> {
 fn mlp_step(src: &Source, wl: &str, act: Act, opt: Opt) -> Result<Prepared> {
     let MlpProblem { mut params, x, y, .. } = mlp_problem(src, wl)?;
     // data parallelism: one shard of rows per compute thread
-    let shards = shard_rows(&x, &y, odl_tensor::num_threads());
+    let shards = shard_rows(&x, &y);
     let mut vel: Vec<Option<Array>> = vec![None; params.len()];
     let step = move |want: bool| {
         let ps: Vec<Tensor> = params.iter().map(|a| Tensor::param(a.clone())).collect();
@@ -283,7 +284,7 @@ fn w4(src: &Source, power: bool) -> Result<Prepared> {
     let MlpProblem { params, x, y, v } = mlp_problem(src, if power { "W4P" } else { "W4" })?;
     // the batch's mean loss as the weighted mean of one shard per compute
     // thread: each shard's HVP runs on a thread of its own (data parallelism)
-    let shards = shard_rows(&x, &y, odl_tensor::num_threads());
+    let shards = shard_rows(&x, &y);
     let hessian_at = move |ps: &[Tensor]| {
         let terms = par_map(&shards, &|(w, (xk, yk)): &(f64, (Tensor, Vec<usize>))| {
             (*w, forward(ps, xk, Act::Relu).cross_entropy(yk))
@@ -343,23 +344,9 @@ fn w4(src: &Source, power: bool) -> Result<Prepared> {
     Ok(Prepared { step, extra })
 }
 
-/// Splits a batch `x: [B, …]` with labels `y` into `n` shards of consecutive
-/// rows, as `(weight, rows, labels)` with weight = shard size / B, so that the
-/// batch's mean loss is the weighted sum of the shards' mean losses.
-fn shard_rows(x: &Array, y: &[usize], n: usize) -> Vec<(f64, (Tensor, Vec<usize>))> {
-    let b = x.shape()[0];
-    let row = x.numel() / b.max(1);
-    let data = x.as_slice::<f32>();
-    let n = n.clamp(1, b.max(1));
-    (0..n)
-        .map(|k| {
-            let (lo, hi) = (k * b / n, (k + 1) * b / n);
-            let mut shape = x.shape().to_vec();
-            shape[0] = hi - lo;
-            let rows = Array::from_vec(data[lo * row..hi * row].to_vec(), &shape);
-            ((hi - lo) as f64 / b as f64, (Tensor::constant(rows), y[lo..hi].to_vec()))
-        })
-        .collect()
+/// `x` (a constant batch) and `y` in one shard per compute thread.
+fn shard_rows(x: &Array, y: &[usize]) -> Vec<(f64, (Tensor, Vec<usize>))> {
+    shards(&Tensor::constant(x.clone()), y, odl_tensor::num_threads())
 }
 
 fn w8(src: &Source) -> Result<Prepared> {
@@ -452,10 +439,8 @@ fn w5(src: &Source) -> Result<Prepared> {
     // every example is attacked on its own (the sign of a mean loss's input
     // gradient is that of its own loss), so the batch splits into one shard
     // of rows per compute thread, each attacked start to end on its thread
-    let shards: Vec<(Array, Vec<usize>)> = shard_rows(&x0, &y, odl_tensor::num_threads())
-        .into_iter()
-        .map(|(_, (x, y))| (x.value().clone(), y))
-        .collect();
+    let shards: Vec<(Array, Vec<usize>)> =
+        shard_rows(&x0, &y).into_iter().map(|(_, (x, y))| (x.value().clone(), y)).collect();
     let attack = move |(x0, y): &(Array, Vec<usize>)| -> Array {
         let lo = x0.binary(odl_tensor::BinaryOp::Sub, &Array::scalar(eps, DType::F32));
         let hi = x0.binary(odl_tensor::BinaryOp::Add, &Array::scalar(eps, DType::F32));
@@ -538,7 +523,7 @@ fn w6(src: &Source) -> Result<Prepared> {
     let (x, y) = batch(src, npz.as_ref(), &[64, 1, 28, 28], &mut rng)?;
     // data parallelism: one shard of images per compute thread, each
     // shard's forward and backward on its own thread, gradients added
-    let shards = shard_rows(&x, &y, odl_tensor::num_threads());
+    let shards = shard_rows(&x, &y);
     let lr = 0.01f32;
     let step = move |want: bool| {
         let ps: Vec<Tensor> = params.iter().map(|a| Tensor::param(a.clone())).collect();

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::{stage, Setup};
 use crate::output::{num, nums};
+use crate::shards::shards;
 
 pub(super) fn probe(s: &mut Setup) -> Result<(Value, Vec<(String, Figure)>)> {
     let a = s.args.clone();
@@ -44,9 +45,11 @@ pub(super) fn probe(s: &mut Setup) -> Result<(Value, Vec<(String, Figure)>)> {
     // each, so that every Hessian-vector product runs on all compute threads
     // (a batch as large as the training set is its whole-data Hessian)
     let p = leaves(&theta);
-    let chunks = chunk_rows(&s.x, &s.labels, odl_tensor::num_threads().max(s.labels.len().div_ceil(2048)));
-    let terms: Vec<(f64, Tensor)> =
-        chunks.iter().map(|(w, xk, yk)| (*w, ml.loss_on(&full(&p), xk, &|z| z.cross_entropy(yk)))).collect();
+    let chunks = shards(&s.x, &s.labels, odl_tensor::num_threads().max(s.labels.len().div_ceil(2048)));
+    let terms: Vec<(f64, Tensor)> = chunks
+        .iter()
+        .map(|(w, (xk, yk))| (*w, ml.loss_on(&full(&p), xk, &|z| z.cross_entropy(yk))))
+        .collect();
     let h = Hessian::sum(&terms, &p);
     drop(terms);
     let n = h.dim();
@@ -163,18 +166,4 @@ pub(super) fn probe(s: &mut Setup) -> Result<(Value, Vec<(String, Figure)>)> {
         "ggn_top_eigenvalues": ggn_top.as_ref().map(|g| nums(g)),
     });
     Ok((result, figs))
-}
-
-/// Splits a batch into `n` chunks of consecutive rows, as `(weight, rows,
-/// labels)` with weight = chunk size / batch size: the batch's mean loss is
-/// the weighted sum of the chunks' mean losses.
-fn chunk_rows(x: &Tensor, labels: &[usize], n: usize) -> Vec<(f64, Tensor, Vec<usize>)> {
-    let b = labels.len();
-    let n = n.clamp(1, b.max(1));
-    (0..n)
-        .map(|k| {
-            let (lo, hi) = (k * b / n, (k + 1) * b / n);
-            (((hi - lo) as f64) / b as f64, x.slice(0, lo, hi, 1).detach(), labels[lo..hi].to_vec())
-        })
-        .collect()
 }
