@@ -93,7 +93,7 @@ fn run(outputs: &[(&Tensor, Tensor)], wrt: &[&Tensor]) -> Vec<Tensor> {
         if let Some(&i) = slot.get(&y.id()) {
             grads[i] = Some(match grads[i].take() {
                 None => s.clone(),
-                Some(g) => g.add(s),
+                Some(g) => g.accumulate(s),
             });
         }
     }
@@ -118,7 +118,7 @@ fn run(outputs: &[(&Tensor, Tensor)], wrt: &[&Tensor]) -> Vec<Tensor> {
             if let (Some(ct), Some(j)) = (ct, s) {
                 grads[j] = Some(match grads[j].take() {
                     None => ct,
-                    Some(acc) => acc.add(&ct),
+                    Some(acc) => acc.accumulate(&ct),
                 });
             }
         }

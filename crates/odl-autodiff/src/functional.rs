@@ -59,9 +59,7 @@ fn weighted_sum(mut parts: Vec<(f64, Vec<Array>)>) -> Vec<Array> {
     // out ← w0·out + w1·x1, then out ← out + wk·xk
     for (k, (w, xs)) in parts.iter().enumerate() {
         let a = if k == 0 { w0 } else { 1.0 };
-        for (o, x) in out.iter_mut().zip(xs) {
-            o.scale_add(a, x, *w);
-        }
+        Array::scale_add_all(&mut out, a, xs, *w);
     }
     out
 }

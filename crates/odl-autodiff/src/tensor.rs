@@ -292,6 +292,26 @@ impl Tensor {
         }
     }
 
+    /// `self + other` for same-shaped tensors; when nothing records a graph
+    /// and `self` is a plain value held only here, the sum is written into
+    /// its buffer (a backward pass accumulating cotangents without a new
+    /// array per term). Same arithmetic either way.
+    pub(crate) fn accumulate(mut self, other: &Tensor) -> Tensor {
+        if !is_grad_enabled()
+            && !is_tracing()
+            && self.shape() == other.shape()
+            && self.dtype() == other.dtype()
+        {
+            if let Some(Node { value: Value::Ready(acc), op: None, requires_grad: false, .. }) =
+                Arc::get_mut(&mut self.0)
+            {
+                acc.scale_add(1.0, other.value(), 1.0);
+                return self;
+            }
+        }
+        self.add(other)
+    }
+
     pub(crate) fn op(&self) -> Option<&Op> {
         self.0.op.as_ref()
     }

@@ -216,6 +216,33 @@ fn unused_inputs_get_zero_gradients_and_no_grad_records_nothing() {
 }
 
 #[test]
+fn accumulating_cotangents_never_writes_into_tensors_the_caller_holds() {
+    // x feeds y three times, so its cotangent is a sum: the backward pass adds
+    // in place where it may, and must leave the caller's seeds and its own
+    // earlier results alone
+    let x = Tensor::param(Array::from_vec(vec![1.0, -2.0, 3.0], &[3]));
+    let y = x.add(&x).add(&x.mul_scalar(2.0));
+    let s1 = Tensor::constant(Array::from_vec(vec![1.0, 10.0, 100.0], &[3]));
+    let s2 = Tensor::constant(Array::from_vec(vec![0.5, 0.25, 0.125], &[3]));
+    let s1_again = s1.clone();
+    // two seeds on one output: their sum is accumulated too
+    let g = odl_autodiff::backward(&[(&y, s1.clone()), (&y, s2.clone())], &[&x], false);
+    let want: Vec<f64> = [1.5, 10.25, 100.125].iter().map(|s| 4.0 * s).collect();
+    assert_eq!(g[0].to_vec_f64(), want);
+    assert_eq!(s1.to_vec_f64(), vec![1.0, 10.0, 100.0]);
+    assert_eq!(s1_again.to_vec_f64(), vec![1.0, 10.0, 100.0]);
+    assert_eq!(s2.to_vec_f64(), vec![0.5, 0.25, 0.125]);
+    // y = x (identity through a reshape): the seed itself reaches x; a
+    // second pass must not add into the first pass's result
+    let z = x.reshape(&[3]).add(&x.reshape(&[3]));
+    let first = odl_autodiff::backward(&[(&z, s1.clone())], &[&x], false).remove(0);
+    let second = odl_autodiff::backward(&[(&z, s1.clone())], &[&x], false).remove(0);
+    assert_eq!(first.to_vec_f64(), vec![2.0, 20.0, 200.0]);
+    assert_eq!(second.to_vec_f64(), first.to_vec_f64());
+    assert_eq!(s1.to_vec_f64(), vec![1.0, 10.0, 100.0]);
+}
+
+#[test]
 fn a_very_long_chain_drops_without_overflowing_the_stack() {
     let x = Tensor::param(Array::scalar(1.0, DType::F64));
     let mut h = x.clone();

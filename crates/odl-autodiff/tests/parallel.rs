@@ -16,6 +16,7 @@ fn bits(ts: &[Tensor]) -> Vec<u64> {
 fn parallel_parts() {
     results_do_not_depend_on_the_thread_count();
     par_map_keeps_order_and_the_callers_recording_mode();
+    list_sums_split_over_threads_match_the_formula();
 }
 
 fn results_do_not_depend_on_the_thread_count() {
@@ -68,4 +69,36 @@ fn par_map_keeps_order_and_the_callers_recording_mode() {
     }
     let plain = no_grad(|| par_map(&items, &f));
     assert!(plain.iter().all(|t| !t.requires_grad()), "no_grad did not reach a worker thread");
+}
+
+fn list_sums_split_over_threads_match_the_formula() {
+    // y ← a·y + b·x over lists far above the size where the pass is split
+    // between the two threads, with both element types and odd lengths
+    let mut rng = Rng::seed(12);
+    let shapes: [(&[usize], DType); 4] =
+        [(&[300, 301], DType::F32), (&[7], DType::F64), (&[211, 333], DType::F64), (&[1], DType::F32)];
+    let ys: Vec<Array> = shapes.iter().map(|(s, d)| rng.normal(s, 0.0, 1.0, *d)).collect();
+    let xs: Vec<Array> = shapes.iter().map(|(s, d)| rng.normal(s, 0.0, 1.0, *d)).collect();
+    let (a, b) = (0.75, -1.5);
+    let before: Vec<Vec<f64>> = ys.iter().map(Array::to_vec_f64).collect();
+    let run = |threads: usize| {
+        odl_tensor::set_num_threads(threads);
+        let mut out = ys.clone();
+        Array::scale_add_all(&mut out, a, &xs, b);
+        out
+    };
+    let (one, two) = (run(1), run(2));
+    for ((y, x), (o1, o2)) in ys.iter().zip(&xs).zip(one.iter().zip(&two)) {
+        let (y, x, o2) = (y.to_vec_f64(), x.to_vec_f64(), o2.to_vec_f64());
+        assert_eq!(o1.to_vec_f64(), o2, "the split pass differs from the one-thread pass");
+        for i in 0..y.len() {
+            let want = match o1.dtype() {
+                DType::F32 => (a as f32 * y[i] as f32 + b as f32 * x[i] as f32) as f64,
+                DType::F64 => a * y[i] + b * x[i],
+            };
+            assert_eq!(o2[i], want, "element {i} of a {:?} array", o1.shape());
+        }
+    }
+    // `out` shared its buffers with `ys` (cheap clones): the pass copied them first
+    assert!(ys.iter().map(Array::to_vec_f64).eq(before), "scale_add_all wrote into shared data");
 }

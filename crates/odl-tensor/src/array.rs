@@ -509,10 +509,29 @@ impl Array {
     /// term.
     #[track_caller]
     pub fn scale_add(&mut self, a: f64, x: &Array, b: f64) {
-        assert_eq!(self.shape, x.shape, "scale_add: shapes {:?} and {:?} differ", self.shape, x.shape);
-        fn run<T: Element>(y: &mut Array, a: f64, x: &Array, b: f64) {
+        Array::scale_add_all(std::slice::from_mut(self), a, std::slice::from_ref(x), b);
+    }
+
+    /// [`Array::scale_add`] over two lists, `ys[i] ← a·ys[i] + b·xs[i]`: one
+    /// memory-bound pass, split over the compute threads when the lists hold
+    /// many elements (a sum of per-shard gradients).
+    #[track_caller]
+    pub fn scale_add_all(ys: &mut [Array], a: f64, xs: &[Array], b: f64) {
+        assert_eq!(ys.len(), xs.len(), "scale_add: {} arrays and {} arrays", ys.len(), xs.len());
+        enum Piece<'a> {
+            F32(&'a mut [f32], &'a [f32]),
+            F64(&'a mut [f64], &'a [f64]),
+        }
+        fn pieces<'a, T: Element>(
+            y: &'a mut [T],
+            x: &'a [T],
+            wrap: fn(&'a mut [T], &'a [T]) -> Piece<'a>,
+        ) -> Vec<Piece<'a>> {
+            y.chunks_mut(cpu::PIECE).zip(x.chunks(cpu::PIECE)).map(|(y, x)| wrap(y, x)).collect()
+        }
+        #[inline(always)]
+        fn run<T: Element>(ys: &mut [T], a: f64, xs: &[T], b: f64) {
             let (a, b) = (T::of(a), T::of(b));
-            let (ys, xs) = (y.as_mut_slice::<T>(), x.as_slice::<T>());
             cpu::simd(
                 #[inline(always)]
                 || {
@@ -522,11 +541,23 @@ impl Array {
                 },
             );
         }
-        match (self.dtype(), x.dtype()) {
-            (DType::F32, DType::F32) => run::<f32>(self, a, x, b),
-            (DType::F64, DType::F64) => run::<f64>(self, a, x, b),
-            (p, q) => panic!("scale_add: element types differ ({p} and {q}); cast one first"),
+        let mut all = Vec::new();
+        for (y, x) in ys.iter_mut().zip(xs) {
+            assert_eq!(y.shape, x.shape, "scale_add: shapes {:?} and {:?} differ", y.shape, x.shape);
+            match (y.dtype(), x.dtype()) {
+                (DType::F32, DType::F32) => all.extend(pieces(y.as_mut_slice(), x.as_slice(), Piece::F32)),
+                (DType::F64, DType::F64) => all.extend(pieces(y.as_mut_slice(), x.as_slice(), Piece::F64)),
+                (p, q) => panic!("scale_add: element types differ ({p} and {q}); cast one first"),
+            }
         }
+        let len = |p: &Piece| match p {
+            Piece::F32(_, x) => x.len(),
+            Piece::F64(_, x) => x.len(),
+        };
+        cpu::par_for_each(all, len, cpu::PAR_MIN_ELEMENTS, &|p| match p {
+            Piece::F32(y, x) => run(y, a, x, b),
+            Piece::F64(y, x) => run(y, a, x, b),
+        });
     }
 
     /// Largest absolute elementwise difference to `other` (same shape).

@@ -51,6 +51,42 @@ pub fn join<RA: Send, RB: Send>(a: impl FnOnce() -> RA + Send, b: impl FnOnce() 
     rayon::join(|| alone(a), || alone(b))
 }
 
+/// Calls `f` on every item, the items cut into two runs of about equal total
+/// `size` that go side by side through [`join`] when the total reaches
+/// `min_total` (else all on the calling thread, in order). For memory-bound
+/// passes over many arrays at once (an optimizer step, a sum of gradients),
+/// given as pieces of disjoint slices.
+pub fn par_for_each<T: Send>(
+    mut items: Vec<T>,
+    size: impl Fn(&T) -> usize,
+    min_total: usize,
+    f: &(dyn Fn(T) + Sync),
+) {
+    let total: usize = items.iter().map(&size).sum();
+    if items.len() < 2 || total < min_total || num_threads() < 2 || !may_fan_out() {
+        items.into_iter().for_each(f);
+        return;
+    }
+    let (mut acc, mut cut) = (0, items.len() - 1);
+    for (i, it) in items.iter().enumerate() {
+        acc += size(it);
+        if 2 * acc >= total {
+            cut = i + 1;
+            break;
+        }
+    }
+    let cut = cut.clamp(1, items.len() - 1);
+    let rest = items.split_off(cut);
+    join(|| items.into_iter().for_each(f), || rest.into_iter().for_each(f));
+}
+
+/// Elements per piece when [`par_for_each`] work is cut out of large arrays.
+pub const PIECE: usize = 1 << 14;
+
+/// Memory-bound passes over fewer elements than this stay on one thread
+/// (handing half to another thread costs a few microseconds).
+pub const PAR_MIN_ELEMENTS: usize = 1 << 17;
+
 /// Number of compute threads used for large GEMMs: `ODL_THREADS` if set, else the
 /// machine's available parallelism (at least 1).
 pub fn num_threads() -> usize {

@@ -5,7 +5,7 @@
 use anyhow::{bail, Result};
 use odl_autodiff::{grad, grad_graph, par_map, value_and_grad_of_sum, Compiled, Hessian, Tensor};
 use odl_tensor::cpu::matmul::gemm;
-use odl_tensor::cpu::simd;
+use odl_tensor::cpu::{par_for_each, simd, PAR_MIN_ELEMENTS, PIECE};
 use odl_tensor::{Array, DType, Rng};
 
 use super::data::{batch, maybe_open, mlp, Layer, Source};
@@ -204,41 +204,40 @@ fn mlp_step(src: &Source, wl: &str, act: Act, opt: Opt) -> Result<Prepared> {
         let check = want.then_some(value);
         drop(refs);
         drop(ps);
-        for ((p, g), v) in params.iter_mut().zip(grads).zip(vel.iter_mut()) {
-            match opt {
-                Opt::Sgd(lr) => axpy(p, -lr as f32, &g),
-                Opt::Momentum(lr, mu) => {
-                    // v ← μ v + g (v₀ = g), then p ← p − lr v (PyTorch's convention)
-                    let vv = v.get_or_insert_with(|| Array::zeros(g.shape(), DType::F32));
-                    let (vs, gs) = (vv.as_mut_slice::<f32>(), g.as_slice::<f32>());
+        // one pass over all parameters, split over the compute threads
+        match opt {
+            Opt::Sgd(lr) => Array::scale_add_all(&mut params, 1.0, &grads, -lr),
+            Opt::Momentum(lr, mu) => {
+                // v ← μ v + g (v₀ = g), then p ← p − lr v (PyTorch's convention)
+                let (lr, mu) = (lr as f32, mu as f32);
+                let pieces = params
+                    .iter_mut()
+                    .zip(vel.iter_mut())
+                    .zip(&grads)
+                    .flat_map(|((p, v), g)| {
+                        let v = v.get_or_insert_with(|| Array::zeros(g.shape(), DType::F32));
+                        p.as_mut_slice::<f32>()
+                            .chunks_mut(PIECE)
+                            .zip(v.as_mut_slice::<f32>().chunks_mut(PIECE))
+                            .zip(g.as_slice::<f32>().chunks(PIECE))
+                    })
+                    .collect();
+                par_for_each(pieces, |(_, g)| g.len(), PAR_MIN_ELEMENTS, &|((p, v), g)| {
                     simd(
                         #[inline(always)]
                         || {
-                            for (vi, gi) in vs.iter_mut().zip(gs) {
-                                *vi = mu as f32 * *vi + gi;
+                            for ((pi, vi), gi) in p.iter_mut().zip(v.iter_mut()).zip(g) {
+                                *vi = mu * *vi + gi;
+                                *pi -= lr * *vi;
                             }
                         },
-                    );
-                    axpy(p, -lr as f32, vv);
-                }
+                    )
+                });
             }
         }
         check
     };
     Ok(Prepared { step: Box::new(step), extra: vec![] })
-}
-
-/// `p ← p + a·x` in place (f32).
-fn axpy(p: &mut Array, a: f32, x: &Array) {
-    let (p, x) = (p.as_mut_slice::<f32>(), x.as_slice::<f32>());
-    simd(
-        #[inline(always)]
-        || {
-            for (pi, xi) in p.iter_mut().zip(x) {
-                *pi += a * xi;
-            }
-        },
-    );
 }
 
 /// `Σ ⟨a_i, b_i⟩` over lists of f32 arrays: f32 partial sums in 16 lanes,
@@ -539,9 +538,7 @@ fn w6(src: &Source) -> Result<Prepared> {
         let (value, grads) = value_and_grad_of_sum(&shards, &refs, &loss);
         drop(refs);
         drop(ps);
-        for (p, g) in params.iter_mut().zip(&grads) {
-            axpy(p, -lr, g);
-        }
+        Array::scale_add_all(&mut params, 1.0, &grads, -lr as f64);
         want.then_some(value)
     };
     Ok(Prepared { step: Box::new(step), extra: vec![] })
