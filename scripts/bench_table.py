@@ -44,3 +44,21 @@ for w in ORDER:
     jax = r.get("jax", r.get("numpy", {})).get("median_s")
     name = w + (f" ({r['odl']['gflops_median']:.0f} GFLOP/s)" if "gflops_median" in r["odl"] else "")
     print(f"| {name} | {fmt(odl)} | {fmt(torch)} | {fmt(jax)} | {speed} | {chk} |")
+
+# how close the GEMM-bound workloads come to the machine's GEMM peak: odl's
+# own G1024 rate in the same run is the peak; `time / (work / peak)` is how
+# many times longer a step took than its matrix products alone would at peak
+peak = rows.get("G1024", {}).get("odl", {}).get("gflops_median")
+if peak:
+    print()
+    print(f"GEMM peak (odl G1024, this run): {peak:.0f} GFLOP/s")
+    print()
+    print("| workload | GEMM work per step | achieved | of peak | time / peak time |")
+    print("|---|---|---|---|---|")
+    for w in ORDER:
+        o = rows.get(w, {}).get("odl", {})
+        if w.startswith("G") or "gemm_flops" not in o:
+            continue
+        rate = o["gflops_median"]
+        print(f"| {w} | {o['gemm_flops'] / 1e6:.1f} MFLOP | {rate:.0f} GFLOP/s | {100 * rate / peak:.0f} % | "
+              f"{peak / rate:.2f}× |")

@@ -145,9 +145,21 @@ impl Hessian {
     /// scalar that depends on `params`; every term keeps its own graph.
     #[track_caller]
     pub fn sum(terms: &[(f64, Tensor)], params: &[Tensor]) -> Hessian {
-        assert!(!terms.is_empty(), "Hessian::sum: no terms");
+        Hessian::of_sum(terms, params, &Tensor::clone)
+    }
+
+    /// The Hessian of `Σ_k w_k loss(item_k)` for `items = [(w_k, item_k)]`
+    /// (a batch's shards): each term's loss and gradient graph are built on
+    /// one thread, start to end, as in [`value_and_grad_of_sum`].
+    #[track_caller]
+    pub fn of_sum<T: Sync>(
+        items: &[(f64, T)],
+        params: &[Tensor],
+        loss: &(dyn Fn(&T) -> Tensor + Sync),
+    ) -> Hessian {
+        assert!(!items.is_empty(), "Hessian::sum: no terms");
         let refs: Vec<&Tensor> = params.iter().collect();
-        let grads = par_map(terms, &|(w, loss): &(f64, Tensor)| (*w, grad_graph(loss, &refs)));
+        let grads = par_map(items, &|(w, item): &(f64, T)| (*w, grad_graph(&loss(item), &refs)));
         Hessian { params: params.to_vec(), terms: grads, dim: params.iter().map(Tensor::numel).sum() }
     }
 

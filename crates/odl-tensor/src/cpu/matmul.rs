@@ -1,7 +1,24 @@
 //! Matrix multiplication through faer's `matmul` (chosen by measurement: see
 //! `docs/gemm.md`), with transposes expressed as strides so they cost no copy.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
 use crate::dtype::Element;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static FLOPS: AtomicU64 = AtomicU64::new(0);
+
+/// Runs `f` and also returns the floating-point operations (2·m·n·k per
+/// product) of the matrix products it ran, on any thread, convolutions
+/// included. Process-wide: for measuring one workload at a time (`odl
+/// bench`), not for concurrent use.
+pub fn count_flops<R>(f: impl FnOnce() -> R) -> (R, u64) {
+    FLOPS.store(0, Ordering::Relaxed);
+    COUNTING.store(true, Ordering::Relaxed);
+    let r = f();
+    COUNTING.store(false, Ordering::Relaxed);
+    (r, FLOPS.load(Ordering::Relaxed))
+}
 
 /// Problems with at least this many multiply-adds use all compute threads;
 /// smaller ones stay on the calling thread (a pool hop costs more than it saves).
@@ -57,6 +74,9 @@ fn product<T: Element>(
 ) {
     let (m, n) = (cm.nrows(), cm.ncols());
     assert!(a.len() >= m * k && b.len() >= k * n, "gemm: buffers too short for {m}×{k} · {k}×{n}");
+    if COUNTING.load(Ordering::Relaxed) {
+        FLOPS.fetch_add(2 * (m * n * k) as u64, Ordering::Relaxed);
+    }
     let am = if ta {
         faer::MatRef::from_row_major_slice(&a[..m * k], k, m).transpose()
     } else {

@@ -175,6 +175,8 @@ fn measure(wl: &str, src: &Source, args: &BenchArgs, threads: usize) -> Result<V
         std::hint::black_box((p.step)(false));
         ts.push(t.elapsed().as_secs_f64());
     }
+    // one more step, counting the work of its matrix products
+    let (_, flops) = odl_tensor::cpu::matmul::count_flops(|| (p.step)(false));
     let min = ts.iter().cloned().fold(f64::INFINITY, f64::min);
     let max = ts.iter().cloned().fold(0.0, f64::max);
     let med = median(&mut ts);
@@ -198,9 +200,12 @@ fn measure(wl: &str, src: &Source, args: &BenchArgs, threads: usize) -> Result<V
     if let Some(rss) = crate::alloc::peak_rss() {
         obj.insert("peak_rss_bytes".into(), json!(rss));
     }
-    if let Some(n) = wl.strip_prefix('G').and_then(|s| s.parse::<f64>().ok()) {
-        obj.insert("gflops_median".into(), json!(2.0 * n.powi(3) / med / 1e9));
-        obj.insert("gflops_best".into(), json!(2.0 * n.powi(3) / min / 1e9));
+    // matrix-product work per step and the rate it was done at (for the
+    // G* workloads, the GEMM rate itself)
+    if flops > 0 {
+        obj.insert("gemm_flops".into(), json!(flops));
+        obj.insert("gflops_median".into(), json!(flops as f64 / med / 1e9));
+        obj.insert("gflops_best".into(), json!(flops as f64 / min / 1e9));
     }
     for (k, v) in p.extra.drain(..) {
         obj.insert(k, v);

@@ -285,10 +285,9 @@ fn w4(src: &Source, power: bool) -> Result<Prepared> {
     // thread: each shard's HVP runs on a thread of its own (data parallelism)
     let shards = shard_rows(&x, &y);
     let hessian_at = move |ps: &[Tensor]| {
-        let terms = par_map(&shards, &|(w, (xk, yk)): &(f64, (Tensor, Vec<usize>))| {
-            (*w, forward(ps, xk, Act::Relu).cross_entropy(yk))
-        });
-        Hessian::sum(&terms, ps)
+        Hessian::of_sum(&shards, ps, &|(xk, yk): &(Tensor, Vec<usize>)| {
+            forward(ps, xk, Act::Relu).cross_entropy(yk)
+        })
     };
     let xt = Tensor::constant(x);
     let loss_of = move |ps: &[Tensor]| forward(ps, &xt, Act::Relu).cross_entropy(&y);
