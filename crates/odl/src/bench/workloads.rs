@@ -240,10 +240,16 @@ fn mlp_step(src: &Source, wl: &str, act: Act, opt: Opt) -> Result<Prepared> {
     Ok(Prepared { step: Box::new(step), extra: vec![] })
 }
 
-/// `Σ ⟨a_i, b_i⟩` over lists of f32 arrays: f32 partial sums in 16 lanes,
-/// added up in f64.
+/// `Σ ⟨a_i, b_i⟩` over lists of f32 arrays: f32 partial sums in 16 lanes
+/// per piece of `PIECE` elements, added up in f64, the pieces spread over the
+/// compute threads (the same pieces and order on any number of threads).
 fn dot(a: &[Array], b: &[Array]) -> f64 {
-    let one = |x: &[f32], y: &[f32]| -> f64 {
+    let pieces: Vec<(&[f32], &[f32])> = a
+        .iter()
+        .zip(b)
+        .flat_map(|(x, y)| x.as_slice::<f32>().chunks(PIECE).zip(y.as_slice::<f32>().chunks(PIECE)))
+        .collect();
+    let one = |&(x, y): &(&[f32], &[f32])| -> f64 {
         simd(
             #[inline(always)]
             || {
@@ -260,23 +266,22 @@ fn dot(a: &[Array], b: &[Array]) -> f64 {
             },
         )
     };
-    a.iter().zip(b).map(|(x, y)| one(x.as_slice(), y.as_slice())).sum()
+    par_map(&pieces, &one).iter().sum()
 }
 
-/// `s·a` for a list of f32 arrays.
-fn scale(a: &[Array], s: f64) -> Vec<Array> {
+/// `s·a` for a list of f32 arrays, in place (copying first only data that
+/// is shared), on both threads.
+fn scale(mut a: Vec<Array>, s: f64) -> Vec<Array> {
     let s = s as f32;
-    a.iter()
-        .map(|x| {
-            let mut y = x.clone();
-            let ys = y.as_mut_slice::<f32>();
-            simd(
-                #[inline(always)]
-                || ys.iter_mut().for_each(|v| *v *= s),
-            );
-            y
-        })
-        .collect()
+    let pieces: Vec<&mut [f32]> =
+        a.iter_mut().flat_map(|x| x.as_mut_slice::<f32>().chunks_mut(PIECE)).collect();
+    par_for_each(pieces, |p| p.len(), PAR_MIN_ELEMENTS, &|p| {
+        simd(
+            #[inline(always)]
+            || p.iter_mut().for_each(|v| *v *= s),
+        )
+    });
+    a
 }
 
 fn w4(src: &Source, power: bool) -> Result<Prepared> {
@@ -329,12 +334,13 @@ fn w4(src: &Source, power: bool) -> Result<Prepared> {
         Box::new(move |_want: bool| {
             let ps: Vec<Tensor> = params.iter().map(|a| Tensor::param(a.clone())).collect();
             let h = hessian_at(&ps);
-            let mut u = scale(&v, 1.0 / dot(&v, &v).sqrt());
+            let mut u = scale(v.clone(), 1.0 / dot(&v, &v).sqrt());
             let mut lam = 0.0;
             for _ in 0..20 {
                 let w = h.apply_arrays(&u);
                 lam = dot(&u, &w);
-                u = scale(&w, 1.0 / dot(&w, &w).sqrt());
+                let norm = dot(&w, &w).sqrt();
+                u = scale(w, 1.0 / norm);
             }
             Some(lam)
         })
