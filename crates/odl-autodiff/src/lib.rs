@@ -8,7 +8,7 @@
 //! tensor ops, so gradients can be differentiated again. Everything else
 //! (relu, softmax, cross-entropy, slicing, padding, pooling) is a composition.
 //!
-//! Beyond one stream of ops: [`value_and_grad_of_sum`] and [`Hessian::sum`]
+//! Beyond one stream of ops: [`value_and_grad_of_sum`] and [`Hessian::of_sum`]
 //! spread a batch's shards over the compute threads (data parallelism), and
 //! [`Compiled`] traces a smooth computation once and replays it without
 //! building a graph.
