@@ -99,7 +99,8 @@ pub(crate) fn join<RA: Send, RB: Send>(
 /// `f` of every item, in order, the items spread over the compute threads
 /// by recursive halving; each call records a graph, or not, as the caller
 /// does. Work that splits into independent pieces (a batch's shards) runs
-/// side by side this way, each piece's kernels on one thread.
+/// side by side this way, each piece with its share of the threads (one
+/// each when there are at least as many pieces as threads).
 pub fn par_map<T: Sync, R: Send>(items: &[T], f: &(dyn Fn(&T) -> R + Sync)) -> Vec<R> {
     match items {
         [] => Vec::new(),

@@ -17,6 +17,7 @@ fn parallel_parts() {
     results_do_not_depend_on_the_thread_count();
     par_map_keeps_order_and_the_callers_recording_mode();
     list_sums_split_over_threads_match_the_formula();
+    par_map_reaches_every_thread_of_a_bigger_pool();
 }
 
 fn results_do_not_depend_on_the_thread_count() {
@@ -101,4 +102,36 @@ fn list_sums_split_over_threads_match_the_formula() {
     }
     // `out` shared its buffers with `ys` (cheap clones): the pass copied them first
     assert!(ys.iter().map(Array::to_vec_f64).eq(before), "scale_add_all wrote into shared data");
+}
+
+fn par_map_reaches_every_thread_of_a_bigger_pool() {
+    // four items on four compute threads must all run at once (nested
+    // halving splits the threads, it does not fall back to two): each item
+    // waits until one of them has seen all four running (at most 20 s)
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+    odl_tensor::set_num_threads(4);
+    let (active, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let items = [0, 1, 2, 3];
+    pool.install(|| {
+        par_map(&items, &|_: &i32| {
+            active.fetch_add(1, Ordering::SeqCst);
+            let t0 = Instant::now();
+            // until some item has seen all four running at once
+            while most.fetch_max(active.load(Ordering::SeqCst), Ordering::SeqCst) < 4
+                && t0.elapsed() < Duration::from_secs(20)
+            {
+                std::thread::yield_now();
+            }
+            active.fetch_sub(1, Ordering::SeqCst);
+        })
+    });
+    odl_tensor::set_num_threads(2);
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        4,
+        "par_map ran at most {} of 4 items at once",
+        most.load(Ordering::SeqCst)
+    );
 }

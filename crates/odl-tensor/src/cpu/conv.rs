@@ -124,11 +124,7 @@ fn over_images<T: Element>(
     f: &(dyn Fn(usize, &mut [T]) + Sync),
 ) {
     let count = out.len() / per.max(1);
-    if count > 1
-        && super::num_threads() > 1
-        && super::may_fan_out()
-        && count * work_per_image >= PARALLEL_MIN_FLOPS
-    {
+    if count > 1 && super::may_fan_out() && count * work_per_image >= PARALLEL_MIN_FLOPS {
         let (lo, hi) = out.split_at_mut(count / 2 * per);
         super::join(
             || over_images(lo, per, first, work_per_image, f),
@@ -194,8 +190,7 @@ pub fn conv2d_weight_grad<T: Element>(x: &[T], g: &[T], d: &ConvDims) -> Vec<T> 
         part: &(dyn Fn(usize, usize) -> Vec<T> + Sync),
     ) -> Vec<T> {
         let count = b1 - b0;
-        if count > 1 && super::num_threads() > 1 && super::may_fan_out() && count * work >= PARALLEL_MIN_FLOPS
-        {
+        if count > 1 && super::may_fan_out() && count * work >= PARALLEL_MIN_FLOPS {
             let mid = b0 + count / 2;
             let (mut a, b) = super::join(|| split(b0, mid, work, part), || split(mid, b1, work, part));
             for (x, y) in a.iter_mut().zip(&b) {

@@ -87,8 +87,8 @@ fn product<T: Element>(
     } else {
         faer::MatRef::from_row_major_slice(&b[..k * n], k, n)
     };
-    let threads = super::num_threads();
-    let par = if threads > 1 && super::may_fan_out() && m * n * k >= PARALLEL_MIN_FLOPS {
+    let threads = super::threads_here();
+    let par = if threads > 1 && m * n * k >= PARALLEL_MIN_FLOPS {
         faer::Par::rayon(threads)
     } else {
         faer::Par::Seq

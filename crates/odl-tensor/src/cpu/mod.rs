@@ -1,8 +1,9 @@
 //! The CPU backend: generic kernels over [`crate::Element`] working on plain
 //! slices. Nothing here knows about autodiff.
 //!
-//! Threads: only GEMM (and the GEMMs inside convolutions) is parallel, and only
-//! above a size threshold, so small ops never hop to a thread pool.
+//! Threads: GEMM (and the GEMMs inside convolutions) fans out above a size
+//! threshold; [`join`] and [`par_for_each`] split larger pieces of work;
+//! small ops never hop to a thread pool.
 
 pub mod conv;
 pub mod elementwise;
@@ -17,38 +18,51 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
-    /// Set inside [`join`]: each half already has a thread of its own, so its
-    /// GEMMs must not fan out again.
-    static SEQUENTIAL: Cell<bool> = const { Cell::new(false) };
+    /// How many compute threads work started on this thread may use: set
+    /// inside [`join`] to each half's share of the caller's (0: not set, all
+    /// of them). A half with one thread runs its GEMMs single-threaded.
+    static BUDGET: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The compute threads that kernels started on this thread may use.
+pub(crate) fn threads_here() -> usize {
+    match BUDGET.with(Cell::get) {
+        0 => num_threads(),
+        b => b,
+    }
 }
 
 /// Whether kernels on this thread may use more than one thread.
 pub(crate) fn may_fan_out() -> bool {
-    !SEQUENTIAL.with(Cell::get)
+    threads_here() > 1
 }
 
-/// Runs two independent computations at once, one per compute thread, each
-/// of them single-threaded (inter-op instead of intra-op parallelism). Two
+/// Runs two independent computations at once, each with half of the compute
+/// threads this thread may use (inter-op instead of intra-op parallelism):
+/// on two cores, one thread each, with single-threaded GEMMs inside. Two
 /// medium GEMMs side by side on one core each beat the same two GEMMs one
 /// after the other split across both cores: no barrier per GEMM and better
-/// cache use per core. With one compute thread, or already inside a `join`,
-/// runs `a` then `b` on the calling thread.
+/// cache use per core. Nested joins split a half again, so recursive halving
+/// (`par_map`, per-image convolutions) reaches every thread. With one thread
+/// to use, runs `a` then `b` on the calling thread.
 pub fn join<RA: Send, RB: Send>(a: impl FnOnce() -> RA + Send, b: impl FnOnce() -> RB + Send) -> (RA, RB) {
-    if num_threads() < 2 || !may_fan_out() {
+    let threads = threads_here();
+    if threads < 2 {
         return (a(), b());
     }
-    fn alone<R>(f: impl FnOnce() -> R) -> R {
-        // restores the flag on the way out, panics included
-        struct Restore(bool);
+    fn with_budget<R>(n: usize, f: impl FnOnce() -> R) -> R {
+        // restores the budget on the way out, panics included
+        struct Restore(usize);
         impl Drop for Restore {
             fn drop(&mut self) {
-                SEQUENTIAL.with(|s| s.set(self.0));
+                BUDGET.with(|s| s.set(self.0));
             }
         }
-        let _restore = Restore(SEQUENTIAL.with(|s| s.replace(true)));
+        let _restore = Restore(BUDGET.with(|s| s.replace(n)));
         f()
     }
-    rayon::join(|| alone(a), || alone(b))
+    let half = threads / 2;
+    rayon::join(|| with_budget(half, a), || with_budget(threads - half, b))
 }
 
 /// Calls `f` on every item, the items cut into two runs of about equal total
@@ -63,7 +77,7 @@ pub fn par_for_each<T: Send>(
     f: &(dyn Fn(T) + Sync),
 ) {
     let total: usize = items.iter().map(&size).sum();
-    if items.len() < 2 || total < min_total || num_threads() < 2 || !may_fan_out() {
+    if items.len() < 2 || total < min_total || !may_fan_out() {
         items.into_iter().for_each(f);
         return;
     }
