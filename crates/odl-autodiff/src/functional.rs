@@ -25,8 +25,8 @@ pub fn grad_graph(y: &Tensor, wrt: &[&Tensor]) -> Vec<Tensor> {
 /// The value and gradient of `Σ_k w_k L_k`, where `L_k = loss(item_k)` for
 /// `items = [(w_k, item_k)]`: data parallelism. Each term (say, one shard of a
 /// batch whose loss is a mean over examples) is evaluated and differentiated
-/// on a compute thread of its own, its kernels single-threaded, and the
-/// gradients are added. For a batch's mean loss split into shards with
+/// on its share of the compute threads (one thread each when there are at
+/// least as many terms as threads), and the gradients are added. For a batch's mean loss split into shards with
 /// weights `shard size / batch size` this is the batch's gradient, computed
 /// without a barrier per GEMM and with the elementwise work split too. Not
 /// for models that couple examples (BatchNorm in training mode).
@@ -124,9 +124,10 @@ pub fn jacobian(f: impl Fn(&Tensor) -> Tensor, x: &Array) -> Array {
 /// `retain_graph=True`).
 ///
 /// A loss that is a weighted sum of terms — a batch's mean loss as the mean of
-/// its shards' — can keep one graph per term ([`Hessian::sum`]): the terms are
-/// then applied side by side, one per compute thread (data parallelism, with
-/// each thread's GEMMs single-threaded), and their products summed.
+/// its shards' — can keep one graph per term ([`Hessian::of_sum`],
+/// [`Hessian::sum`]): the terms are then applied side by side, each on its
+/// share of the compute threads (data parallelism), and their products
+/// summed.
 pub struct Hessian {
     params: Vec<Tensor>,
     /// (weight, gradient graph of the term)
