@@ -26,10 +26,11 @@ pub fn grad_graph(y: &Tensor, wrt: &[&Tensor]) -> Vec<Tensor> {
 /// `items = [(w_k, item_k)]`: data parallelism. Each term (say, one shard of a
 /// batch whose loss is a mean over examples) is evaluated and differentiated
 /// on its share of the compute threads (one thread each when there are at
-/// least as many terms as threads), and the gradients are added. For a batch's mean loss split into shards with
-/// weights `shard size / batch size` this is the batch's gradient, computed
-/// without a barrier per GEMM and with the elementwise work split too. Not
-/// for models that couple examples (BatchNorm in training mode).
+/// least as many terms as threads), and the gradients are added. For a
+/// batch's mean loss split into shards with weights `shard size / batch
+/// size` this is the batch's gradient, computed without a barrier per GEMM
+/// and with the elementwise work split too. Not for models that couple
+/// examples (BatchNorm in training mode).
 pub fn value_and_grad_of_sum<T: Sync>(
     items: &[(f64, T)],
     wrt: &[&Tensor],
@@ -158,7 +159,7 @@ impl Hessian {
         params: &[Tensor],
         loss: &(dyn Fn(&T) -> Tensor + Sync),
     ) -> Hessian {
-        assert!(!items.is_empty(), "Hessian::sum: no terms");
+        assert!(!items.is_empty(), "Hessian: a sum of no terms");
         let refs: Vec<&Tensor> = params.iter().collect();
         let grads = par_map(items, &|(w, item): &(f64, T)| (*w, grad_graph(&loss(item), &refs)));
         Hessian { params: params.to_vec(), terms: grads, dim: params.iter().map(Tensor::numel).sum() }
