@@ -66,6 +66,14 @@ fn mlp_loss(p: &[Tensor], x: &Tensor, y: &[usize]) -> Tensor {
     x.linear(&p[0], Some(&p[1])).tanh().linear(&p[2], Some(&p[3])).cross_entropy(y)
 }
 
+/// Labels of the 8-row batches of [`mlp_batch`].
+const LABELS: [usize; 8] = [0, 1, 2, 0, 1, 2, 2, 1];
+
+/// An 8×4 batch of inputs for [`mlp_loss`], drawn from `rng`.
+fn mlp_batch(rng: &mut Rng) -> Tensor {
+    Tensor::constant(rng.normal(&[8, 4], 0.0, 1.0, DType::F64))
+}
+
 fn mlp_params(seed: u64) -> Vec<Tensor> {
     let mut rng = Rng::seed(seed);
     [vec![6, 4], vec![6], vec![3, 6], vec![3]]
@@ -77,8 +85,7 @@ fn mlp_params(seed: u64) -> Vec<Tensor> {
 #[test]
 fn hvp_is_symmetric_and_matches_gradient_differences() {
     let mut rng = Rng::seed(4);
-    let x = Tensor::constant(rng.normal(&[8, 4], 0.0, 1.0, DType::F64));
-    let y = [0, 1, 2, 0, 1, 2, 2, 1];
+    let (x, y) = (mlp_batch(&mut rng), LABELS);
     let p = mlp_params(5);
     let h = Hessian::new(&mlp_loss(&p, &x, &y), &p);
     let u: Vec<f64> = (0..h.dim()).map(|_| rng.normal_f64()).collect();
@@ -259,8 +266,7 @@ fn hessian_of_shards_is_hessian_of_the_batch() {
     // mean CE over 8 rows = (3/8)·mean over rows 0..3 + (5/8)·mean over rows 3..8,
     // so the two-term Hessian (its gradient too) equals the batch's
     let mut rng = Rng::seed(6);
-    let x = Tensor::constant(rng.normal(&[8, 4], 0.0, 1.0, DType::F64));
-    let y = [0, 1, 2, 0, 1, 2, 2, 1];
+    let (x, y) = (mlp_batch(&mut rng), LABELS);
     let rows = |lo: usize, hi: usize| x.slice(0, lo, hi, 1);
     let p = mlp_params(7);
     let whole = Hessian::new(&mlp_loss(&p, &rows(0, 8), &y), &p);
@@ -287,8 +293,7 @@ fn hessian_of_shards_is_hessian_of_the_batch() {
 #[test]
 fn gradient_of_shards_is_gradient_of_the_batch() {
     let mut rng = Rng::seed(8);
-    let x = Tensor::constant(rng.normal(&[8, 4], 0.0, 1.0, DType::F64));
-    let y = [2, 1, 0, 0, 1, 2, 2, 1];
+    let (x, y) = (mlp_batch(&mut rng), [2, 1, 0, 0, 1, 2, 2, 1]);
     let rows = |lo: usize, hi: usize| x.slice(0, lo, hi, 1);
     let p = mlp_params(9);
     let refs: Vec<&Tensor> = p.iter().collect();
@@ -312,8 +317,7 @@ fn gradients_kept_for_differentiation_read_the_same_as_plain_ones() {
     // with create_graph a weight gradient δᵀh is recorded lazily (an HVP never
     // reads it); reading it must give the plain gradient, shape and dtype too
     let mut rng = Rng::seed(10);
-    let x = Tensor::constant(rng.normal(&[8, 4], 0.0, 1.0, DType::F64));
-    let y = [0, 1, 2, 0, 1, 2, 2, 1];
+    let (x, y) = (mlp_batch(&mut rng), LABELS);
     let p = mlp_params(11);
     let refs: Vec<&Tensor> = p.iter().collect();
     let loss = mlp_loss(&p, &x, &y);
