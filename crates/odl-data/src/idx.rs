@@ -28,14 +28,19 @@ pub enum IdxError {
 /// the dimensions and the data.
 pub fn read_idx(path: impl AsRef<Path>) -> Result<(Vec<usize>, Vec<u8>), IdxError> {
     let path = path.as_ref();
+    let raw = std::fs::read(path).map_err(|source| IdxError::Io { path: path.into(), source })?;
+    parse_idx(&raw, path)
+}
+
+/// Parses the bytes of an IDX file (gzipped or not); `path` names it in errors.
+pub fn parse_idx(raw: &[u8], path: &Path) -> Result<(Vec<usize>, Vec<u8>), IdxError> {
     let io = |source| IdxError::Io { path: path.into(), source };
-    let raw = std::fs::read(path).map_err(io)?;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(io)?;
+        flate2::read::GzDecoder::new(raw).read_to_end(&mut out).map_err(io)?;
         out
     } else {
-        raw
+        raw.to_vec()
     };
     let bad = |detail: String| IdxError::Format { path: path.into(), detail };
     if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {

@@ -2,7 +2,8 @@
 //!
 //! Data sets for odl's experiments, all offline: the IDX format and
 //! Fashion-MNIST as Debian's `dataset-fashion-mnist` package installs it
-//! ([`fashion_mnist`]), an MNIST-1D-style generator ([`mnist1d`]), synthetic
+//! ([`fashion_mnist`]) and a fixed 10 000 + 2 000 subset shipped inside odl
+//! ([`fashion_mnist_subset`]), an MNIST-1D-style generator ([`mnist1d`]), synthetic
 //! sets ([`synthetic`]), and the [`Dataset`] type with seeded shuffling,
 //! mini-batches, splits, normalization, random/corrupted labels and shuffled
 //! pixels.
@@ -23,6 +24,6 @@ pub mod mnist1d;
 pub mod synthetic;
 
 pub use dataset::{Batch, Dataset, Targets};
-pub use fashion::{fashion_mnist, FASHION_MNIST_DIR};
-pub use idx::{read_idx, IdxError};
+pub use fashion::{fashion_mnist, fashion_mnist_subset, FASHION_MNIST_DIR, SUBSET_TEST, SUBSET_TRAIN};
+pub use idx::{parse_idx, read_idx, IdxError};
 pub use mnist1d::{mnist1d, Mnist1dConfig};

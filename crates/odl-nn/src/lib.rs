@@ -19,6 +19,7 @@
 //! assert_eq!(net.num_params(), 4 * 8 + 8 + 8 * 3 + 3);
 //! ```
 
+pub mod activation;
 pub mod init;
 pub mod layers;
 pub mod loss;
@@ -26,10 +27,10 @@ pub mod mlp;
 pub mod module;
 pub mod spectral;
 
+pub use activation::Activation;
 pub use init::{critical_tanh, fans, gain, orthogonal, Init};
 pub use layers::{
-    avg_pool2d, Activation, BatchNorm, BnNoise, Conv2d, Dropout, Flatten, LayerNorm, Linear, Pool2d,
-    Residual, Sequential,
+    avg_pool2d, BatchNorm, BnNoise, Conv2d, Dropout, Flatten, LayerNorm, Linear, Pool2d, Residual, Sequential,
 };
 pub use loss::{bce_with_logits, cross_entropy_smoothed, hinge, lp_loss};
 pub use mlp::{MlpConfig, Norm};

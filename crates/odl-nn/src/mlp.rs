@@ -4,8 +4,9 @@
 
 use odl_tensor::{DType, Rng};
 
+use crate::activation::Activation;
 use crate::init::Init;
-use crate::layers::{Activation, BatchNorm, LayerNorm, Linear, Residual, Sequential};
+use crate::layers::{BatchNorm, LayerNorm, Linear, Residual, Sequential};
 
 /// Normalization after each hidden linear layer.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -5,7 +5,7 @@
 use odl_autodiff::Tensor;
 use odl_tensor::{Array, Rng};
 
-use crate::layers::Activation;
+use crate::activation::Activation;
 
 /// What a layer is, for probes that read per-layer statistics.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -25,6 +25,7 @@
 //! `apply_updates`), [`transforms`] (the building blocks), [`optimizers`] (the
 //! named optimizers as chains), [`schedule`] (learning-rate schedules).
 
+mod fused;
 pub mod lm;
 pub mod optimizers;
 pub mod schedule;

@@ -28,6 +28,36 @@ pub trait Transform: Send {
             Some((name, _)) => Err(format!("unexpected optimizer state '{name}'")),
         }
     }
+
+    /// One optimizer step: `params ← params + update(grads)`. A [`Chain`]
+    /// whose parts allow it does this in one fused pass over both threads
+    /// (bit-identical to `update` then [`apply_updates`]).
+    fn step(&mut self, params: &mut [Array], mut grads: Vec<Array>) {
+        self.update(&mut grads, params);
+        apply_updates(params, &grads);
+    }
+
+    /// The learning rate that the last update applied, for transformations
+    /// that apply one (what a training log records as `lr`).
+    fn learning_rate(&self) -> Option<f64> {
+        None
+    }
+
+    /// For a transformation that only multiplies every update by one number
+    /// (a learning rate): that number at its next update, with its state
+    /// advanced as if the update had run. Others return `None` and change
+    /// nothing.
+    fn next_factor(&mut self) -> Option<f64> {
+        None
+    }
+
+    /// `update`, then `u ← c·u`, then `params ← params + u`. Transformations
+    /// with an elementwise rule override this with one fused pass that
+    /// rounds exactly as the three passes do.
+    fn update_scale_apply(&mut self, params: &mut [Array], mut grads: Vec<Array>, c: f64) {
+        self.update(&mut grads, params);
+        crate::fused::scale_apply(params, &grads, c);
+    }
 }
 
 /// Transformations applied one after another.
@@ -52,6 +82,29 @@ impl Transform for Chain {
             .enumerate()
             .flat_map(|(i, t)| t.state().into_iter().map(move |(k, v)| (format!("{i}.{k}"), v)))
             .collect()
+    }
+
+    /// A chain ending in a learning rate with at most one transformation
+    /// before it (SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam, AMSGrad)
+    /// takes its step in one fused pass; longer chains run part by part.
+    fn step(&mut self, params: &mut [Array], mut grads: Vec<Array>) {
+        if let Some((last, rest)) = self.0.split_last_mut() {
+            if rest.len() <= 1 {
+                if let Some(c) = last.next_factor() {
+                    match rest.first_mut() {
+                        None => crate::fused::scale_apply(params, &grads, c),
+                        Some(t) => t.update_scale_apply(params, grads, c),
+                    }
+                    return;
+                }
+            }
+        }
+        self.update(&mut grads, params);
+        apply_updates(params, &grads);
+    }
+
+    fn learning_rate(&self) -> Option<f64> {
+        self.0.iter().rev().find_map(|t| t.learning_rate())
     }
 
     fn load_state(&mut self, state: &[(String, Array)]) -> Result<(), String> {
@@ -82,9 +135,8 @@ pub fn apply_updates(params: &mut [Array], updates: &[Array]) {
         params.len(),
         updates.len()
     );
-    for (p, u) in params.iter_mut().zip(updates) {
-        zip_mut(p, u, |p, u| p + u);
-    }
+    // `p + round(1·u)` is `p + u`: the fused pass, on both threads
+    crate::fused::scale_apply(params, updates, 1.0);
 }
 
 /// The global L2 norm `sqrt(Σ ‖a_i‖²)` of a list of arrays, in f64.

@@ -1,8 +1,9 @@
 //! The building blocks. Each is one small struct implementing [`Transform`];
 //! the constructors below are what users chain.
 
-use odl_tensor::{Array, Rng};
+use odl_tensor::{Array, DType, Rng};
 
+use crate::fused::{for_pieces, uniform, Real};
 use crate::schedule::Schedule;
 use crate::transform::{global_norm, map_mut, named, read_named, zeros_like, zip_mut, Transform};
 
@@ -19,6 +20,13 @@ impl Transform for Scale {
         let c = self.0;
         updates.iter_mut().for_each(|u| map_mut(u, |v| c * v));
     }
+    /// `scale(−η)` ends plain gradient descent: its learning rate is `−c`.
+    fn learning_rate(&self) -> Option<f64> {
+        Some(-self.0)
+    }
+    fn next_factor(&mut self) -> Option<f64> {
+        Some(self.0)
+    }
 }
 
 /// `u ← −η_t·u` with `η_t` from a schedule; `t` counts calls from 0.
@@ -32,11 +40,26 @@ pub fn scale_by_learning_rate(schedule: impl Schedule + 'static) -> ScaleByLearn
     ScaleByLearningRate { schedule: Box::new(schedule), step: 0 }
 }
 
+impl ScaleByLearningRate {
+    /// The schedule's rate at step `t` (counting from 0).
+    pub fn rate_at(&self, t: usize) -> f64 {
+        self.schedule.value(t)
+    }
+}
+
 impl Transform for ScaleByLearningRate {
     fn update(&mut self, updates: &mut [Array], _: &[Array]) {
+        let c = self.next_factor().expect("a learning rate");
+        updates.iter_mut().for_each(|u| map_mut(u, |v| c * v));
+    }
+    /// The rate of the last update (before any: the rate of the first).
+    fn learning_rate(&self) -> Option<f64> {
+        Some(self.schedule.value(self.step.saturating_sub(1)))
+    }
+    fn next_factor(&mut self) -> Option<f64> {
         let c = -self.schedule.value(self.step);
         self.step += 1;
-        updates.iter_mut().for_each(|u| map_mut(u, |v| c * v));
+        Some(c)
     }
     fn state(&self) -> Vec<(String, Array)> {
         vec![("step".into(), Array::scalar(self.step as f64, odl_tensor::DType::F64))]
@@ -83,12 +106,40 @@ impl Transform for Trace {
             }
         }
     }
+    fn update_scale_apply(&mut self, params: &mut [Array], grads: Vec<Array>, c: f64) {
+        let (mu, nesterov) = (self.mu, self.nesterov);
+        let v = self.v.get_or_insert_with(|| zeros_like(params));
+        match uniform(params, &[&mut *v], &grads) {
+            Some(DType::F32) => {
+                for_pieces::<f32, 1>(params, [v], &grads, &|p, [v], g| trace_kernel(p, v, g, mu, nesterov, c))
+            }
+            Some(DType::F64) => {
+                for_pieces::<f64, 1>(params, [v], &grads, &|p, [v], g| trace_kernel(p, v, g, mu, nesterov, c))
+            }
+            None => {
+                let mut grads = grads;
+                self.update(&mut grads, params);
+                crate::fused::scale_apply(params, &grads, c);
+            }
+        }
+    }
     fn state(&self) -> Vec<(String, Array)> {
         self.v.as_deref().map(|v| named("momentum", v)).unwrap_or_default()
     }
     fn load_state(&mut self, state: &[(String, Array)]) -> Result<(), String> {
         self.v = read_named("momentum", state)?;
         Ok(())
+    }
+}
+
+/// [`Trace`], the learning rate `c` and the update, per element.
+#[inline(always)]
+fn trace_kernel<T: Real>(p: &mut [T], v: &mut [T], g: &[T], mu: f64, nesterov: bool, c: f64) {
+    for ((p, v), g) in p.iter_mut().zip(v.iter_mut()).zip(g) {
+        *v = T::r(mu * v.f() + g.f());
+        let u = if nesterov { T::r(g.f() + mu * v.f()) } else { *v };
+        let u = T::r(c * u.f());
+        *p = T::r(p.f() + u.f());
     }
 }
 
@@ -150,6 +201,56 @@ impl Transform for ScaleByAdam {
             zip_mut(u, denom_src, |m, s| (m / bc1) / ((s / bc2).sqrt() + eps));
         }
     }
+    fn update_scale_apply(&mut self, params: &mut [Array], grads: Vec<Array>, c: f64) {
+        let cfg = self.cfg;
+        let m = self.m.get_or_insert_with(|| zeros_like(params));
+        let s = self.s.get_or_insert_with(|| zeros_like(params));
+        if cfg.amsgrad && self.s_max.is_none() {
+            self.s_max = Some(zeros_like(params));
+        }
+        let t = self.t + 1;
+        let (bc1, bc2) = if cfg.bias_correction {
+            (1.0 - cfg.b1.powi(t as i32), 1.0 - cfg.b2.powi(t as i32))
+        } else {
+            (1.0, 1.0)
+        };
+        let k = AdamStep { cfg, bc1, bc2, c };
+        let done = match self.s_max.as_mut() {
+            None => match uniform(params, &[&mut *m, &mut *s], &grads) {
+                Some(DType::F32) => {
+                    for_pieces::<f32, 2>(params, [m, s], &grads, &|p, [m, s], g| k.run(p, m, s, None, g));
+                    true
+                }
+                Some(DType::F64) => {
+                    for_pieces::<f64, 2>(params, [m, s], &grads, &|p, [m, s], g| k.run(p, m, s, None, g));
+                    true
+                }
+                None => false,
+            },
+            Some(sm) => match uniform(params, &[&mut *m, &mut *s, &mut *sm], &grads) {
+                Some(DType::F32) => {
+                    for_pieces::<f32, 3>(params, [m, s, sm], &grads, &|p, [m, s, sm], g| {
+                        k.run(p, m, s, Some(sm), g)
+                    });
+                    true
+                }
+                Some(DType::F64) => {
+                    for_pieces::<f64, 3>(params, [m, s, sm], &grads, &|p, [m, s, sm], g| {
+                        k.run(p, m, s, Some(sm), g)
+                    });
+                    true
+                }
+                None => false,
+            },
+        };
+        if done {
+            self.t = t;
+        } else {
+            let mut grads = grads;
+            self.update(&mut grads, params);
+            crate::fused::scale_apply(params, &grads, c);
+        }
+    }
     fn state(&self) -> Vec<(String, Array)> {
         let mut out = vec![("step".to_string(), Array::scalar(self.t as f64, odl_tensor::DType::F64))];
         out.extend(self.m.as_deref().map(|v| named("m", v)).unwrap_or_default());
@@ -163,6 +264,39 @@ impl Transform for ScaleByAdam {
         self.s = read_named("s", state)?;
         self.s_max = read_named("s_max", state)?;
         Ok(())
+    }
+}
+
+/// One fused Adam step's constants.
+struct AdamStep {
+    cfg: AdamConfig,
+    bc1: f64,
+    bc2: f64,
+    c: f64,
+}
+
+impl AdamStep {
+    /// The moments, the scaled update and `p ← p + u`, per element, rounded
+    /// where [`ScaleByAdam::update`] and the separate passes round.
+    #[inline(always)]
+    fn run<T: Real>(&self, p: &mut [T], m: &mut [T], s: &mut [T], mut s_max: Option<&mut [T]>, g: &[T]) {
+        let AdamConfig { b1, b2, eps, .. } = self.cfg;
+        let (bc1, bc2, c) = (self.bc1, self.bc2, self.c);
+        for i in 0..p.len() {
+            let gi = g[i].f();
+            m[i] = T::r(b1 * m[i].f() + (1.0 - b1) * gi);
+            s[i] = T::r(b2 * s[i].f() + (1.0 - b2) * gi * gi);
+            let den = match s_max.as_deref_mut() {
+                Some(sm) => {
+                    sm[i] = T::r(sm[i].f().max(s[i].f()));
+                    sm[i]
+                }
+                None => s[i],
+            };
+            let u = T::r((m[i].f() / bc1) / ((den.f() / bc2).sqrt() + eps));
+            let u = T::r(c * u.f());
+            p[i] = T::r(p[i].f() + u.f());
+        }
     }
 }
 

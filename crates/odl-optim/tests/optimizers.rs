@@ -5,7 +5,7 @@
 use odl_optim::schedule::{Cosine, Exponential, InvSqrt, MultiStep, OneCycle, Step, Warmup};
 use odl_optim::{
     adagrad, adam, adamw, amsgrad, apply_updates, chain, clip_by_global_norm, clip_by_value, global_norm,
-    momentum, nesterov, perturb, project_box, rmsprop, scale, sgd, sgd_scheduled, Schedule, Transform,
+    momentum, nesterov, perturb, project_box, rmsprop, scale, sgd, sgd_scheduled, Chain, Schedule, Transform,
 };
 use odl_tensor::{Array, DType, Rng};
 
@@ -360,4 +360,72 @@ fn adamw_and_amsgrad_match_hand_computed_sequences() {
             assert!((vals(&y)[i] - q[i]).abs() < 1e-14, "AMSGrad step {t}");
         }
     }
+}
+
+/// Parameters and gradients big enough that the fused pass is split over two
+/// threads (more than `PAR_MIN_ELEMENTS` elements, several arrays, an odd
+/// length so that pieces do not align with the SIMD width).
+fn big(seed: u64, dtype: DType) -> Vec<Array> {
+    let mut rng = Rng::seed(seed);
+    [(300, 301), (1, 7), (257, 513)].iter().map(|&(a, b)| rng.normal(&[a, b], 0.0, 1.0, dtype)).collect()
+}
+
+#[test]
+fn a_fused_step_is_bit_identical_to_update_then_apply() {
+    odl_tensor::set_num_threads(2);
+    type Maker = fn() -> Chain;
+    let makers: Vec<(&str, Maker)> = vec![
+        ("sgd", || sgd(0.03)),
+        ("momentum", || momentum(0.03, 0.9)),
+        ("nesterov", || nesterov(0.03, 0.9)),
+        ("adam", || adam(1e-3, 0.9, 0.999, 1e-8)),
+        ("amsgrad", || amsgrad(1e-3, 0.9, 0.99, 1e-8)),
+        ("adagrad", || adagrad(0.1, 1e-10)),
+        ("rmsprop", || rmsprop(0.01, 0.99, 1e-8)),
+        ("scheduled", || sgd_scheduled(Cosine { lr: 0.1, total: 5, min_lr: 0.0 })),
+        // longer chains take the unfused path: the same numbers by definition
+        ("adamw", || adamw(1e-3, 0.9, 0.999, 1e-8, 0.1)),
+    ];
+    for dtype in [DType::F32, DType::F64] {
+        for (name, make) in &makers {
+            let (mut fused, mut plain) = (make(), make());
+            let (mut pf, mut pp) = (big(1, dtype), big(1, dtype));
+            // a copy held elsewhere must not be written (copy-on-write)
+            let held = pf.clone();
+            for t in 0..4 {
+                let g = big(10 + t, dtype);
+                fused.step(&mut pf, g.clone());
+                let mut u = g;
+                plain.update(&mut u, &pp);
+                apply_updates(&mut pp, &u);
+                for (a, b) in pf.iter().zip(&pp) {
+                    let (a, b) = (a.to_vec_f64(), b.to_vec_f64());
+                    assert!(
+                        a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                        "{name} {dtype}: step {t} differs from update + apply"
+                    );
+                }
+                assert_eq!(fused.learning_rate(), plain.learning_rate(), "{name}: learning rates");
+            }
+            assert_eq!(fused.state().len(), plain.state().len(), "{name}: state");
+            for ((ka, a), (kb, b)) in fused.state().iter().zip(plain.state().iter()) {
+                assert_eq!(ka, kb);
+                assert_eq!(a.to_vec_f64(), b.to_vec_f64(), "{name}: state {ka}");
+            }
+            assert_eq!(held[0].to_vec_f64(), big(1, dtype)[0].to_vec_f64(), "{name}: wrote a shared copy");
+        }
+    }
+}
+
+#[test]
+fn the_learning_rate_of_a_chain_is_the_one_its_last_update_applied() {
+    let mut opt = sgd_scheduled(Step { lr: 1.0, every: 2, gamma: 0.5 });
+    let mut x = vec64(&[1.0]);
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        opt.step(&mut x, vec64(&[1.0]));
+        seen.push(opt.learning_rate().unwrap());
+    }
+    assert_eq!(seen, vec![1.0, 1.0, 0.5, 0.5, 0.25]);
+    assert_eq!(momentum(0.1, 0.9).learning_rate(), Some(0.1));
 }

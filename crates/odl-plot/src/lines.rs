@@ -80,6 +80,49 @@ pub struct LinePlot {
     pub series: Vec<Series>,
 }
 
+impl LinePlot {
+    /// A plot with a title and axis labels, linear axes and no series yet:
+    /// `LinePlot::new("Loss", "step", "loss").log_y().with(series)`.
+    pub fn new(title: impl Into<String>, x_label: impl Into<String>, y_label: impl Into<String>) -> LinePlot {
+        LinePlot {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            ..Default::default()
+        }
+    }
+
+    /// A logarithmic x axis.
+    pub fn log_x(mut self) -> LinePlot {
+        self.x_log = true;
+        self
+    }
+
+    /// A logarithmic y axis.
+    pub fn log_y(mut self) -> LinePlot {
+        self.y_log = true;
+        self
+    }
+
+    /// Adds series.
+    pub fn with(mut self, series: impl IntoIterator<Item = Series>) -> LinePlot {
+        self.series.extend(series);
+        self
+    }
+}
+
+impl From<LinePlot> for crate::Figure {
+    fn from(p: LinePlot) -> crate::Figure {
+        crate::Figure::Lines(p)
+    }
+}
+
+impl From<crate::Heatmap> for crate::Figure {
+    fn from(h: crate::Heatmap) -> crate::Figure {
+        crate::Figure::Heatmap(h)
+    }
+}
+
 /// Serializes non-finite numbers as `null` (JSON has no NaN) and reads them back as NaN.
 pub(crate) mod nan_vec {
     use serde::{Deserialize, Deserializer, Serializer};

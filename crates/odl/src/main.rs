@@ -1,15 +1,19 @@
-//! The `odl` command line.
+//! The `odl` command line: a thin layer over the libraries. Each command
+//! parses its arguments here and calls one library entry point:
+//! `lab`/`run`/`list`/`report` → odl-lab, `train` → odl-train, `probe` →
+//! odl-probe (through [`probe`]), `bench` → odl-bench. Errors print as one
+//! clear message and exit with status 2; a lab whose claims fail under
+//! `--strict` exits with 1.
 
-use std::path::PathBuf;
-
-use odl::{alloc, bench, lab, probe, train};
+mod commands;
+mod probe;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 #[global_allocator]
-static GLOBAL: alloc::Counting = alloc::Counting;
+static GLOBAL: odl_bench::alloc::Counting = odl_bench::alloc::Counting;
 
 /// odl — a laboratory for the optimization theory of deep learning.
 #[derive(Parser, Debug)]
@@ -22,50 +26,19 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Run the lab: every lecture's experiment in parallel, then the report (lab-report/index.html).
-    Lab(lab::LabArgs),
+    Lab(commands::lab::LabArgs),
     /// List the experiments: id, lecture, title.
     List,
     /// Run one experiment into OUT/ID/.
-    Run {
-        /// the experiment's id (see `odl list`)
-        id: String,
-        /// override a parameter: --set depths=2,4,8 (repeatable)
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        sets: Vec<String>,
-        /// compute budget
-        #[arg(long, value_enum, default_value = "quick")]
-        scale: lab::Scale,
-        /// seed of every random draw
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// output folder (the experiment writes OUT/ID/)
-        #[arg(long, default_value = "lab-report")]
-        out: PathBuf,
-    },
+    Run(commands::lab::RunArgs),
     /// Rebuild the lab report (DIR/index.html) from results on disk.
-    Report {
-        /// the lab's output folder
-        #[arg(default_value = "lab-report")]
-        dir: PathBuf,
-    },
+    Report(commands::lab::ReportArgs),
     /// Look inside a trained run (or a fresh network from a spec): Hessian, Jacobian, signal, landscape, sharpness, NTK.
     Probe(probe::ProbeArgs),
     /// Run the benchmark workloads (W1–W8, GEMM) and print JSON lines.
-    Bench(bench::BenchArgs),
+    Bench(commands::bench::BenchArgs),
     /// Train a model from a spec file into a run folder.
-    Train {
-        /// the spec (TOML), e.g. specs/fashion-mnist-mlp.toml
-        spec: PathBuf,
-        /// override a value: --set optim.lr=0.01 (repeatable)
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        sets: Vec<String>,
-        /// the run folder (default runs/<spec name>)
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// continue the run in --out from its checkpoint
-        #[arg(long)]
-        resume: bool,
-    },
+    Train(commands::train::TrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,29 +51,20 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Cmd::Lab(args) => match lab::lab(&args) {
+        Cmd::Lab(args) => match commands::lab::lab(&args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(1),
             Err(e) => Err(e),
         },
         Cmd::List => {
-            lab::list();
+            print!("{}", odl_lab::list());
             Ok(())
         }
-        Cmd::Run { id, sets, scale, seed, out } => lab::run_cmd(&id, &sets, scale, seed, &out),
-        Cmd::Report { dir } => lab::report_cmd(&dir),
-        Cmd::Bench(args) => bench::run(&args),
+        Cmd::Run(args) => commands::lab::run(&args),
+        Cmd::Report(args) => commands::lab::report(&args),
+        Cmd::Bench(args) => commands::bench::run(&args),
         Cmd::Probe(args) => probe::run(&args),
-        Cmd::Train { spec, sets, out, resume } => (|| {
-            let s = train::load(&spec, &sets)?;
-            let stem =
-                spec.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
-            let out = out.unwrap_or_else(|| PathBuf::from("runs").join(stem));
-            let summary = train::train(&s, &out, resume)?;
-            println!("{}", serde_json::to_string(&summary)?);
-            eprintln!("run folder: {}", out.display());
-            Ok(())
-        })(),
+        Cmd::Train(args) => commands::train::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,16 +1,9 @@
 //! The `odl` binary: the README's main command runs, and bad arguments give a
 //! clear message and exit status 2, never a panic.
 
-use std::process::Command;
+mod common;
 
-fn odl(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_odl")).args(args).output().expect("run odl");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
+use common::odl;
 
 #[test]
 fn help_lists_the_commands() {
@@ -56,8 +49,7 @@ fn bad_arguments_are_clear_errors() {
 
 #[test]
 fn a_bad_dump_file_names_the_file_and_key() {
-    let dir = std::env::temp_dir().join(format!("odl-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::dir("cli", "dump");
     std::fs::write(dir.join("W1.npz"), b"not a zip").unwrap();
     let (code, _, err) =
         odl(&["bench", "--workload", "W1", "--init", dir.to_str().unwrap(), "--repeat", "1"]);

@@ -1,108 +1,23 @@
-//! The lab: every experiment reproduces its theory signature at tiny scale
-//! (all its claims hold), writes the documented `summary.json` interface, and
-//! the runner's commands give clear errors on bad input.
+//! The lab's commands: `odl list`, `odl lab` (report written and rebuilt),
+//! `odl run` (atomic results, clear errors on bad input), and the same lab on
+//! a machine without Debian's Fashion-MNIST package. The experiments' theory
+//! signatures are tested in odl-lab (`crates/odl-lab/tests/signatures.rs`).
+
+mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
-use odl::lab::{find, resolve, run_one, Scale};
+use common::{odl, odl_env, summary};
 
 fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("odl-lab-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn odl(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_odl")).args(args).output().expect("run odl");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
-
-/// Runs `id` at tiny scale and checks the interface and that every claim holds.
-fn signature(id: &str, metrics: &[&str]) {
-    let out = dir(id);
-    let e = find(id).unwrap();
-    let p = resolve(e, Scale::Tiny, 0, &[]).unwrap();
-    let s = run_one(e, p, Scale::Tiny, &out, &|_, _| {}).unwrap();
-    for k in ["id", "lecture", "title", "params", "metrics", "claims", "wall_s"] {
-        assert!(!s[k].is_null(), "{id}: summary.json lacks {k}");
-    }
-    assert_eq!(s["params"]["seed"], 0);
-    for m in metrics {
-        assert!(!s["metrics"][m].is_null(), "{id}: metric {m} missing");
-    }
-    let claims = s["claims"].as_array().unwrap();
-    assert!(!claims.is_empty(), "{id}: no claims");
-    for c in claims {
-        for k in ["id", "statement", "prediction", "measured", "holds"] {
-            assert!(!c[k].is_null(), "{id}: a claim lacks {k}");
-        }
-        assert_eq!(
-            c["holds"], true,
-            "{id}: claim {} does not hold: predicted {}, measured {}",
-            c["id"], c["prediction"], c["measured"]
-        );
-    }
-    // the files it names exist, and the summary on disk is the one returned
-    let folder = out.join(id);
-    for f in s["figures"].as_array().unwrap() {
-        let svg = std::fs::read_to_string(folder.join(f["file"].as_str().unwrap())).unwrap();
-        assert!(
-            svg.starts_with("<svg") && !svg.contains("no finite data"),
-            "{id}: empty figure {}",
-            f["file"]
-        );
-    }
-    let disk: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(folder.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(disk["claims"], s["claims"]);
-}
-
-#[test]
-fn alchemy_signature() {
-    signature("alchemy", &["floor", "lm_final_loss", "gd_best_final_loss", "adam_best_final_loss"]);
-}
-
-#[test]
-fn random_labels_signature() {
-    signature("random-labels", &["train_acc", "test_acc", "epochs_to_fit", "error_decomposition"]);
-}
-
-#[test]
-fn backprop_forms_signature() {
-    signature("backprop-forms", &["max_rel_err", "fwd_bwd_over_fwd"]);
-}
-
-#[test]
-fn shamir_depth_signature() {
-    signature("shamir-depth", &["slope_ln_iters_vs_depth", "r2", "identity_init_iters", "grad_norm_at_init"]);
-}
-
-#[test]
-fn explode_vanish_signature() {
-    signature("explode-vanish", &["var_ratio_last_first", "trains"]);
-}
-
-#[test]
-fn hanin_rolnick_signature() {
-    signature("hanin-rolnick", &["fm2_slope", "fm2_r2", "fm1_slope"]);
-}
-
-#[test]
-fn dynamical_isometry_signature() {
-    signature("dynamical-isometry", &["var_eig_jjt", "cond", "iters_orthogonal", "iters_gaussian"]);
+    common::dir("lab", name)
 }
 
 #[test]
 fn list_names_every_experiment() {
     let (code, out, _) = odl(&["list"]);
     assert_eq!(code, 0);
-    for e in odl::lab::experiments::ALL {
+    for e in odl_lab::experiments::ALL {
         assert!(out.contains(e.id) && out.contains(e.lecture), "{} missing from odl list", e.id);
     }
 }
@@ -186,80 +101,25 @@ fn a_rerun_replaces_results_only_when_it_succeeds() {
 }
 
 #[test]
-fn batchnorm_signature() {
-    signature(
-        "batchnorm",
-        &["loss_range_ratio", "grad_pred_ratio", "beta_smooth_ratio", "noisy_bn_final_loss_ratio"],
-    );
-}
-
-#[test]
-fn resnet_depth_signature() {
-    signature("resnet-depth", &["final_train_loss", "slices_1d"]);
-}
-
-#[test]
-fn momentum_rates_signature() {
-    signature("momentum-rates", &["exponent_gd", "exponent_heavy_ball", "exponent_nesterov"]);
-}
-
-#[test]
-fn adam_counterexample_signature() {
-    signature(
-        "adam-counterexample",
-        &["adam_final_x", "amsgrad_final_x", "adam_avg_regret", "amsgrad_avg_regret"],
-    );
-}
-
-#[test]
-fn adaptive_generalization_signature() {
-    signature("adaptive-generalization", &["test_err_adaptive", "test_err_gd"]);
-}
-
-#[test]
-fn lr_schedules_signature() {
-    signature("lr-schedules", &["final_loss", "peak_batch_loss_over_initial"]);
-}
-
-#[test]
-fn matrix_sensing_signature() {
-    signature("matrix-sensing", &["frac_global"]);
-}
-
-#[test]
-fn saddle_escape_signature() {
-    signature(
-        "saddle-escape",
-        &["escape_iters_gd", "escape_iters_pgd", "single_saddle", "degenerate_saddle"],
-    );
-}
-
-#[test]
-fn spurious_minima_signature() {
-    signature("spurious-minima", &["bad_fraction"]);
-}
-
-#[test]
-fn overparam_ntk_signature() {
-    signature("overparam-ntk", &["weight_move_slope", "lambda_min", "rate"]);
-}
-
-#[test]
-fn sharp_minima_signature() {
-    signature("sharp-minima", &["sharpness_ratio", "dinh"]);
-}
-
-#[test]
-fn loss_landscape_signature() {
-    signature("loss-landscape", &["nonconvex_fraction", "trajectory_pca"]);
-}
-
-#[test]
-fn deep_faster_signature() {
-    signature("deep-faster", &["speedup_l4", "speedup_l2", "end_to_end_max_rel_deviation"]);
-}
-
-#[test]
-fn edge_of_stability_signature() {
-    signature("edge-of-stability", &["sharpness_over_2_by_eta"]);
+fn without_debians_fashion_mnist_the_lab_runs_on_the_shipped_subset() {
+    // a fresh machine: the package's folder is hidden
+    let out = dir("no-debian");
+    let o = out.to_str().unwrap();
+    let hidden = [("ODL_FASHION_MNIST", "/nonexistent-odl-fashion-mnist")];
+    let (code, stdout, err) = odl_env(&["run", "resnet-depth", "--scale", "tiny", "--out", o], &hidden);
+    assert_eq!(code, 0, "{err}");
+    assert!(!stdout.contains("✗"), "every claim holds on the shipped subset: {stdout}");
+    let s = summary(&out, "resnet-depth");
+    let data = s["data"].as_str().unwrap();
+    assert!(data.contains("Fashion-MNIST") && data.contains("subset odl ships"), "{data}");
+    // the same numbers as with the package installed (or not): tiny and quick never read it
+    let again = dir("with-default-path");
+    let (code, _, err) = odl(&["run", "resnet-depth", "--scale", "tiny", "--out", again.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(summary(&again, "resnet-depth")["metrics"], s["metrics"]);
+    // full scale without the package and more examples than the subset holds: a clear error
+    let (code, _, err) =
+        odl_env(&["run", "random-labels", "--scale", "full", "--set", "n_train=20000", "--out", o], &hidden);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("dataset-fashion-mnist") && err.contains("n_train"), "{err}");
 }

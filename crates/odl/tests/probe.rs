@@ -2,23 +2,15 @@
 //! readable figures; the Hessian numbers agree with the exact spectrum; bad
 //! targets and options are clear errors with exit status 2.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn odl(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_odl")).args(args).output().expect("run odl");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
+use std::path::PathBuf;
+
+use common::odl;
 
 /// A small two-moons MLP trained for a few epochs (the run folder).
 fn trained_run(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("odl-probe-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
+    let d = common::dir("probe", name);
     let spec = d.join("spec.toml");
     std::fs::write(
         &spec,

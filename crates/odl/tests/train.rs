@@ -1,23 +1,14 @@
 //! `odl train`: spec validation with clear errors, divergence as a result,
 //! and exact resume from a checkpoint.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use common::odl;
 
 fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("odl-train-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn odl(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_odl")).args(args).output().expect("run odl");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    common::dir("train", name)
 }
 
 const MOONS: &str = r#"

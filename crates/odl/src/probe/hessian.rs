@@ -8,8 +8,8 @@ use odl_tensor::{Array, Rng};
 use serde_json::{json, Value};
 
 use super::{stage, Setup};
-use crate::output::{num, nums};
-use crate::shards::shards;
+use odl_train::files::{num, nums};
+use odl_train::shards::shards;
 
 pub(super) fn probe(s: &mut Setup) -> Result<(Value, Vec<(String, Figure)>)> {
     let a = s.args.clone();

@@ -10,8 +10,8 @@ use odl_tensor::Rng;
 use serde_json::{json, Value};
 
 use super::{stage, Setup};
-use crate::output::{num, nums};
-use crate::train::spec::ModelKind;
+use odl_train::files::{num, nums};
+use odl_train::spec::ModelKind;
 
 pub(super) fn probe(s: &mut Setup) -> Result<(Value, Vec<(String, Figure)>)> {
     let m = (s.args.examples as usize).min(s.run.test.len());

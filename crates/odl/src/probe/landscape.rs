@@ -9,7 +9,7 @@ use odl_tensor::Array;
 use serde_json::{json, Value};
 
 use super::{stage, Setup};
-use crate::output::nums;
+use odl_train::files::nums;
 
 pub(super) fn probe(s: &mut Setup) -> Result<(Value, Vec<(String, Figure)>)> {
     let a = s.args.clone();

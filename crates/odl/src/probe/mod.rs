@@ -21,8 +21,8 @@ use odl_plot::Figure;
 use odl_tensor::{Array, DType, Rng};
 use serde_json::{json, Value};
 
-use crate::output::{save_figures, write_json};
-use crate::train::{restore, Restored};
+use odl_train::files::{save_figures, write_json};
+use odl_train::{restore, Restored};
 
 /// Which instrument.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,7 +116,7 @@ impl Setup {
         self.run.model.set_param_values(theta.to_vec());
         let logits = no_grad(|| self.run.model.forward(&self.x, &mut Ctx::eval()));
         let loss = logits.cross_entropy(&self.labels).item();
-        let correct = crate::train::run::accuracy_count(&logits, &self.labels);
+        let correct = odl_train::accuracy_count(&logits, &self.labels);
         (loss, correct as f64 / self.labels.len() as f64)
     }
 }

@@ -8,7 +8,7 @@ use odl_probe::ntk::{kernel_distance, lambda_min, max_row_movement, ntk_gram, re
 use serde_json::{json, Value};
 
 use super::{stage, Setup};
-use crate::output::{num, nums};
+use odl_train::files::{num, nums};
 
 /// The kernel costs one reverse pass per example and output: keep the batch small.
 const MAX_EXAMPLES: usize = 128;

@@ -1,0 +1,192 @@
+//! The lab report: one self-contained HTML page (inline SVG, inline CSS, no
+//! scripts, no network) built from the result folders on disk — an overview
+//! table, then per lecture the claim and its source, the setup, the figures,
+//! predicted vs measured, ✓/✗.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use odl_plot::xml_escape as esc;
+
+use crate::claim::{g3, Claim};
+use crate::experiment::Scale;
+use crate::experiments;
+use crate::params::Value;
+use crate::summary::{Metric, Summary};
+
+const CSS: &str = "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}\
+h1{margin-bottom:.2em}h2{margin-top:2.2em;border-bottom:2px solid #ddd;padding-bottom:.2em}\
+table{border-collapse:collapse;margin:.8em 0}td,th{border:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top;font-size:.93em}\
+th{background:#f4f4f4}.ok{color:#1a7f37;font-weight:bold}.bad{color:#c62828;font-weight:bold}\
+.figs{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;border:1px solid #eee;flex:1 1 480px;max-width:660px}figure svg{width:100%;height:auto;display:block}figcaption{font-size:.85em;color:#555;padding:.2em .5em}\
+.src{color:#555;font-style:italic}.note{background:#fff8e1;border-left:4px solid #f9a825;padding:.4em .8em;margin:.5em 0}\
+.err{background:#ffebee;border-left:4px solid #c62828;padding:.4em .8em}code{background:#f4f4f4;padding:0 .2em}\
+.data{color:#333;font-size:.93em}";
+
+/// Reads every `*/summary.json` (or, for an experiment that failed,
+/// `*/error.json`) under `dir`, in the registry's order.
+pub fn load(dir: &Path) -> Result<Vec<Summary>> {
+    let mut found: Vec<Summary> = Vec::new();
+    let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    for e in entries.flatten() {
+        let p = e.path();
+        if !p.is_dir() || p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+            continue;
+        }
+        for f in ["summary.json", "error.json"] {
+            let file = p.join(f);
+            if file.exists() {
+                found.push(Summary::load(&file)?);
+                break;
+            }
+        }
+    }
+    let rank = |id: &str| experiments::ALL.iter().position(|e| e.id == id).unwrap_or(usize::MAX);
+    found.sort_by(|a, b| rank(&a.id).cmp(&rank(&b.id)).then(a.id.cmp(&b.id)));
+    Ok(found)
+}
+
+fn fmt_num(f: f64) -> String {
+    if !f.is_finite() {
+        "—".into()
+    } else if f != 0.0 && (f.abs() < 1e-3 || f.abs() >= 1e5) {
+        format!("{f:.3e}")
+    } else {
+        format!("{f:.4}")
+    }
+}
+
+fn fmt_metric(v: &Metric) -> String {
+    match v {
+        Metric::Num(f) => fmt_num(*f),
+        Metric::Int(i) => i.to_string(),
+        Metric::Bool(b) => if *b { "yes" } else { "no" }.into(),
+        Metric::Text(t) => t.clone(),
+        Metric::List(a) if a.len() > 12 => format!("[{} values]", a.len()),
+        Metric::List(a) => format!("[{}]", a.iter().map(fmt_metric).collect::<Vec<_>>().join(", ")),
+        Metric::Map(m) => {
+            m.iter().map(|(k, v)| format!("{k}: {}", fmt_metric(v))).collect::<Vec<_>>().join("; ")
+        }
+    }
+}
+
+fn fmt_param(v: &Value) -> String {
+    let list = |v: Vec<String>| v.join(", ");
+    match v {
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => g3(*f),
+        Value::Ints(v) => list(v.iter().map(i64::to_string).collect()),
+        Value::Floats(v) => list(v.iter().map(|f| g3(*f)).collect()),
+        Value::Str(s) => s.clone(),
+        Value::Strs(v) => list(v.clone()),
+    }
+}
+
+/// Writes `dir/index.html` from the results in `dir`; returns its path.
+pub fn write(dir: &Path) -> Result<PathBuf> {
+    let results = load(dir)?;
+    if results.is_empty() {
+        bail!(
+            "{}: no experiment results (no */summary.json); run `odl lab` or `odl run ID` first",
+            dir.display()
+        );
+    }
+    let mut h = String::new();
+    let all: Vec<&Claim> = results.iter().flat_map(|r| &r.claims).collect();
+    let held = all.iter().filter(|c| c.holds).count();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>odl lab report</title><style>{CSS}</style></head><body>\
+         <h1>odl lab report</h1><p>Optimization theory for deep learning, as experiments: each states a paper's claim, \
+         measures it and checks the measurement. <b>{held} of {} claims hold</b> across {} experiments.</p>",
+        all.len(),
+        results.len()
+    );
+    h.push_str("<h2>Overview</h2><table><tr><th>lecture</th><th>experiment</th><th>claims</th><th>scale</th><th>time</th></tr>");
+    for r in &results {
+        let id = &r.id;
+        let marks: String = if r.error.is_some() {
+            "<span class=\"bad\">error</span>".into()
+        } else {
+            r.claims
+                .iter()
+                .map(|c| {
+                    let (cls, m) = if c.holds { ("ok", "✓") } else { ("bad", "✗") };
+                    format!("<span class=\"{cls}\" title=\"{}\">{m}</span>", esc(&c.id))
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+                + &format!(" {}/{}", r.held(), r.claims.len())
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td><a href=\"#{id}\">{}</a> <code>{id}</code></td><td>{marks}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.lecture),
+            esc(&r.title),
+            r.scale.map_or("", Scale::name),
+            if r.error.is_some() { "—".into() } else { format!("{:.1} s", r.wall_s) }
+        );
+    }
+    h.push_str("</table>");
+    for r in &results {
+        section(&mut h, dir, r)?;
+    }
+    h.push_str("<p class=\"src\">Generated by <code>odl report</code>; rebuild with <code>odl report DIR</code>.</p></body></html>");
+    let page = dir.join("index.html");
+    let tmp = dir.join("index.html.tmp");
+    std::fs::write(&tmp, h).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &page)?;
+    Ok(page)
+}
+
+fn section(h: &mut String, dir: &Path, r: &Summary) -> Result<()> {
+    let id = &r.id;
+    let _ = write!(
+        h,
+        "<h2 id=\"{id}\">{} · {}</h2><p class=\"src\">{}</p>",
+        esc(&r.lecture),
+        esc(&r.title),
+        esc(&r.source)
+    );
+    if let Some(e) = &r.error {
+        let _ = write!(h, "<div class=\"err\">This experiment failed: {}</div>", esc(e));
+        return Ok(());
+    }
+    let _ = write!(h, "<p>{}</p>", esc(&r.setup));
+    let data = r.data.as_deref().unwrap_or("generated by the experiment (no data set)");
+    let _ = write!(h, "<p class=\"data\"><b>Data:</b> {}</p>", esc(data));
+    for n in &r.notes {
+        let _ = write!(h, "<div class=\"note\">{}</div>", esc(n));
+    }
+    h.push_str("<table><tr><th></th><th>claim</th><th>predicted</th><th>measured</th></tr>");
+    for c in &r.claims {
+        let (cls, m) = if c.holds { ("ok", "✓") } else { ("bad", "✗") };
+        let _ = write!(
+            h,
+            "<tr><td class=\"{cls}\">{m}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&c.statement),
+            esc(&c.prediction),
+            esc(&c.measured)
+        );
+    }
+    h.push_str("</table><div class=\"figs\">");
+    for f in &r.figures {
+        let path = dir.join(id).join(&f.file);
+        let svg = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let _ = write!(h, "<figure>{svg}<figcaption>{}</figcaption></figure>", esc(&f.title));
+    }
+    h.push_str("</div><details><summary>parameters and metrics</summary><table>");
+    for (k, v) in &r.params {
+        let _ = write!(h, "<tr><th>param {}</th><td>{}</td></tr>", esc(k), esc(&fmt_param(v)));
+    }
+    for (k, v) in &r.metrics {
+        let _ = write!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&fmt_metric(v)));
+    }
+    let _ = write!(
+        h,
+        "</table><p>Data: <code>{id}/</code> (summary.json, CSV, figures as SVG and JSON). Reproduce: <code>odl run {id} --scale {}</code>.</p></details>",
+        r.scale.map_or("quick", Scale::name)
+    );
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! A run rebuilt for probing: its spec, data and network, with the trained
+//! parameters from `checkpoint.npz`.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use odl_autodiff::Tensor;
+use odl_data::Dataset;
+use odl_nn::{Module, Sequential};
+use odl_tensor::npy::Npz;
+use odl_tensor::{Array, DType, Rng};
+
+use crate::data::model_input;
+use crate::spec::Spec;
+use crate::{build, checkpoint, data};
+
+/// A model and its data, rebuilt from a run folder (its `spec.toml` and, if
+/// present, `checkpoint.npz`) or from a spec file (fresh initialization).
+pub struct Restored {
+    /// the resolved spec
+    pub spec: Spec,
+    /// the network with its trained (or initial) parameters
+    pub model: Sequential,
+    /// one example's shape as the model sees it
+    pub in_shape: Vec<usize>,
+    /// the training set
+    pub train: Dataset,
+    /// the test set
+    pub test: Dataset,
+    /// whether parameters came from a checkpoint
+    pub trained: bool,
+    /// the parameters the run started from (the spec's seeded initialization)
+    pub initial: Vec<Array>,
+}
+
+/// Rebuilds a run for probing; `target` is a run folder or a spec file.
+pub fn restore(target: &Path, sets: &[String]) -> Result<Restored> {
+    let (spec_path, ckpt) = if target.is_dir() {
+        let s = target.join("spec.toml");
+        if !s.exists() {
+            bail!(
+                "{}: not a run folder (no spec.toml); give a run folder from `odl train` or a spec file",
+                target.display()
+            );
+        }
+        (s, Some(target.join(checkpoint::FILE)).filter(|c| c.exists()))
+    } else if target.exists() {
+        (target.to_path_buf(), None)
+    } else {
+        bail!("{}: no such run folder or spec file", target.display());
+    };
+    let spec = crate::spec::load(&spec_path, sets)?;
+    let (train, _, test) = data::load(&spec)?;
+    let in_shape = data::example_shape(&spec, &train)?;
+    let classes = train.classes().max(test.classes());
+    let mut model = build::model(&spec, &in_shape, classes, &mut Rng::seed(spec.seed))?;
+    let initial = model.param_values();
+    let trained = if let Some(c) = &ckpt {
+        let npz = Npz::open(c).with_context(|| format!("reading {}", c.display()))?;
+        checkpoint::load_model_state(&npz, &mut model)?;
+        true
+    } else {
+        false
+    };
+    Ok(Restored { spec, model, in_shape, train, test, trained, initial })
+}
+
+impl Restored {
+    /// Inputs of examples `idx` of `data`, shaped for the model, in `dtype`.
+    pub fn inputs(&self, data: &Dataset, idx: &[usize], dtype: DType) -> (Tensor, Vec<usize>) {
+        let b = data.subset(idx);
+        (model_input(&b.x.cast(dtype), Some(&self.in_shape)), b.labels().to_vec())
+    }
+
+    /// Casts parameters and buffers to `dtype` (probes in f64).
+    pub fn cast(&mut self, dtype: DType) {
+        self.initial = self.initial.iter().map(|a| a.cast(dtype)).collect();
+        let v: Vec<Array> = self.model.param_values().iter().map(|a| a.cast(dtype)).collect();
+        self.model.set_param_values(v);
+        for b in self.model.buffers_mut() {
+            *b = b.cast(dtype);
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! The loop of `odl train`: data, model and optimizer from a [`Spec`], then
+//! [`train_step`] over mini-batches, with metrics logged as they happen,
+//! evaluations and checkpoints every `train.eval_every` steps, divergence
+//! recorded as a result, and exact resume.
+//!
+//! Run folder:
+//! * `spec.toml` — the resolved spec (after `--set`);
+//! * `metrics.jsonl`, `metrics.csv` — one row per step (`step`, `epoch`,
+//!   `loss`, `grad_norm`, `lr`, `time_s`), with `test_loss`, `test_acc`,
+//!   `weight_norm.<param>` and `grad_norm.<param>` (and `val_loss`, `val_acc`
+//!   with `data.val_fraction`) on evaluation steps, and `sharpness` (the top
+//!   Hessian eigenvalue on a fixed batch) every `train.sharpness_every` steps;
+//! * `summary.json` — `final_train_loss`, `final_train_acc`, `test_loss`,
+//!   `test_accuracy`, `diverged`, `diverged_at_step`, `steps`, `wall_s`;
+//! * `checkpoint.npz` — see [`crate::checkpoint`].
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use odl_autodiff::Tensor;
+use odl_nn::{cross_entropy_smoothed, Ctx, Module, Sequential};
+use odl_optim::Transform;
+use odl_tensor::Rng;
+use serde_json::json;
+
+use crate::data::model_input;
+use crate::eval::evaluate;
+use crate::logs::Logs;
+use crate::spec::Spec;
+use crate::step::train_step;
+use crate::{build, checkpoint, data};
+
+/// What a run ended with (also written as `summary.json`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Summary {
+    /// mean loss over the whole training set at the end (evaluation mode)
+    pub final_train_loss: f64,
+    /// accuracy over the whole training set at the end
+    pub final_train_acc: f64,
+    /// mean test loss at the end
+    pub test_loss: f64,
+    /// test accuracy at the end
+    pub test_accuracy: f64,
+    /// whether the loss became NaN/∞
+    pub diverged: bool,
+    /// the step at which it did
+    pub diverged_at_step: Option<usize>,
+    /// optimizer steps taken
+    pub steps: usize,
+    /// seconds of this invocation
+    pub wall_s: f64,
+    /// seconds per epoch (training steps only)
+    pub s_per_epoch: f64,
+}
+
+/// The top eigenvalue of the Hessian of the (unsmoothed) cross-entropy on a
+/// fixed batch, by 20 Lanczos steps, in evaluation mode.
+fn sharpness(model: &mut Sequential, x: &Tensor, y: &[usize], seed: u64) -> f64 {
+    let labels = y.to_vec();
+    let ml = odl_probe::ModelLoss::new(model, x.clone(), move |z| z.cross_entropy(&labels));
+    let theta = ml.theta();
+    let h = odl_probe::hessian_at(&|p| ml.loss(p), &theta);
+    odl_probe::eigenpairs(&h, 1, 20, odl_probe::Which::Largest, seed).0[0]
+}
+
+/// Trains as `spec` says, writing the run folder `out` (see the module doc).
+/// With `resume`, continues from `out/checkpoint.npz`.
+pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
+    let t0 = Instant::now();
+    if !resume && out.join("summary.json").exists() {
+        bail!("{} already holds a run; choose another --out, or --resume it", out.display());
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::write(out.join("spec.toml"), toml::to_string_pretty(spec)?)?;
+    let (train_set, val_set, test_set) = data::load(spec)?;
+    let in_shape = data::example_shape(spec, &train_set)?;
+    let classes = train_set.classes().max(test_set.classes());
+    let mut rng = Rng::seed(spec.seed);
+    let mut model = build::model(spec, &in_shape, classes, &mut rng)?;
+    let bs = spec.train.batch_size;
+    let per_epoch = train_set.len().div_ceil(bs);
+    let total = spec.train.steps.unwrap_or_else(|| spec.train.epochs.unwrap_or(1) * per_epoch);
+    let mut opt = build::optimizer(spec, total);
+    let mut step = if resume { checkpoint::load(out, &mut model, &mut opt)? } else { 0 };
+    let mut logs = Logs::open(out, resume)?;
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(total as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]")
+                .expect("template"),
+        );
+        b.set_position(step as u64);
+        Some(b)
+    } else {
+        None
+    };
+    let mut diverged_at = None;
+    let mut train_time = 0.0;
+    // the fixed batch the sharpness is measured on
+    let sharp_idx: Vec<usize> = (0..spec.train.sharpness_batch.min(train_set.len())).collect();
+    let sharp_b = train_set.subset(&sharp_idx);
+    let (sharp_x, sharp_y) = (model_input(&sharp_b.x, Some(&in_shape)), sharp_b.labels().to_vec());
+    let smoothing = spec.train.label_smoothing;
+    'outer: while step < total {
+        let epoch = step / per_epoch;
+        let skip = step - epoch * per_epoch;
+        for b in train_set.batches(bs, spec.seed.wrapping_add(epoch as u64 * 0x9E37_79B9)).skip(skip) {
+            if step >= total {
+                break 'outer;
+            }
+            let ts = Instant::now();
+            let mut ctx = Ctx { train: true, rng: Rng::stream(spec.seed, step as u64) };
+            let x = model_input(&b.x, Some(&in_shape));
+            let stats = match train_step(
+                &mut model,
+                &mut opt,
+                |m| cross_entropy_smoothed(&m.forward(&x, &mut ctx), b.labels(), smoothing),
+                true,
+            ) {
+                Ok(s) => s,
+                Err(d) => {
+                    diverged_at = Some(step);
+                    logs.write(
+                        &json!({"step": step, "epoch": epoch, "loss": d.loss.to_string(), "diverged": true}),
+                    )?;
+                    break 'outer;
+                }
+            };
+            train_time += ts.elapsed().as_secs_f64();
+            step += 1;
+            let lv = stats.loss;
+            let mut rec = json!({
+                "step": step, "epoch": epoch, "loss": lv, "grad_norm": stats.grad_norm(),
+                "lr": opt.learning_rate().unwrap_or(f64::NAN), "time_s": t0.elapsed().as_secs_f64(),
+            });
+            let every = spec.train.sharpness_every;
+            if every > 0 && (step % every == 0 || step == total) {
+                let lam = sharpness(&mut model, &sharp_x, &sharp_y, spec.seed);
+                rec.as_object_mut().expect("object").insert("sharpness".into(), json!(lam));
+            }
+            if step % spec.train.eval_every == 0 || step == total {
+                let t = evaluate(&mut model, &test_set, Some(&in_shape), smoothing);
+                let obj = rec.as_object_mut().expect("object");
+                obj.insert("test_loss".into(), json!(t.loss));
+                obj.insert("test_acc".into(), json!(t.accuracy));
+                if let Some(v) = &val_set {
+                    let v = evaluate(&mut model, v, Some(&in_shape), smoothing);
+                    obj.insert("val_loss".into(), json!(v.loss));
+                    obj.insert("val_acc".into(), json!(v.accuracy));
+                }
+                for ((n, t), gn) in model.named_params().into_iter().zip(&stats.grad_norms) {
+                    let w = t.value().to_vec_f64().iter().map(|v| v * v).sum::<f64>().sqrt();
+                    obj.insert(format!("weight_norm.{n}"), json!(w));
+                    obj.insert(format!("grad_norm.{n}"), json!(gn));
+                }
+                checkpoint::save(out, &model, &opt, step)?;
+                match &bar {
+                    Some(b) => b.set_message(format!("loss {lv:.4}  test acc {:.4}", t.accuracy)),
+                    None => eprintln!(
+                        "step {step}/{total}  loss {lv:.4}  test loss {:.4}  test acc {:.4}",
+                        t.loss, t.accuracy
+                    ),
+                }
+            }
+            logs.write(&rec)?;
+            if let Some(b) = &bar {
+                b.set_position(step as u64);
+            }
+        }
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let (final_train_loss, final_train_acc, test_loss, test_accuracy) = if diverged_at.is_some() {
+        (f64::NAN, f64::NAN, f64::NAN, f64::NAN)
+    } else {
+        let tr = evaluate(&mut model, &train_set, Some(&in_shape), smoothing);
+        let te = evaluate(&mut model, &test_set, Some(&in_shape), smoothing);
+        checkpoint::save(out, &model, &opt, step)?;
+        (tr.loss, tr.accuracy, te.loss, te.accuracy)
+    };
+    let epochs_done = step as f64 / per_epoch as f64;
+    let summary = Summary {
+        final_train_loss,
+        final_train_acc,
+        test_loss,
+        test_accuracy,
+        diverged: diverged_at.is_some(),
+        diverged_at_step: diverged_at,
+        steps: step,
+        wall_s: t0.elapsed().as_secs_f64(),
+        s_per_epoch: if epochs_done > 0.0 { train_time / epochs_done } else { 0.0 },
+    };
+    let mut js = serde_json::to_value(&summary)?;
+    if summary.diverged {
+        // JSON has no NaN: say it in words
+        for k in ["final_train_loss", "final_train_acc", "test_loss", "test_accuracy"] {
+            js[k] = json!(null);
+        }
+        js["result"] = json!(format!("diverged at step {}", diverged_at.unwrap_or(0)));
+    }
+    crate::files::write_json(&out.join("summary.json"), &js)?;
+    Ok(summary)
+}

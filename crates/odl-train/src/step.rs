@@ -1,0 +1,94 @@
+//! The training step every trainer calls: the loss, its gradient with
+//! respect to every parameter, the optimizer's step (fused over both threads
+//! where the optimizer allows it, see [`Transform::step`]), the new values
+//! written back. The loops around it (`odl train`, the lab's trainers) own
+//! batching, logging, evaluation and checkpoints, nothing else.
+
+use odl_autodiff::{grad, Tensor};
+use odl_nn::Module;
+use odl_optim::Transform;
+use odl_tensor::{Array, DType};
+
+/// A step whose loss was NaN or ±∞: nothing was updated. Training records
+/// it as a result ("diverged at step k"), never as a crash.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Diverged {
+    /// the non-finite loss
+    pub loss: f64,
+}
+
+/// What one step measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepStats {
+    /// the loss at the parameters before the step
+    pub loss: f64,
+    /// the L2 norm of each parameter's gradient, in the order of
+    /// [`Module::named_params`] (empty unless asked for)
+    pub grad_norms: Vec<f64>,
+    sq_sum: f64,
+}
+
+impl StepStats {
+    /// The global L2 norm of the gradient (NaN unless norms were asked for).
+    pub fn grad_norm(&self) -> f64 {
+        if self.grad_norms.is_empty() {
+            f64::NAN
+        } else {
+            self.sq_sum.sqrt()
+        }
+    }
+}
+
+/// `Σ v²` of an array's elements in order, in f64 (as
+/// [`odl_optim::global_norm`] adds them).
+fn sq_sum(a: &Array) -> f64 {
+    match a.dtype() {
+        DType::F32 => a.as_slice::<f32>().iter().map(|&v| v as f64 * v as f64).sum(),
+        DType::F64 => a.as_slice::<f64>().iter().map(|&v| v * v).sum(),
+    }
+}
+
+/// One step on `model`: `loss_of(model)` (a forward pass and a loss, in
+/// whatever mode the closure chooses), the gradient with respect to every
+/// parameter, `θ ← θ + opt(∇)`. With `grad_norms`, the gradient's norms per
+/// parameter are measured before the optimizer transforms it.
+pub fn train_step(
+    model: &mut dyn Module,
+    opt: &mut dyn Transform,
+    loss_of: impl FnOnce(&mut dyn Module) -> Tensor,
+    grad_norms: bool,
+) -> Result<StepStats, Diverged> {
+    let loss = loss_of(model);
+    let lv = loss.item();
+    if !lv.is_finite() {
+        return Err(Diverged { loss: lv });
+    }
+    let grads: Vec<Array> = grad(&loss, &model.params()).into_iter().map(|g| g.value().clone()).collect();
+    // the graph goes before the update, so that nothing else holds the gradients
+    drop(loss);
+    let sq: Vec<f64> = if grad_norms { grads.iter().map(sq_sum).collect() } else { Vec::new() };
+    let mut values = model.param_values();
+    opt.step(&mut values, grads);
+    model.set_param_values(values);
+    Ok(StepStats { loss: lv, sq_sum: sq.iter().sum(), grad_norms: sq.iter().map(|s| s.sqrt()).collect() })
+}
+
+/// One step of minimizing `f`, a scalar function of parameter tensors, at
+/// `theta`: returns `f(θ)` before the step.
+pub fn minimize_step(
+    f: &dyn Fn(&[Tensor]) -> Tensor,
+    theta: &mut [Array],
+    opt: &mut dyn Transform,
+) -> Result<f64, Diverged> {
+    let ps: Vec<Tensor> = theta.iter().map(|a| Tensor::param(a.clone())).collect();
+    let loss = f(&ps);
+    let lv = loss.item();
+    if !lv.is_finite() {
+        return Err(Diverged { loss: lv });
+    }
+    let grads: Vec<Array> =
+        grad(&loss, &ps.iter().collect::<Vec<_>>()).into_iter().map(|g| g.value().clone()).collect();
+    drop((loss, ps));
+    opt.step(theta, grads);
+    Ok(lv)
+}

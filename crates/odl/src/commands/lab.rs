@@ -1,0 +1,131 @@
+//! `odl lab`, `odl run`, `odl report`: arguments, and the claims printed as
+//! a table.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use odl_lab::{claims_table, find, resolve, run_one, LabOptions, Scale};
+
+fn parse_scale(s: &str) -> Result<Scale, String> {
+    s.parse()
+}
+
+/// Arguments of `odl lab`.
+#[derive(clap::Args, Debug)]
+pub struct LabArgs {
+    /// only these experiments (comma-separated ids)
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// compute budget: tiny, quick or full
+    #[arg(long, default_value = "quick", value_parser = parse_scale)]
+    scale: Scale,
+    /// experiments run at once (default: the number of cores)
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// output folder
+    #[arg(long, default_value = "lab-report")]
+    out: PathBuf,
+    /// seed of every experiment
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// exit with status 1 if any claim does not hold (claims decided by wall-clock times excepted)
+    #[arg(long)]
+    strict: bool,
+}
+
+/// `odl lab`: returns whether every experiment ran and (under `--strict`)
+/// every claim held.
+pub fn lab(args: &LabArgs) -> Result<bool> {
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if jobs == 0 {
+        bail!("--jobs 0: give at least 1 (experiments run at once)");
+    }
+    let opts = LabOptions {
+        only: args.only.clone(),
+        scale: args.scale,
+        jobs,
+        out: args.out.clone(),
+        seed: args.seed,
+    };
+    let res = odl_lab::lab(&opts)?;
+    println!();
+    print!("{}", claims_table(&res.summaries));
+    let (held, total) = res.held();
+    println!(
+        "\n{held}/{total} claims hold; {} experiment(s) failed; {:.0} s. Report: {}",
+        res.errors(),
+        res.wall_s,
+        res.page.display()
+    );
+    let required_fail = res.summaries.iter().flat_map(|s| &s.claims).any(|c| !c.holds && !c.timing);
+    Ok(res.errors() == 0 && !(args.strict && required_fail))
+}
+
+/// Arguments of `odl run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// the experiment's id (see `odl list`)
+    id: String,
+    /// override a parameter: --set depths=2,4,8 (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// compute budget: tiny, quick or full
+    #[arg(long, default_value = "quick", value_parser = parse_scale)]
+    scale: Scale,
+    /// seed of every random draw
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// output folder (the experiment writes OUT/ID/)
+    #[arg(long, default_value = "lab-report")]
+    out: PathBuf,
+}
+
+/// `odl run`.
+pub fn run(args: &RunArgs) -> Result<()> {
+    let e = find(&args.id)?;
+    let p = resolve(e, args.scale, args.seed, &args.sets)?;
+    let tty = std::io::stderr().is_terminal();
+    let bar = indicatif::ProgressBar::new(1000);
+    if tty {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{prefix} {bar:30} {msg} [{elapsed}]").expect("template"),
+        );
+        bar.set_prefix(e.id);
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let progress = |f: f64, m: &str| {
+        bar.set_position((f * 1000.0) as u64);
+        bar.set_message(m.to_string());
+    };
+    let s = run_one(e, p, args.scale, &args.out, &progress)?;
+    bar.finish_and_clear();
+    print!("{}", claims_table(std::slice::from_ref(&s)));
+    eprintln!("results: {}", args.out.join(e.id).display());
+    Ok(())
+}
+
+/// Arguments of `odl report`.
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// the lab's output folder
+    #[arg(default_value = "lab-report")]
+    dir: PathBuf,
+}
+
+/// `odl report`: rebuilds `DIR/index.html`.
+pub fn report(args: &ReportArgs) -> Result<()> {
+    if !args.dir.exists() {
+        bail!("{}: no such folder", args.dir.display());
+    }
+    if !args.dir.is_dir() {
+        bail!(
+            "{}: a file, not a folder of lab results (give the folder `odl lab --out` wrote)",
+            args.dir.display()
+        );
+    }
+    let page = odl_lab::report::write(&args.dir)?;
+    println!("{}", page.display());
+    Ok(())
+}

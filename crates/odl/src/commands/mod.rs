@@ -1,0 +1,5 @@
+//! The commands' arguments and their calls into the libraries.
+
+pub mod bench;
+pub mod lab;
+pub mod train;

@@ -1,0 +1,33 @@
+//! `odl train SPEC`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+/// Arguments of `odl train`.
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// the spec (TOML), e.g. specs/fashion-mnist-mlp.toml
+    spec: PathBuf,
+    /// override a value: --set optim.lr=0.01 (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// the run folder (default runs/<spec name>)
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// continue the run in --out from its checkpoint
+    #[arg(long)]
+    resume: bool,
+}
+
+/// `odl train`: trains into the run folder and prints the summary.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let spec = odl_train::load(&args.spec, &args.sets)?;
+    let stem =
+        args.spec.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(stem));
+    let summary = odl_train::train(&spec, &out, args.resume)?;
+    println!("{}", serde_json::to_string(&summary)?);
+    eprintln!("run folder: {}", out.display());
+    Ok(())
+}
