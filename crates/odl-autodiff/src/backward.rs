@@ -1,11 +1,18 @@
 //! The reverse-mode driver: topological order, pruning to what the requested
-//! gradients need, cotangent accumulation, and the VJP table.
+//! gradients need, the VJP table ([`crate::vjp`]), and what the table leaves
+//! to it — undoing broadcasting, forming matrix-product cotangents (lazily
+//! when they end at a requested leaf, side by side on two threads when both
+//! inputs want a big one), accumulating cotangents.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::tensor::{enable_grad, is_grad_enabled, no_grad, Tensor};
-use crate::vjp::vjp;
+use odl_tensor::cpu::matmul::PARALLEL_MIN_FLOPS;
+use odl_tensor::Array;
+
+use crate::op::Op;
+use crate::tensor::{enable_grad, is_grad_enabled, join, no_grad, Tensor};
+use crate::vjp::{sum_to, vjp, Cot};
 
 /// Node ids are unique integers: hash them with one multiply.
 #[derive(Default)]
@@ -113,7 +120,7 @@ fn run(outputs: &[(&Tensor, Tensor)], wrt: &[&Tensor]) -> Vec<Tensor> {
         // a requested leaf's gradient is returned as is: with create_graph,
         // products that end there may stay lazy
         let lazy = slots.map(|j| recording && j.is_some_and(|j| is_target[j] && nodes[j].is_leaf()));
-        let cts = vjp(op, node, &g, [slots[0].is_some(), slots[1].is_some()], lazy);
+        let cts = form(op, vjp(op, node, &g, [slots[0].is_some(), slots[1].is_some()]), lazy);
         for (ct, s) in cts.into_iter().zip(slots) {
             if let (Some(ct), Some(j)) = (ct, s) {
                 grads[j] = Some(match grads[j].take() {
@@ -130,4 +137,39 @@ fn run(outputs: &[(&Tensor, Tensor)], wrt: &[&Tensor]) -> Vec<Tensor> {
             None => Tensor::zeros(t.shape(), t.dtype()),
         })
         .collect()
+}
+
+/// The cotangents of `op`'s inputs as tensors of the inputs' shapes: matrix
+/// products formed (recorded lazily where `lazy` says so: see
+/// [`Tensor::lazy_matmul`]; the two of one product side by side when both
+/// are big), then broadcasting undone.
+fn form(op: &Op, cts: [Option<Cot>; 2], lazy: [bool; 2]) -> [Option<Tensor>; 2] {
+    let product = |c: Option<Cot>, lazy: bool| {
+        c.map(|c| match c {
+            Cot::Tensor(t) => t,
+            Cot::MatMul(x, y, tx, ty) if lazy => Tensor::lazy_matmul(&x, &y, tx, ty),
+            Cot::MatMul(x, y, tx, ty) => x.matmul_t(&y, tx, ty),
+        })
+    };
+    let [a, b] = cts;
+    // two independent products of equal cost (a matmul's VJP): big enough,
+    // they run side by side
+    let parallel = match (&a, &b) {
+        (Some(Cot::MatMul(x, y, tx, ty)), Some(Cot::MatMul(..))) => {
+            let shape = Array::matmul_shape(x.shape(), y.shape(), *tx, *ty);
+            let k = if *tx { x.shape()[x.ndim() - 2] } else { x.shape()[x.ndim() - 1] };
+            shape.iter().product::<usize>() * k >= PARALLEL_MIN_FLOPS
+        }
+        _ => false,
+    };
+    let (a, b) = if parallel {
+        join(|| product(a, lazy[0]), || product(b, lazy[1]))
+    } else {
+        (product(a, lazy[0]), product(b, lazy[1]))
+    };
+    let inputs = op.inputs();
+    [
+        a.map(|t| sum_to(t, inputs[0].expect("an input for a cotangent").shape())),
+        b.map(|t| sum_to(t, inputs[1].expect("an input for a cotangent").shape())),
+    ]
 }

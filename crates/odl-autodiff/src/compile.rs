@@ -25,7 +25,8 @@ use std::fmt;
 use odl_tensor::{Array, BinaryOp, Conv2dGeom, DType, ReduceOp, Shape, UnaryOp};
 
 use crate::op::Op;
-use crate::tensor::{tracing, Tensor};
+use crate::tensor::Tensor;
+use crate::trace::{tracing, Log};
 
 /// Why a function cannot be compiled.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,14 +104,14 @@ impl Compiled {
         f: impl FnOnce(&[Tensor]) -> Vec<Tensor>,
     ) -> Result<Compiled, CompileError> {
         let leaves: Vec<Tensor> = inputs.iter().map(|a| Tensor::param(a.clone())).collect();
-        let (outputs, read) = tracing(|| f(&leaves));
-        if read {
+        let (outputs, log) = tracing(|| f(&leaves));
+        if log.read {
             return Err(CompileError::ReadWhileTracing);
         }
-        Compiled::build(&leaves, &outputs)
+        Compiled::build(&leaves, &outputs, &log)
     }
 
-    fn build(leaves: &[Tensor], outputs: &[Tensor]) -> Result<Compiled, CompileError> {
+    fn build(leaves: &[Tensor], outputs: &[Tensor], log: &Log) -> Result<Compiled, CompileError> {
         let mut slot: HashMap<u64, usize> = HashMap::new();
         let mut bufs: Vec<Option<Array>> = Vec::new();
         let mut inputs = Vec::with_capacity(leaves.len());
@@ -129,7 +130,7 @@ impl Compiled {
             }
             if let Some(op) = t.op() {
                 stack.extend(op.inputs().into_iter().flatten().cloned());
-            } else if t.is_derived() {
+            } else if log.derived.contains(&t.id()) {
                 return Err(CompileError::Derived);
             }
             seen.insert(t.id(), t);

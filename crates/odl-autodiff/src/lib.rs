@@ -35,6 +35,7 @@ pub mod linop;
 mod op;
 mod ops;
 mod tensor;
+mod trace;
 mod vjp;
 
 pub use backward::backward;

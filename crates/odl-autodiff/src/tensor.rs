@@ -10,35 +10,12 @@ use std::sync::{Arc, OnceLock};
 use odl_tensor::{Array, DType, Shape};
 
 use crate::op::Op;
+use crate::trace;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
-    /// Inside [`crate::compile::Compiled::trace`]: constants made from traced
-    /// values are marked, because a replay could not recompute them.
-    static TRACING: Cell<bool> = const { Cell::new(false) };
-    /// Set when a traced value is read out as numbers while tracing.
-    static READ_WHILE_TRACING: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs `f` with tracing on (see [`crate::compile`]); also says whether `f`
-/// read a traced value out as numbers (`item`, `to_vec_f64`).
-pub(crate) fn tracing<R>(f: impl FnOnce() -> R) -> (R, bool) {
-    struct Restore(bool, bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            TRACING.with(|t| t.set(self.0));
-            READ_WHILE_TRACING.with(|r| r.set(self.1));
-        }
-    }
-    let _restore = Restore(TRACING.with(|t| t.replace(true)), READ_WHILE_TRACING.with(|r| r.replace(false)));
-    let out = f();
-    (out, READ_WHILE_TRACING.with(Cell::get))
-}
-
-fn is_tracing() -> bool {
-    TRACING.with(Cell::get)
 }
 
 pub(crate) struct Node {
@@ -46,9 +23,6 @@ pub(crate) struct Node {
     value: Value,
     pub(crate) op: Option<Op>,
     pub(crate) requires_grad: bool,
-    /// A constant made while tracing from traced values (a mask, a detached
-    /// value): it depends on the inputs in a way the graph does not record.
-    derived: bool,
 }
 
 /// A node's value: set at creation, or (a lazy node) computed from its op on
@@ -120,28 +94,17 @@ pub fn is_grad_enabled() -> bool {
 }
 
 impl Tensor {
-    fn node(value: Value, op: Option<Op>, requires_grad: bool, derived: bool) -> Tensor {
-        Tensor(Arc::new(Node {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            value,
-            op,
-            requires_grad,
-            derived,
-        }))
+    fn node(value: Value, op: Option<Op>, requires_grad: bool) -> Tensor {
+        Tensor(Arc::new(Node { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), value, op, requires_grad }))
     }
 
-    fn make(value: Array, op: Option<Op>, requires_grad: bool, derived: bool) -> Tensor {
-        Tensor::node(Value::Ready(value), op, requires_grad, derived)
+    fn make(value: Array, op: Option<Op>, requires_grad: bool) -> Tensor {
+        Tensor::node(Value::Ready(value), op, requires_grad)
     }
 
     /// A constant from a literal number (never derived from traced values).
     fn literal(value: Array) -> Tensor {
-        Tensor::make(value, None, false, false)
-    }
-
-    /// Whether this constant was made from traced values (see [`Node`]).
-    pub(crate) fn is_derived(&self) -> bool {
-        self.0.derived
+        Tensor::make(value, None, false)
     }
 
     /// A recorded product whose value is computed only when something reads
@@ -163,29 +126,30 @@ impl Tensor {
             a.dtype(),
             b.dtype()
         );
-        Tensor::node(Value::Lazy(Box::new((OnceLock::new(), shape, a.dtype()))), Some(op), true, false)
+        Tensor::node(Value::Lazy(Box::new((OnceLock::new(), shape, a.dtype()))), Some(op), true)
     }
 
     /// A constant: no gradient flows into it.
     pub fn constant(value: Array) -> Tensor {
-        Tensor::make(value, None, false, is_tracing())
+        let t = Tensor::make(value, None, false);
+        trace::constant(&t);
+        t
     }
 
     /// A leaf that gradients are taken with respect to (a parameter or an input).
     pub fn param(value: Array) -> Tensor {
-        Tensor::make(value, None, true, false)
+        Tensor::make(value, None, true)
     }
 
     /// Records the result of an op: the graph is kept only when recording is on
     /// and some input requires a gradient.
     pub(crate) fn from_op(value: Array, op: Op) -> Tensor {
         if is_grad_enabled() && op.any_input_requires_grad() {
-            Tensor::make(value, Some(op), true, false)
+            Tensor::make(value, Some(op), true)
         } else {
-            // computed from traced values without recording: a replay could not redo it
-            let derived =
-                is_tracing() && op.inputs().iter().flatten().any(|t| t.requires_grad() || t.is_derived());
-            Tensor::make(value, None, false, derived)
+            let t = Tensor::make(value, None, false);
+            trace::unrecorded(&t, &op);
+            t
         }
     }
 
@@ -275,22 +239,14 @@ impl Tensor {
     /// The single element as `f64`.
     #[track_caller]
     pub fn item(&self) -> f64 {
-        self.note_read();
+        trace::read(self);
         self.value().item()
     }
 
     /// The elements as `f64`.
     pub fn to_vec_f64(&self) -> Vec<f64> {
-        self.note_read();
+        trace::read(self);
         self.value().to_vec_f64()
-    }
-
-    /// While tracing, reading a traced value out as numbers is remembered:
-    /// numbers that flow back in would be constants a replay cannot update.
-    fn note_read(&self) {
-        if is_tracing() && (self.requires_grad() || self.is_derived()) {
-            READ_WHILE_TRACING.with(|r| r.set(true));
-        }
     }
 
     /// `self + other` for same-shaped tensors; when nothing records a graph
@@ -299,7 +255,7 @@ impl Tensor {
     /// array per term). Same arithmetic either way.
     pub(crate) fn accumulate(mut self, other: &Tensor) -> Tensor {
         if !is_grad_enabled()
-            && !is_tracing()
+            && !trace::is_tracing()
             && self.shape() == other.shape()
             && self.dtype() == other.dtype()
         {

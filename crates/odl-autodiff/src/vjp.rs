@@ -2,14 +2,16 @@
 //! cotangent `g` of its output. Every rule is written in differentiable
 //! [`Tensor`] ops, so a gradient built with `create_graph` can be
 //! differentiated again (Hessian-vector products, gradient penalties, third
-//! derivatives). Broadcasting is undone once, by [`sum_to`].
+//! derivatives). The table is only the mathematics: the driver
+//! ([`crate::backward`]) undoes broadcasting (sums each cotangent to its
+//! input's shape, [`sum_to`]) and decides how a matrix product is computed
+//! (lazily, or beside its sibling on another thread).
 
 use odl_tensor::shape::reduced_axes;
 use odl_tensor::{BinaryOp, UnaryOp};
 
 use crate::op::Op;
-use crate::tensor::{join, Tensor};
-use odl_tensor::cpu::matmul::PARALLEL_MIN_FLOPS;
+use crate::tensor::Tensor;
 
 /// Sums `g` down to `shape` (the inverse of numpy broadcasting).
 pub(crate) fn sum_to(g: Tensor, shape: &[usize]) -> Tensor {
@@ -29,21 +31,22 @@ fn keepdim_shape(x: &[usize], axes: &[usize]) -> Vec<usize> {
     s
 }
 
-/// Cotangents of the op's inputs; `need[i]` says whether input `i` wants one.
-/// `None` means a zero cotangent.
-///
-/// `lazy[i]` marks a cotangent that is a requested gradient, returned as is:
-/// a product there is recorded lazily ([`Tensor::lazy_matmul`]), so that
-/// differentiating it again does not pay for its value.
-pub(crate) fn vjp(
-    op: &Op,
-    out: &Tensor,
-    g: &Tensor,
-    need: [bool; 2],
-    lazy: [bool; 2],
-) -> [Option<Tensor>; 2] {
+/// A cotangent as a rule states it: a tensor, or the matrix product
+/// `op(x)·op(y)` (`op` transposes the last two axes when its flag is set),
+/// which the driver forms.
+pub(crate) enum Cot {
+    /// computed
+    Tensor(Tensor),
+    /// `x`, `y` and whether each is transposed
+    MatMul(Tensor, Tensor, bool, bool),
+}
+
+/// Cotangents of the op's inputs, before broadcasting is undone; `need[i]`
+/// says whether input `i` wants one. `None` means a zero cotangent.
+pub(crate) fn vjp(op: &Op, out: &Tensor, g: &Tensor, need: [bool; 2]) -> [Option<Cot>; 2] {
     use Op::*;
-    let one = |t: Tensor| [Some(t), None];
+    let t = |x: Option<Tensor>| x.map(Cot::Tensor);
+    let one = |x: Tensor| [Some(Cot::Tensor(x)), None];
     match op {
         Unary(u, x) => {
             let gx = match u {
@@ -82,14 +85,14 @@ pub(crate) fn vjp(
                     need[1].then(|| g.mul(x).mul(y).mul_scalar(-2.0)),
                 ),
             };
-            [gx.map(|t| sum_to(t, x.shape())), gy.map(|t| sum_to(t, y.shape()))]
+            [t(gx), t(gy)]
         }
-        Select(cond, x, y) => {
+        Select(cond, ..) => {
             let c = Tensor::constant(cond.clone());
             let zero = g.scalar_like(0.0);
             [
-                need[0].then(|| sum_to(Tensor::where_(&c, g, &zero), x.shape())),
-                need[1].then(|| sum_to(Tensor::where_(&c, &zero, g), y.shape())),
+                t(need[0].then(|| Tensor::where_(&c, g, &zero))),
+                t(need[1].then(|| Tensor::where_(&c, &zero, g))),
             ]
         }
         Clamp(x, lo, hi) => one(g.mul(&Tensor::constant(x.value().in_range(*lo, *hi)))),
@@ -101,27 +104,14 @@ pub(crate) fn vjp(
             let share = hit.div(&hit.sum(&ax, true));
             one(g.reshape(&keep).mul(&share))
         }
+        // C = op(A)·op(B): dA = g·op(B)ᵀ (transposed back if A was), dB likewise
         MatMul(a, b, ta, tb) => {
             let (ta, tb) = (*ta, *tb);
-            let mm = |x: &Tensor, y: &Tensor, tx: bool, ty: bool, lazy: bool| {
-                if lazy {
-                    Tensor::lazy_matmul(x, y, tx, ty)
-                } else {
-                    x.matmul_t(y, tx, ty)
-                }
-            };
-            let ga = || {
-                need[0].then(|| if ta { mm(b, g, tb, true, lazy[0]) } else { mm(g, b, false, !tb, lazy[0]) })
-            };
-            let gb = || {
-                need[1].then(|| if tb { mm(g, a, true, ta, lazy[1]) } else { mm(a, g, !ta, false, lazy[1]) })
-            };
-            // the two products are independent and each costs as much as the
-            // forward one (numel(a) · n multiply-adds): big enough, they run side by side
-            let flops = a.numel() * g.shape().last().copied().unwrap_or(1);
-            let (ga, gb) =
-                if need[0] && need[1] && flops >= PARALLEL_MIN_FLOPS { join(ga, gb) } else { (ga(), gb()) };
-            [ga.map(|t| sum_to(t, a.shape())), gb.map(|t| sum_to(t, b.shape()))]
+            let p = |x: &Tensor, y: &Tensor, tx: bool, ty: bool| Cot::MatMul(x.clone(), y.clone(), tx, ty);
+            [
+                need[0].then(|| if ta { p(b, g, tb, true) } else { p(g, b, false, !tb) }),
+                need[1].then(|| if tb { p(g, a, true, ta) } else { p(a, g, !ta, false) }),
+            ]
         }
         Reshape(x) => one(g.reshape(x.shape())),
         Permute(_, perm) => {
@@ -131,22 +121,22 @@ pub(crate) fn vjp(
             }
             one(g.permute(&inv))
         }
-        Expand(x) => one(sum_to(g.clone(), x.shape())),
+        Expand(_) => one(g.clone()),
         Take(x, idx) => one(g.scatter_add(idx.clone(), x.shape())),
         ScatterAdd(x, idx) => one(g.take(idx.clone(), x.shape())),
         Conv2d(x, w, geom) => [
-            need[0].then(|| Tensor::conv2d_input_grad(g, w, x.shape(), *geom)),
-            need[1].then(|| Tensor::conv2d_weight_grad(x, g, w.shape(), *geom)),
+            t(need[0].then(|| Tensor::conv2d_input_grad(g, w, x.shape(), *geom))),
+            t(need[1].then(|| Tensor::conv2d_weight_grad(x, g, w.shape(), *geom))),
         ],
         // y = Aᵀ_w c0: ⟨g, y⟩ = ⟨conv2d(g, w), c0⟩, linear in c0 and in w
         Conv2dInputGrad(c0, w, geom) => [
-            need[0].then(|| g.conv2d_geom(w, *geom)),
-            need[1].then(|| Tensor::conv2d_weight_grad(g, c0, w.shape(), *geom)),
+            t(need[0].then(|| g.conv2d_geom(w, *geom))),
+            t(need[1].then(|| Tensor::conv2d_weight_grad(g, c0, w.shape(), *geom))),
         ],
         // y = B(x, c0) with ⟨g, y⟩ = ⟨conv2d(x, g), c0⟩
         Conv2dWeightGrad(x, c0, geom) => [
-            need[0].then(|| Tensor::conv2d_input_grad(c0, g, x.shape(), *geom)),
-            need[1].then(|| x.conv2d_geom(g, *geom)),
+            t(need[0].then(|| Tensor::conv2d_input_grad(c0, g, x.shape(), *geom))),
+            t(need[1].then(|| x.conv2d_geom(g, *geom))),
         ],
         Cast(x) => one(g.cast(x.dtype())),
     }

@@ -285,3 +285,15 @@ fn the_checker_catches_a_wrong_rule() {
     let err = check_grads(bad, &inputs(&[&[4]], 0.5, 1.5, 90), &CheckOptions::order(1)).unwrap_err();
     assert!(err.0.contains("order 1"), "{err}");
 }
+
+#[test]
+fn a_derivative_that_is_nan_on_both_sides_is_a_failure() {
+    // √x at x < 0: the value, autodiff and finite differences are all NaN —
+    // they "agree", but nothing has been checked
+    let x = Array::from_vec(vec![-1.0, -2.0], &[2]);
+    let e = check_grads(|t| t[0].sqrt().sum_all(), &[x], &CheckOptions::order(1));
+    assert!(e.is_err(), "NaN against NaN must not pass a gradient check");
+    // the same function where it is defined passes
+    let x = Array::from_vec(vec![1.0, 2.0], &[2]);
+    check_grads(|t| t[0].sqrt().sum_all(), &[x], &CheckOptions::order(2)).unwrap();
+}

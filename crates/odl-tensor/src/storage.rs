@@ -1,8 +1,13 @@
 //! The backend seam. An [`crate::Array`]'s data lives in a [`Storage`], and
 //! every kernel is reached through a `match` on it. Today there is one
 //! backend, the CPU; a CUDA backend would add a `Storage::Cuda` variant and an
-//! arm in each `Array` kernel method — the autodiff layer, its VJP rules and
-//! everything above them only ever call `Array` methods and would not change.
+//! arm in each `Array` kernel method. The autodiff layer and its VJP rules
+//! only call `Array` methods and would not change. Two places reach past the
+//! seam to host memory, on purpose, for fused memory-bound passes: the
+//! optimizers' elementwise updates (odl-optim: `as_mut_slice` with
+//! [`crate::cpu::simd`] and [`crate::cpu::par_for_each`]) and a few benchmark
+//! workloads (odl-bench: W4P's normalizations, W5's attack update). A second
+//! backend would give them device versions.
 
 /// Where an array's elements live, and in what type.
 #[derive(Clone, Debug)]

@@ -1,13 +1,15 @@
-//! 02 — An MLP trained by hand: layers from `odl-nn`, an optimizer from
-//! `odl-optim` (a chain of transformations), data from `odl-data`.
+//! 02 — An MLP trained step by step: layers from `odl-nn`, an optimizer from
+//! `odl-optim` (a chain of transformations), data from `odl-data`, and the
+//! one training step every odl trainer takes (`odl_train::train_step`: loss,
+//! gradient, optimizer, new parameters).
 //!
 //! `cargo run --release --example 02_train_mlp`
 
-use odl_autodiff::grad;
 use odl_data::synthetic::two_moons;
 use odl_nn::{Activation, Ctx, MlpConfig, Module};
-use odl_optim::{apply_updates, chain, clip_by_global_norm, scale, trace, Transform};
+use odl_optim::{chain, clip_by_global_norm, scale, trace};
 use odl_tensor::{DType, Rng};
+use odl_train::train_step;
 
 fn main() {
     let (train, test) = two_moons(1000, 0.1, 0).split(0.8, 0);
@@ -24,13 +26,11 @@ fn main() {
                 odl_data::Targets::Classes { labels, .. } => labels.clone(),
                 odl_data::Targets::Values(_) => unreachable!(),
             };
-            let loss = net.forward(&x, &mut Ctx::train(epoch * 1000 + i as u64)).cross_entropy(&labels);
-            total += loss.item();
-            let mut g: Vec<_> = grad(&loss, &net.params()).into_iter().map(|t| t.value().clone()).collect();
-            let mut p = net.param_values();
-            opt.update(&mut g, &p);
-            apply_updates(&mut p, &g);
-            net.set_param_values(p);
+            let mut ctx = Ctx::train(epoch * 1000 + i as u64);
+            let step =
+                train_step(&mut net, &mut opt, |m| m.forward(&x, &mut ctx).cross_entropy(&labels), false)
+                    .expect("the loss stays finite");
+            total += step.loss;
         }
         if epoch % 5 == 4 {
             let logits = net.forward(&odl_autodiff::Tensor::constant(test.x.clone()), &mut Ctx::eval());

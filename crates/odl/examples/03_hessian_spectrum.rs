@@ -4,11 +4,12 @@
 //!
 //! `cargo run --release --example 03_hessian_spectrum`
 
-use odl_autodiff::{grad, power_iteration, to_dense, Hessian, LinOp, Tensor};
+use odl_autodiff::{power_iteration, to_dense, Hessian, LinOp, Tensor};
 use odl_data::synthetic::gaussian_mixture;
 use odl_nn::{Activation, Ctx, MlpConfig, Module};
-use odl_optim::{adam, apply_updates, Transform};
+use odl_optim::adam;
 use odl_tensor::{DType, Rng};
+use odl_train::train_step;
 
 fn main() {
     let data = gaussian_mixture(200, 3, 2, 2.0, 0.5, 1);
@@ -17,12 +18,13 @@ fn main() {
     let mut net = MlpConfig::new(&[2, 8, 3], Activation::Tanh).build(&mut rng, DType::F64);
     let mut opt = adam(0.05, 0.9, 0.999, 1e-8);
     for _ in 0..300 {
-        let loss = net.forward(&x, &mut Ctx::eval()).cross_entropy(data.labels());
-        let mut g: Vec<_> = grad(&loss, &net.params()).into_iter().map(|t| t.value().clone()).collect();
-        let mut p = net.param_values();
-        opt.update(&mut g, &p);
-        apply_updates(&mut p, &g);
-        net.set_param_values(p);
+        train_step(
+            &mut net,
+            &mut opt,
+            |m| m.forward(&x, &mut Ctx::eval()).cross_entropy(data.labels()),
+            false,
+        )
+        .expect("the loss stays finite");
     }
     let params: Vec<Tensor> = net.params().into_iter().cloned().collect();
     let loss = net.forward(&x, &mut Ctx::eval()).cross_entropy(data.labels());
