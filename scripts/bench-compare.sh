@@ -1,24 +1,22 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: odl vs PyTorch (eager) vs JAX (jit) on the workloads
-# of shared/bench/WORKLOADS.md, in one run, on the same starting values.
+# of docs/workloads.md, in one run, on the same starting values.
 #
 #   scripts/bench-compare.sh [OUT_DIR] [TARGET_SECONDS]
 #
-# Installs the peers on first use (shared/bench/setup-peers.sh, ~6 GB), dumps
-# the exact inputs with peers.py --dump, then for each workload runs torch,
-# jax and odl one after the other (so drift hits all three alike), and
+# Installs the peers on first use (scripts/setup-peers.sh, ~6 GB), dumps the
+# exact inputs with scripts/peers.py --dump, then for each workload runs
+# torch, jax and odl one after the other (so drift hits all three alike), and
 # prints the markdown table (scripts/bench_table.py) that the README shows.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-shared="${ODL_SHARED:-$root/../shared}"
 out="${1:-$root/bench-out}"
 target="${2:-3}"
 venv="${PEERS_VENV:-$HOME/.odl-peers}"
-peers="$shared/bench/peers.py"
-[ -f "$peers" ] || { echo "bench-compare: $peers not found (set ODL_SHARED)" >&2; exit 2; }
-[ -x "$venv/bin/python" ] || bash "$shared/bench/setup-peers.sh"
+peers="$root/scripts/peers.py"
+[ -x "$venv/bin/python" ] || bash "$root/scripts/setup-peers.sh"
 mkdir -p "$out"
-"$venv/bin/python" "$peers" --framework torch --workload all --dump "$out/init"
+"$venv/bin/python" "$peers" --workload all --dump "$out/init"
 cargo build --release -q --manifest-path "$root/Cargo.toml"
 odl="$root/target/release/odl"
 runs="$out/runs.jsonl"
@@ -32,7 +30,7 @@ for w in W1 W2 W3 W4 W4P W5 W6 W7 W8; do
   done
   "$odl" bench --workload "$w" --init "$out/init" --target "$target" >> "$runs"
 done
-for fw in torch numpy; do
+for fw in torch jax; do
   for g in G1024 G256; do
     "$venv/bin/python" "$peers" --framework "$fw" --workload "$g" --inproc --target "$target" >> "$runs" || true
   done

@@ -1,5 +1,5 @@
 //! Inputs of the workloads: drawn from odl's seeded RNG with the distributions
-//! of `WORKLOADS.md`, or loaded exactly from `peers.py --dump DIR` files so
+//! of `docs/workloads.md`, or loaded exactly from `scripts/peers.py --dump DIR` files so
 //! that `check` can be compared with PyTorch and JAX.
 
 use std::path::Path;
@@ -12,7 +12,7 @@ use odl_tensor::{Array, DType, Rng};
 pub enum Source<'a> {
     /// odl's own RNG, seeded with the workload number.
     Random,
-    /// `DIR/<W>.npz` written by `peers.py --dump DIR`.
+    /// `DIR/<W>.npz` written by `scripts/peers.py --dump DIR`.
     Dump(&'a Path),
 }
 
@@ -24,7 +24,7 @@ pub fn open_dump(dir: &Path, wl: &str) -> Result<Npz> {
     let path = dir.join(format!("{wl}.npz"));
     if !path.exists() {
         anyhow::bail!(
-            "{} does not exist; write it with: python peers.py --framework torch --workload {wl} --dump {}",
+            "{} does not exist; write it with: python scripts/peers.py --workload {wl} --dump {}",
             path.display(),
             dir.display()
         );

@@ -30,7 +30,7 @@ use workloads::Workload;
 pub struct BenchOptions {
     /// comma-separated workloads (W1,…,W8,W4P,G1024,G256), `all` or `GEMM`
     pub workload: String,
-    /// load exact starting values from DIR/<W>.npz written by `peers.py --dump DIR`
+    /// load exact starting values from DIR/<W>.npz written by `scripts/peers.py --dump DIR`
     pub init: Option<PathBuf>,
     /// timed iterations (default: adaptive, about `target` seconds)
     pub repeat: Option<usize>,
@@ -76,7 +76,7 @@ pub fn run(args: &BenchOptions) -> Result<()> {
     }
     if let Some(dir) = &args.init {
         if !dir.is_dir() {
-            bail!("--init {}: not a directory (make it with: python peers.py --framework torch --workload all --dump DIR)", dir.display());
+            bail!("--init {}: not a directory (make it with: python scripts/peers.py --workload all --dump DIR)", dir.display());
         }
     }
     let wls = expand(&args.workload)?;

@@ -1,4 +1,4 @@
-//! The benchmark workloads compute what WORKLOADS.md defines: their `check`
+//! The benchmark workloads compute what docs/workloads.md defines: their `check`
 //! values are reproduced from known starting values (a committed fixture for
 //! W1, whose check PyTorch and JAX agree on to the last bit) or against
 //! independent f64 computations on odl's own random inputs.
@@ -15,7 +15,7 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// The network and batch of an MLP workload, as WORKLOADS.md defines them
+/// The network and batch of an MLP workload, as docs/workloads.md defines them
 /// (written out here, independently of the workload files).
 fn spec(wl: &str) -> MlpSpec {
     match wl {

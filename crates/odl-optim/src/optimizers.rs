@@ -42,7 +42,7 @@ fn adam_cfg(b1: f64, b2: f64, eps: f64, amsgrad: bool) -> AdamConfig {
     AdamConfig { b1, b2, eps, bias_correction: true, amsgrad }
 }
 
-/// Adam (Kingma & Ba 2015) with bias correction, as in WORKLOADS.md:
+/// Adam (Kingma & Ba 2015) with bias correction, as in docs/workloads.md:
 /// `p ← p − η (m/(1−β₁ᵗ)) / (√(s/(1−β₂ᵗ)) + ε)`. For Adam without bias
 /// correction chain [`scale_by_adam`] with `bias_correction: false`.
 pub fn adam(lr: f64, b1: f64, b2: f64, eps: f64) -> Chain {

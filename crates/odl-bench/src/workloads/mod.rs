@@ -1,4 +1,4 @@
-//! The workloads of `WORKLOADS.md` (W1–W8) and two GEMM calibrations, one
+//! The workloads of `docs/workloads.md` (W1–W8) and two GEMM calibrations, one
 //! file each. A workload is a [`Workload`]: its id, the peers' short name,
 //! and how to build its timed step from a [`Source`] of inputs.
 
@@ -45,7 +45,7 @@ pub struct Workload {
     pub prepare: fn(&Source) -> Result<Prepared>,
 }
 
-/// The workloads of WORKLOADS.md, in order.
+/// The workloads of docs/workloads.md, in order.
 pub static ALL: &[&Workload] = &[
     &w1_chain::WORKLOAD,
     &w2_mlp::WORKLOAD,

@@ -11,7 +11,7 @@ pub struct BenchArgs {
     /// Comma-separated workloads (W1,W2,W3,W4,W4P,W5,W6,W7,W8,G1024,G256), `all` or `GEMM`.
     #[arg(long, default_value = "all")]
     workload: String,
-    /// Load exact starting values from DIR/<W>.npz written by `peers.py --dump DIR`.
+    /// Load exact starting values from DIR/<W>.npz written by `scripts/peers.py --dump DIR`.
     #[arg(long, value_name = "DIR")]
     init: Option<PathBuf>,
     /// Timed iterations (default: adaptive, about --target seconds).
