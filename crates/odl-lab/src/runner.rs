@@ -300,3 +300,34 @@ pub fn lab(opts: &LabOptions) -> Result<LabResult> {
     let page = report::write(&opts.out)?;
     Ok(LabResult { summaries, page, wall_s: t0.elapsed().as_secs_f64() })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static PANICS: Experiment = Experiment {
+        id: "panics",
+        lecture: "test",
+        title: "an experiment with a bug",
+        source: "",
+        setup: "",
+        params: |_| Vec::new(),
+        run: |_| panic!("index 3 out of range"),
+    };
+
+    #[test]
+    fn a_panicking_experiment_is_an_error_with_its_message() {
+        let out = std::env::temp_dir().join(format!("odl-runner-panic-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let p = resolve(&PANICS, Scale::Tiny, 0, &[]).unwrap();
+        let err = run_one(&PANICS, p, Scale::Tiny, &out, &|_, _| {}).err().expect("an error");
+        let msg = format!("{err:#}");
+        assert!(msg.contains("experiment panics") && msg.contains("index 3 out of range"), "{msg}");
+        // nothing half-written, and the runner goes on
+        assert!(!out.join("panics").exists() && !out.join(".panics.partial").exists());
+        let s = failed(&PANICS, &err);
+        assert!(
+            s.error.as_deref().is_some_and(|e| e.contains("index 3 out of range")) && s.claims.is_empty()
+        );
+    }
+}

@@ -80,6 +80,25 @@ fn bad_ids_keys_and_values_are_clear_errors() {
 }
 
 #[test]
+fn parameters_an_experiment_cannot_use_are_an_error_not_a_panic() {
+    // every step size diverges: no method has a result to report
+    let out = dir("diverging");
+    let (code, _, err) = odl(&[
+        "run",
+        "adaptive-generalization",
+        "--scale",
+        "tiny",
+        "--set",
+        "lrs=10",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("diverged at every step size") && !err.contains("panicked"), "{err}");
+    assert!(!out.join("adaptive-generalization").exists(), "nothing half-written");
+}
+
+#[test]
 fn a_rerun_replaces_results_only_when_it_succeeds() {
     let out = dir("rerun");
     let o = out.to_str().unwrap();

@@ -156,6 +156,37 @@ fn a_resumed_run_ends_exactly_where_an_uninterrupted_one_does() {
 }
 
 #[test]
+fn a_checkpoint_without_a_step_is_a_clear_error() {
+    let d = dir("empty-step");
+    let spec = write_spec(&d, &MOONS.replace("epochs = 4", "steps = 5"));
+    let run = d.join("run");
+    assert_eq!(odl(&["train", &spec, "--out", run.to_str().unwrap()]).0, 0);
+    std::fs::remove_file(run.join("summary.json")).unwrap();
+    // the same checkpoint with meta.step an empty array
+    let ckpt = run.join("checkpoint.npz");
+    let entries = odl_tensor::npy::read_npz(&ckpt).unwrap();
+    let rewritten: Vec<(String, odl_tensor::npy::NpyValue)> = entries
+        .into_iter()
+        .map(
+            |(k, v)| {
+                if k == "meta.step" {
+                    (k, odl_tensor::npy::NpyValue::ints(vec![], &[0]))
+                } else {
+                    (k, v)
+                }
+            },
+        )
+        .collect();
+    odl_tensor::npy::write_npz(&ckpt, rewritten.iter().map(|(k, v)| (k.as_str(), v.clone()))).unwrap();
+    let (code, _, err) = odl(&["train", &spec, "--out", run.to_str().unwrap(), "--resume"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("checkpoint.npz") && err.contains("meta.step") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
+#[test]
 fn on_mnist1d_a_cnn_clearly_beats_an_mlp() {
     // Greydanus (2020): the data set is built so that translation-equivariant
     // models win (the paper: CNN ≈ 94 %, MLP ≈ 68 %)
