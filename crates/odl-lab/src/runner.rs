@@ -320,7 +320,7 @@ mod tests {
         let out = std::env::temp_dir().join(format!("odl-runner-panic-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&out);
         let p = resolve(&PANICS, Scale::Tiny, 0, &[]).unwrap();
-        let err = run_one(&PANICS, p, Scale::Tiny, &out, &|_, _| {}).err().expect("an error");
+        let err = run_one(&PANICS, p, Scale::Tiny, &out, &|_, _| {}).expect_err("an error");
         let msg = format!("{err:#}");
         assert!(msg.contains("experiment panics") && msg.contains("index 3 out of range"), "{msg}");
         // nothing half-written, and the runner goes on
