@@ -14,13 +14,17 @@
 //! assert!(!c.holds && c.prediction == "a < 1 and b > 1");
 //! ```
 
-/// `v` with 3 significant digits (for claim texts and labels).
+/// `v` with 3 significant digits (for claim texts and labels); a missing
+/// value (NaN) reads "—", and values within rounding error of 0 read 0.
 pub fn g3(v: f64) -> String {
-    if v == 0.0 {
+    if v.abs() < 1e-14 {
         return "0".into();
     }
-    if !v.is_finite() {
-        return format!("{v}");
+    if v.is_nan() {
+        return "—".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "∞".into() } else { "−∞".into() };
     }
     if v.abs() < 1e-3 || v.abs() >= 1e4 {
         format!("{v:.2e}")
@@ -232,7 +236,9 @@ mod tests {
         assert_eq!(g3(0.0), "0");
         assert_eq!(g3(1.23456), "1.235");
         assert_eq!(g3(1e-5), "1.00e-5");
-        assert_eq!(g3(f64::NAN), "NaN");
+        assert_eq!(g3(f64::NAN), "—");
+        assert_eq!(g3(-2.2e-16), "0");
+        assert_eq!(g3(f64::INFINITY), "∞");
         assert_eq!(
             (short(0.85), short(1e-10), short(2.5e7), short(1000.0)),
             ("0.85".into(), "1e-10".into(), "2.5e7".into(), "1000".into())

@@ -111,6 +111,25 @@ impl Run<'_> {
     }
 }
 
+/// A figure of an experiment: its file stem, the figure, and a caption that
+/// says what to look at.
+pub struct Fig {
+    /// file stem (`iterations-vs-depth`)
+    pub name: String,
+    /// the figure
+    pub figure: Figure,
+    /// what the reader should see in it
+    pub caption: String,
+}
+
+impl Fig {
+    /// Sets the caption: what the figure shows that the claims are about.
+    pub fn caption(&mut self, text: impl Into<String>) -> &mut Fig {
+        self.caption = text.into();
+        self
+    }
+}
+
 /// What an experiment hands back.
 #[derive(Default)]
 pub struct Outcome {
@@ -118,8 +137,8 @@ pub struct Outcome {
     pub metrics: BTreeMap<String, Metric>,
     /// the checks
     pub claims: Vec<Claim>,
-    /// figures, by file stem
-    pub figures: Vec<(String, Figure)>,
+    /// figures, in the order the report shows them
+    pub figures: Vec<Fig>,
     /// remarks for the reader (a censored run, a warm-up that helped)
     pub notes: Vec<String>,
     /// which data set the experiment used, for the report (`None`: data
@@ -133,9 +152,11 @@ impl Outcome {
         self.metrics.insert(name.to_string(), v.into());
     }
 
-    /// Adds a figure.
-    pub fn figure(&mut self, name: &str, f: impl Into<Figure>) {
-        self.figures.push((name.to_string(), f.into()));
+    /// Adds a figure, saved as `<name>.svg` (and `<name>.fig.json`); set
+    /// what a reader should look at in it with [`Fig::caption`].
+    pub fn figure(&mut self, name: &str, f: impl Into<Figure>) -> &mut Fig {
+        self.figures.push(Fig { name: name.to_string(), figure: f.into(), caption: String::new() });
+        self.figures.last_mut().expect("just pushed")
     }
 
     /// Adds a claim.

@@ -35,7 +35,7 @@ pub mod teacher_student;
 pub mod trainer;
 
 pub use claim::{g3, Check, Claim};
-pub use experiment::{Experiment, Outcome, Run, Scale};
+pub use experiment::{Experiment, Fig, Outcome, Run, Scale};
 pub use params::{Param, Params};
 pub use runner::{claims_table, find, lab, list, resolve, run_one, LabOptions, LabResult};
 pub use summary::{Metric, Summary};

@@ -3,10 +3,10 @@
 //! whole lab in parallel with progress bars ([`lab`]), and the claims as a
 //! table.
 
+use std::cell::Cell;
 use std::io::IsTerminal;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, Once};
 use std::time::Instant;
 
@@ -47,16 +47,19 @@ pub fn list() -> String {
     s
 }
 
-/// Experiments running now: while any is, panics are recorded by the
-/// runner (as a failed experiment with its message) instead of printed.
-static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Set on a thread while it runs an experiment: a panic there is
+    /// recorded by the runner (as a failed experiment with its message)
+    /// instead of printed. Other threads print panics as usual.
+    static IN_EXPERIMENT: Cell<bool> = const { Cell::new(false) };
+}
 
 fn quiet_panics_in_experiments() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if IN_FLIGHT.load(Ordering::SeqCst) == 0 {
+            if !IN_EXPERIMENT.with(Cell::get) {
                 previous(info);
             }
         }));
@@ -75,9 +78,9 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// Runs the experiment, turning a panic into an error.
 fn run_caught(e: &Experiment, run: &Run) -> Result<Outcome> {
     quiet_panics_in_experiments();
-    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    let was = IN_EXPERIMENT.with(|f| f.replace(true));
     let r = catch_unwind(AssertUnwindSafe(|| (e.run)(run)));
-    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    IN_EXPERIMENT.with(|f| f.set(was));
     match r {
         Ok(outcome) => outcome,
         Err(payload) => {
@@ -104,14 +107,22 @@ pub fn run_one(
     std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let run = Run { params: &params, dir: &tmp, scale, progress };
     let outcome = run_caught(e, &run);
-    let outcome = match outcome {
+    let mut outcome = match outcome {
         Ok(o) => o,
         Err(err) => {
             let _ = std::fs::remove_dir_all(&tmp);
             return Err(err.context(format!("experiment {}", e.id)));
         }
     };
-    save_figures(&tmp, &outcome.figures)?;
+    // one colour per series across the experiment's figures
+    let mut figures: Vec<odl_plot::Figure> = outcome.figures.iter().map(|f| f.figure.clone()).collect();
+    odl_plot::assign_colors(&mut figures);
+    let named: Vec<(String, odl_plot::Figure)> =
+        outcome.figures.iter().map(|f| f.name.clone()).zip(figures).collect();
+    save_figures(&tmp, &named)?;
+    for (f, (_, fig)) in outcome.figures.iter_mut().zip(named) {
+        f.figure = fig;
+    }
     let summary = Summary {
         id: e.id.into(),
         lecture: e.lecture.into(),
@@ -127,7 +138,11 @@ pub fn run_one(
         figures: outcome
             .figures
             .iter()
-            .map(|(n, f)| FigureRef { file: format!("{n}.svg"), title: f.title().to_string() })
+            .map(|f| FigureRef {
+                file: format!("{}.svg", f.name),
+                title: f.figure.title().to_string(),
+                caption: f.caption.clone(),
+            })
             .collect(),
         wall_s: t0.elapsed().as_secs_f64(),
         error: None,

@@ -138,13 +138,16 @@ impl<'de> Deserialize<'de> for Metric {
 }
 
 /// A figure an experiment drew: its SVG file (next to `<stem>.fig.json`,
-/// the data it was drawn from) and its title.
+/// the data it was drawn from), its title and its caption.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FigureRef {
     /// file name of the SVG, in the experiment's folder
     pub file: String,
     /// the figure's title
     pub title: String,
+    /// what to look at in it
+    #[serde(default)]
+    pub caption: String,
 }
 
 /// One experiment's result.

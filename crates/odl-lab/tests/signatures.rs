@@ -31,10 +31,17 @@ fn signature(id: &str, metrics: &[&str]) {
         );
     }
     // the files it names exist, and the summary on disk is the one returned
+    // every figure shows its data: each series drawn and in the legend,
+    // readable axes, nothing under the legend (odl_plot::check)
     let folder = out.join(id);
     for f in &s.figures {
         let svg = std::fs::read_to_string(folder.join(&f.file)).unwrap();
         assert!(svg.starts_with("<svg") && !svg.contains("no finite data"), "{id}: empty figure {}", f.file);
+        let json = std::fs::read_to_string(folder.join(f.file.replace(".svg", ".fig.json"))).unwrap();
+        let fig: odl_plot::Figure = serde_json::from_str(&json).unwrap();
+        let problems = odl_plot::check::check(&fig, &svg);
+        assert!(problems.is_empty(), "{id}: figure {}: {problems:#?}", f.file);
+        assert!(!f.caption.is_empty(), "{id}: figure {} has no caption", f.file);
     }
     let disk = Summary::load(&folder.join("summary.json")).unwrap();
     assert_eq!(disk.claims, s.claims);

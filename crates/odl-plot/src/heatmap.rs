@@ -1,11 +1,12 @@
 //! A grid of values drawn as colored cells with contour lines and a color bar;
 //! optional paths (a training trajectory) on top.
 
-use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::axis::Axis;
 use crate::lines::{nan_vec, Series};
-use crate::{axis_range, fmt_num, SIZE};
+use crate::svg::{Entry, Frame, Swatch};
+use crate::xml_escape as esc;
 
 /// `z[iy * x.len() + ix]` at `(x[ix], y[iy])`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -39,8 +40,8 @@ pub struct Heatmap {
     pub overlay: Vec<Series>,
 }
 
-/// Viridis, sampled at 6 points and interpolated linearly.
-fn colormap(t: f64) -> RGBColor {
+/// Viridis, sampled at 6 points and interpolated linearly, as `#rrggbb`.
+fn colormap(t: f64) -> String {
     const STOPS: [(f64, f64, f64); 6] = [
         (68.0, 1.0, 84.0),
         (65.0, 68.0, 135.0),
@@ -54,7 +55,7 @@ fn colormap(t: f64) -> RGBColor {
     let f = t - i as f64;
     let (a, b) = (STOPS[i], STOPS[i + 1]);
     let m = |p: f64, q: f64| (p + (q - p) * f).round() as u8;
-    RGBColor(m(a.0, b.0), m(a.1, b.1), m(a.2, b.2))
+    format!("#{:02x}{:02x}{:02x}", m(a.0, b.0), m(a.1, b.1), m(a.2, b.2))
 }
 
 /// Contour segments of the level `c` by marching squares (cells with a
@@ -96,102 +97,142 @@ pub(crate) fn render(h: &Heatmap) -> Result<String, String> {
             h.z.len()
         ));
     }
+    // colours by log10 of the value on a log scale; values a log scale
+    // cannot show are grey cells, counted in a note
     let tz = |v: f64| if h.log_z { v.log10() } else { v };
     let zs: Vec<f64> = h.z.iter().map(|&v| if h.log_z && v <= 0.0 { f64::NAN } else { tz(v) }).collect();
-    let (z0, z1) = axis_range(zs.iter().copied(), false).ok_or("no finite data to draw")?;
-    let (x0, x1) = (h.x[0], h.x[nx - 1]);
-    let (y0, y1) = (h.y[0], h.y[ny - 1]);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let (main, bar) = root.split_horizontally(SIZE.0 - 96);
-        let mut chart = ChartBuilder::on(&main)
-            .caption(&h.title, ("sans-serif", 17))
-            .margin(12)
-            .x_label_area_size(42)
-            .y_label_area_size(56)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc(&h.x_label)
-            .y_desc(&h.y_label)
-            .x_label_formatter(&|v| fmt_num(*v))
-            .y_label_formatter(&|v| fmt_num(*v))
-            .label_style(("sans-serif", 12))
-            .axis_desc_style(("sans-serif", 14))
-            .draw()
-            .map_err(|e| e.to_string())?;
-        // cell (ix, iy) spans halfway to its neighbours
-        let edge = |v: &[f64], i: usize| -> (f64, f64) {
-            let lo = if i == 0 { v[0] } else { (v[i - 1] + v[i]) / 2.0 };
-            let hi = if i + 1 == v.len() { v[i] } else { (v[i] + v[i + 1]) / 2.0 };
-            (lo, hi)
-        };
-        let cells = (0..ny).flat_map(|iy| (0..nx).map(move |ix| (ix, iy)));
-        chart
-            .draw_series(cells.map(|(ix, iy)| {
-                let v = zs[iy * nx + ix];
-                let col =
-                    if v.is_finite() { colormap((v - z0) / (z1 - z0)) } else { RGBColor(200, 200, 200) };
-                let (xa, xb) = edge(&h.x, ix);
-                let (ya, yb) = edge(&h.y, iy);
-                Rectangle::new([(xa, ya), (xb, yb)], col.filled())
-            }))
-            .map_err(|e| e.to_string())?;
-        for k in 1..=h.contours {
-            let c = z0 + (z1 - z0) * k as f64 / (h.contours + 1) as f64;
-            let segs = contour_segments(&h.x, &h.y, &zs, c);
-            chart
-                .draw_series(
-                    segs.into_iter().map(|s| PathElement::new(s.to_vec(), WHITE.mix(0.7).stroke_width(1))),
-                )
-                .map_err(|e| e.to_string())?;
-        }
-        for s in &h.overlay {
-            let pts: Vec<(f64, f64)> =
-                s.x.iter()
-                    .zip(&s.y)
-                    .filter(|(a, b)| a.is_finite() && b.is_finite())
-                    .map(|(a, b)| (*a, *b))
-                    .collect();
-            chart
-                .draw_series(LineSeries::new(pts.iter().copied(), RED.stroke_width(2)))
-                .map_err(|e| e.to_string())?;
-            chart
-                .draw_series(pts.iter().map(|&p| Circle::new(p, 2, RED.filled())))
-                .map_err(|e| e.to_string())?;
-        }
-        // the color bar
-        let mut cb = ChartBuilder::on(&bar)
-            .margin_top(40)
-            .margin_bottom(54)
-            .margin_right(8)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0.0..1.0, z0..z1)
-            .map_err(|e| e.to_string())?;
-        let zl = if h.log_z { format!("log10 {}", h.z_label) } else { h.z_label.clone() };
-        cb.configure_mesh()
-            .disable_mesh()
-            .disable_x_axis()
-            .y_desc(zl)
-            .y_label_formatter(&|v| fmt_num(*v))
-            .label_style(("sans-serif", 11))
-            .axis_desc_style(("sans-serif", 12))
-            .draw()
-            .map_err(|e| e.to_string())?;
-        let steps = 48;
-        cb.draw_series((0..steps).map(|i| {
-            let a = z0 + (z1 - z0) * i as f64 / steps as f64;
-            let b = z0 + (z1 - z0) * (i + 1) as f64 / steps as f64;
-            Rectangle::new([(0.0, a), (1.0, b)], colormap((i as f64 + 0.5) / steps as f64).filled())
-        }))
-        .map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())?;
+    let (mut z0, mut z1) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in zs.iter().filter(|v| v.is_finite()) {
+        z0 = z0.min(*v);
+        z1 = z1.max(*v);
     }
-    Ok(svg)
+    if z0 > z1 {
+        return Err("no finite data to draw".into());
+    }
+    if z1 - z0 < 1e-12 * z1.abs().max(1.0) {
+        (z0, z1) = (z0 - 0.5, z1 + 0.5);
+    }
+    // the grid fills the plot area exactly
+    let span = |v: &[f64]| -> Result<Axis, String> {
+        let (a, b) = (v[0], v[v.len() - 1]);
+        if a.is_finite() && b.is_finite() && b > a {
+            Ok(Axis::new(a, b, false))
+        } else {
+            Err(format!("heatmap grid coordinates must increase ({a} … {b})"))
+        }
+    };
+    let (x, y) = (span(&h.x)?, span(&h.y)?);
+    let mut f = Frame::with_right(&h.title, &h.x_label, &h.y_label, &y, 110.0);
+    for (t, l) in x.ticks.iter().zip(&x.labels) {
+        let px = f.px(&x, *t);
+        f.x_tick(px, l, false);
+    }
+    // cell (ix, iy) spans halfway to its neighbours
+    let edge = |v: &[f64], i: usize| -> (f64, f64) {
+        let lo = if i == 0 { v[0] } else { (v[i - 1] + v[i]) / 2.0 };
+        let hi = if i + 1 == v.len() { v[i] } else { (v[i] + v[i + 1]) / 2.0 };
+        (lo, hi)
+    };
+    let mut g = String::from(r#"<g class="cells">"#);
+    let mut missing = 0;
+    for iy in 0..ny {
+        for ix in 0..nx {
+            let v = zs[iy * nx + ix];
+            missing += !v.is_finite() as usize;
+            let col = if v.is_finite() { colormap((v - z0) / (z1 - z0)) } else { "#c8c8c8".into() };
+            let ((xa, xb), (ya, yb)) = (edge(&h.x, ix), edge(&h.y, iy));
+            let (pa, pb) = (f.px(&x, xa), f.px(&x, xb));
+            let (qa, qb) = (f.py(&y, yb), f.py(&y, ya));
+            g.push_str(&format!(
+                r#"<rect x="{pa:.2}" y="{qa:.2}" width="{:.2}" height="{:.2}" fill="{col}"/>"#,
+                (pb - pa) + 0.3,
+                (qb - qa) + 0.3
+            ));
+        }
+    }
+    g.push_str("</g><g class=\"contours\">");
+    for k in 1..=h.contours {
+        let c = z0 + (z1 - z0) * k as f64 / (h.contours + 1) as f64;
+        for [a, b] in contour_segments(&h.x, &h.y, &zs, c) {
+            g.push_str(&format!(
+                r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#fff" stroke-opacity="0.7"/>"##,
+                f.px(&x, a.0),
+                f.py(&y, a.1),
+                f.px(&x, b.0),
+                f.py(&y, b.1)
+            ));
+        }
+    }
+    g.push_str("</g>");
+    f.push(&g);
+    let mut legend = Vec::new();
+    for (i, s) in h.overlay.iter().enumerate() {
+        let pts: Vec<(f64, f64)> =
+            s.x.iter()
+                .zip(&s.y)
+                .filter(|(a, b)| a.is_finite() && b.is_finite())
+                .map(|(a, b)| (f.px(&x, *a), f.py(&y, *b)))
+                .collect();
+        let mut o = format!(r##"<g class="series" data-index="{i}" data-label="{}">"##, esc(&s.label));
+        if pts.len() >= 2 {
+            let p: Vec<String> = pts.iter().map(|(a, b)| format!("{a:.1},{b:.1}")).collect();
+            o.push_str(&format!(
+                r##"<polyline points="{}" fill="none" stroke="#d62728" stroke-width="2"/>"##,
+                p.join(" ")
+            ));
+        }
+        for (a, b) in &pts {
+            o.push_str(&format!(r##"<circle cx="{a:.1}" cy="{b:.1}" r="2.5" fill="#d62728"/>"##));
+        }
+        o.push_str("</g>");
+        f.push(&o);
+        if !s.label.is_empty() {
+            legend.push(Entry { label: s.label.clone(), color: 3, swatch: Swatch::LineDot });
+        }
+    }
+    // the colour bar, in the data's units (a log scale for log colours)
+    let bar =
+        if h.log_z { Axis::new(10f64.powf(z0), 10f64.powf(z1), true) } else { Axis::new(z0, z1, false) };
+    let (bx, bw) = (f.x0 + f.w + 18.0, 16.0);
+    let steps = 48;
+    let mut cb = String::from(r#"<g class="colorbar">"#);
+    for i in 0..steps {
+        let (a, b) = (i as f64 / steps as f64, (i + 1) as f64 / steps as f64);
+        cb.push_str(&format!(
+            r#"<rect x="{bx:.1}" y="{:.2}" width="{bw}" height="{:.2}" fill="{}"/>"#,
+            f.y0 + f.h * (1.0 - b),
+            f.h / steps as f64 + 0.3,
+            colormap((a + b) / 2.0)
+        ));
+    }
+    for (t, l) in bar.ticks.iter().zip(&bar.labels) {
+        let py = f.y0 + f.h * (1.0 - bar.frac(*t));
+        cb.push_str(&format!(
+            r##"<line x1="{:.1}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="#333"/><text class="tick z" data-scale="{}" x="{:.1}" y="{:.1}" font-size="11">{}</text>"##,
+            bx + bw,
+            bx + bw + 4.0,
+            if bar.log { "log" } else { "linear" },
+            bx + bw + 6.0,
+            py + 4.0,
+            esc(l)
+        ));
+    }
+    let cy = f.y0 + f.h / 2.0;
+    let tx = bx + bw + 62.0;
+    cb.push_str(&format!(
+        r##"<text class="axis-title z" x="{tx:.1}" y="{cy:.1}" text-anchor="middle" font-size="12" transform="rotate(-90 {tx:.1} {cy:.1})">{}{}</text></g>"##,
+        esc(&h.z_label),
+        if h.log_z { " (log scale)" } else { "" }
+    ));
+    f.push(&cb);
+    let mut notes = Vec::new();
+    if missing > 0 {
+        notes.push(format!(
+            "{missing} grey cell{} without a value that can be coloured",
+            if missing == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(f.finish(&legend, &notes))
 }
 
 #[cfg(test)]
@@ -231,7 +272,9 @@ mod tests {
         };
         let svg = Figure::Heatmap(h).to_svg();
         assert!(svg.matches("<rect").count() > 121, "cells and color bar");
-        for needle in ["loss surface", "log10 loss", "α", "β", "<polyline", "<circle"] {
+        for needle in
+            ["loss surface", "loss (log scale)", "α", "β", "<polyline", "<circle", r#"class="tick z""#]
+        {
             assert!(svg.contains(needle), "{needle} missing");
         }
         let bad = Heatmap { x: vec![0.0], y: vec![0.0, 1.0], z: vec![1.0], ..Default::default() };

@@ -1,37 +1,41 @@
 //! # odl-plot
 //!
 //! Figures as data. An experiment or a probe describes what it wants drawn as
-//! a [`Figure`] — series of points, axis labels, log scales, or a grid of
+//! a [`Figure`] — series of points, bars over categories, or a grid of
 //! values — which serializes to JSON (so a report can be redrawn from results
-//! on disk) and renders to a self-contained SVG string through `plotters`.
+//! on disk) and renders to a self-contained SVG string.
 //!
-//! Non-finite values are data too (a diverged run): lines break at them and
-//! log axes skip values ≤ 0 instead of failing.
+//! The drawing decides everything from all of the data, in one place
+//! ([`axis`]): every series is drawn and in the legend; a value a log axis
+//! cannot show (≤ 0, or more than 40 decades below the largest) is drawn
+//! clipped on the axis' edge with a note, never dropped; short log ranges
+//! get intermediate ticks; values within rounding error of 0 print as 0; the
+//! legend sits below the plot area, never on the data. The SVG is semantic
+//! ([`svg`]), so [`check`] can verify a figure against its data.
 //!
 //! ```
 //! use odl_plot::{Figure, LinePlot, Series};
-//! let fig = Figure::Lines(LinePlot {
-//!     title: "GD on a quadratic".into(),
-//!     x_label: "step".into(),
-//!     y_label: "loss".into(),
-//!     y_log: true,
-//!     series: vec![Series::line("η = 0.1", vec![0.0, 1.0, 2.0], vec![1.0, 0.81, 0.6561])],
-//!     ..Default::default()
-//! });
+//! let fig: Figure = LinePlot::new("GD on a quadratic", "step", "loss")
+//!     .log_y()
+//!     .with([Series::line("η = 0.1", vec![0.0, 1.0, 2.0], vec![1.0, 0.81, 0.6561])])
+//!     .into();
 //! let svg = fig.to_svg();
 //! assert!(svg.starts_with("<svg") && svg.contains("GD on a quadratic"));
+//! assert!(odl_plot::check::check(&fig, &svg).is_empty());
 //! ```
 
+pub mod axis;
+mod bars;
+pub mod check;
 mod heatmap;
 mod lines;
+pub mod svg;
 
 use serde::{Deserialize, Serialize};
 
+pub use bars::{BarChart, Bars, Reference};
 pub use heatmap::Heatmap;
 pub use lines::{LinePlot, Series, Style};
-
-/// Width and height of a rendered figure, in SVG pixels.
-pub const SIZE: (u32, u32) = (640, 420);
 
 /// Something to draw.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -39,7 +43,9 @@ pub const SIZE: (u32, u32) = (640, 420);
 pub enum Figure {
     /// lines and/or markers on x–y axes
     Lines(LinePlot),
-    /// a grid of values as colors, with contour lines
+    /// bars over named categories
+    Bars(BarChart),
+    /// a grid of values as colored cells
     Heatmap(Heatmap),
 }
 
@@ -48,74 +54,59 @@ impl Figure {
     pub fn title(&self) -> &str {
         match self {
             Figure::Lines(p) => &p.title,
+            Figure::Bars(b) => &b.title,
             Figure::Heatmap(h) => &h.title,
         }
     }
 
-    /// Renders to a standalone `<svg>` element.
+    /// A self-contained SVG document (a message in the image if the data
+    /// cannot be drawn).
     pub fn to_svg(&self) -> String {
         let svg = match self {
             Figure::Lines(p) => lines::render(p),
+            Figure::Bars(b) => bars::render(b),
             Figure::Heatmap(h) => heatmap::render(h),
         };
-        // plotters cannot fail when drawing into a String; a figure with no
-        // drawable data still gets its frame and a note
         svg.unwrap_or_else(|e| empty_svg(self.title(), &e))
     }
 }
 
-/// The range `[lo, hi]` of the finite values (positive ones on a log axis),
-/// widened so that it is never empty and a little margin shows.
-pub(crate) fn axis_range(values: impl Iterator<Item = f64>, log: bool) -> Option<(f64, f64)> {
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for v in values.filter(|v| v.is_finite() && (!log || *v > 0.0)) {
-        lo = lo.min(v);
-        hi = hi.max(v);
-    }
-    if lo > hi {
-        return None;
-    }
-    Some(if log {
-        // at most 12 decades: a density that underflows to 1e-300 would
-        // otherwise squeeze everything worth seeing into the top of the plot
-        lo = lo.max(hi * 1e-12);
-        if hi / lo < 1.0 + 1e-9 {
-            (lo / 2.0, hi * 2.0)
-        } else {
-            let pad = (hi / lo).powf(0.03);
-            (lo / pad, hi * pad)
+/// One colour per series key across `figures` (an experiment's figures): the
+/// keys in order of first appearance get the palette's colours in order, so
+/// "η = 0.13" is the same colour in every figure that shows it.
+pub fn assign_colors(figures: &mut [Figure]) {
+    let mut keys: Vec<String> = Vec::new();
+    let mut index = |k: &str| match keys.iter().position(|x| x == k) {
+        Some(i) => i,
+        None => {
+            keys.push(k.to_string());
+            keys.len() - 1
         }
-    } else if hi - lo <= 1e-12 * hi.abs().max(1.0) {
-        let d = if hi == 0.0 { 1.0 } else { hi.abs() * 0.1 };
-        (lo - d, hi + d)
-    } else {
-        let pad = (hi - lo) * 0.03;
-        (lo - pad, hi + pad)
-    })
-}
-
-/// A short number for tick labels: no float noise, scientific when large or tiny.
-pub(crate) fn fmt_num(v: f64) -> String {
-    if v == 0.0 {
-        return "0".into();
+    };
+    for f in figures {
+        match f {
+            Figure::Lines(p) => {
+                for s in &mut p.series {
+                    s.color = Some(index(s.color_key()));
+                }
+            }
+            Figure::Bars(b) => {
+                for s in &mut b.series {
+                    s.color = Some(index(s.color_key()));
+                }
+            }
+            Figure::Heatmap(_) => {}
+        }
     }
-    let a = v.abs();
-    if !(1e-3..1e5).contains(&a) {
-        let s = format!("{v:.1e}");
-        return s.replace(".0e", "e");
-    }
-    let s = format!("{v:.4}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    s.to_string()
 }
 
 fn empty_svg(title: &str, why: &str) -> String {
-    let (w, h) = SIZE;
+    let (w, h) = (640, 420);
     format!(
         "<svg width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" xmlns=\"http://www.w3.org/2000/svg\">\
          <rect width=\"{w}\" height=\"{h}\" fill=\"#fff\" stroke=\"#999\"/>\
          <text x=\"{}\" y=\"30\" text-anchor=\"middle\" font-family=\"sans-serif\">{}</text>\
-         <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-family=\"sans-serif\" fill=\"#a00\">{}</text></svg>",
+         <text class=\"empty\" x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-family=\"sans-serif\" fill=\"#a00\">{}</text></svg>",
         w / 2,
         xml_escape(title),
         w / 2,
@@ -124,12 +115,12 @@ fn empty_svg(title: &str, why: &str) -> String {
     )
 }
 
-/// Escapes `&`, `<`, `>` and quotes for XML text and attributes.
+/// Escapes `&`, `<`, `>` and `"` for XML text and attributes.
 pub fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// Ten colors that stay distinct (Tableau's palette).
+/// Tableau 10.
 pub(crate) const PALETTE: [(u8, u8, u8); 10] = [
     (31, 119, 180),
     (255, 127, 14),
@@ -148,38 +139,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ranges_ignore_non_finite_and_non_positive_on_log_axes() {
-        let v = [f64::NAN, -1.0, 0.0, 1.0, 100.0, f64::INFINITY];
-        let (lo, hi) = axis_range(v.iter().copied(), true).unwrap();
-        assert!(lo < 1.0 && lo > 0.5 && hi > 100.0 && hi < 200.0, "{lo} {hi}");
-        let (lo, hi) = axis_range([1e-300, 1.0].into_iter(), true).unwrap();
-        assert!(lo > 1e-13 && hi < 3.0, "log axes span at most 12 decades: {lo} {hi}");
-        let (lo, hi) = axis_range(v.iter().copied(), false).unwrap();
-        assert!(lo < -1.0 && hi > 100.0 && hi < 110.0);
-        assert!(axis_range([f64::NAN].into_iter(), false).is_none());
-        // a constant series still gets a non-empty range
-        let (lo, hi) = axis_range([3.0, 3.0].into_iter(), false).unwrap();
-        assert!(lo < 3.0 && hi > 3.0);
-    }
-
-    #[test]
-    fn numbers_print_short() {
-        assert_eq!(fmt_num(0.5), "0.5");
-        assert_eq!(fmt_num(100.0), "100");
-        assert_eq!(fmt_num(1e-6), "1e-6");
-        assert_eq!(fmt_num(2.5e7), "2.5e7");
-    }
-
-    #[test]
     fn figures_round_trip_through_json() {
-        let fig = Figure::Lines(LinePlot {
-            title: "t".into(),
-            series: vec![Series::points("a", vec![1.0, 2.0], vec![3.0, f64::NAN])],
-            ..Default::default()
-        });
+        let fig: Figure = LinePlot::new("t", "x", "y")
+            .with([Series::points("a", vec![1.0, 2.0], vec![3.0, f64::NAN])])
+            .into();
         let s = serde_json::to_string(&fig).unwrap();
         assert!(s.contains("\"kind\":\"lines\""));
         let back: Figure = serde_json::from_str(&s).unwrap();
         assert_eq!(back.title(), "t");
+    }
+
+    #[test]
+    fn a_series_keeps_its_colour_across_the_figures_of_an_experiment() {
+        let sharp = LinePlot::new("sharpness", "step", "λ").with([
+            Series::line("η = 0.1", vec![0.0, 1.0], vec![1.0, 2.0]),
+            Series::dashed("2/η = 20", vec![0.0, 1.0], vec![20.0, 20.0]).keyed("η = 0.1"),
+            Series::line("η = 0.13", vec![0.0, 1.0], vec![1.0, 3.0]),
+        ]);
+        let loss = LinePlot::new("loss", "step", "loss").with([
+            Series::line("η = 0.13", vec![0.0, 1.0], vec![1.0, 0.5]),
+            Series::line("η = 0.1", vec![0.0, 1.0], vec![1.0, 0.4]),
+        ]);
+        let mut figs = vec![Figure::Lines(sharp), Figure::Lines(loss)];
+        assign_colors(&mut figs);
+        let colors = |f: &Figure| match f {
+            Figure::Lines(p) => {
+                p.series.iter().map(|s| (s.label.clone(), s.color.unwrap())).collect::<Vec<_>>()
+            }
+            _ => unreachable!(),
+        };
+        let (a, b) = (colors(&figs[0]), colors(&figs[1]));
+        assert_eq!(a[0].1, a[1].1, "a reference line shares its curve's colour");
+        assert_eq!(a[2].1, b[0].1, "η = 0.13 has one colour in both figures");
+        assert_eq!(a[0].1, b[1].1);
+        assert_ne!(a[0].1, a[2].1);
     }
 }

@@ -1,10 +1,10 @@
 //! Line and scatter plots.
 
-use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
-use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::{axis_range, fmt_num, PALETTE, SIZE};
+use crate::axis::Axis;
+use crate::svg::{color, Entry, Frame, Swatch};
+use crate::xml_escape as esc;
 
 /// How a series is drawn.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,24 +35,41 @@ pub struct Series {
     /// how it is drawn
     #[serde(default)]
     pub style: Style,
+    /// series with the same key share a colour across the figures of an
+    /// experiment (default: the label); see [`crate::assign_colors`]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// palette index (assigned; default: the series' position)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<usize>,
 }
 
 impl Series {
     /// A solid line.
     pub fn line(label: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Series {
-        Series { label: label.into(), x, y, style: Style::Line }
+        Series { label: label.into(), x, y, style: Style::Line, key: None, color: None }
     }
     /// Markers only.
     pub fn points(label: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Series {
-        Series { label: label.into(), x, y, style: Style::Points }
+        Series { style: Style::Points, ..Series::line(label, x, y) }
     }
     /// A dashed line.
     pub fn dashed(label: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Series {
-        Series { label: label.into(), x, y, style: Style::Dashed }
+        Series { style: Style::Dashed, ..Series::line(label, x, y) }
     }
     /// A line with markers.
     pub fn line_points(label: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Series {
-        Series { label: label.into(), x, y, style: Style::LinePoints }
+        Series { style: Style::LinePoints, ..Series::line(label, x, y) }
+    }
+    /// The colour key (series with one key share a colour in every figure of
+    /// an experiment: a measured curve and its reference line).
+    pub fn keyed(mut self, key: impl Into<String>) -> Series {
+        self.key = Some(key.into());
+        self
+    }
+    /// The key colours are assigned by: the explicit key, else the label.
+    pub fn color_key(&self) -> &str {
+        self.key.as_deref().unwrap_or(&self.label)
     }
     /// `y` against `0, 1, 2, …`.
     pub fn indexed(label: impl Into<String>, y: Vec<f64>) -> Series {
@@ -137,113 +154,115 @@ pub(crate) mod nan_vec {
     }
 }
 
-fn color(i: usize) -> RGBColor {
-    let (r, g, b) = PALETTE[i % PALETTE.len()];
-    RGBColor(r, g, b)
-}
-
-/// Runs of consecutive drawable points (finite, and positive on log axes).
-/// On log axes, values below the axis' lower end (`x_min`, `y_min`) are gaps too.
-fn segments(s: &Series, x_log: bool, y_log: bool, x_min: f64, y_min: f64) -> Vec<Vec<(f64, f64)>> {
-    let mut out = vec![Vec::new()];
-    for (&x, &y) in s.x.iter().zip(&s.y) {
-        let ok = x.is_finite() && y.is_finite() && (!x_log || x >= x_min) && (!y_log || y >= y_min);
-        if ok {
-            out.last_mut().unwrap().push((x, y));
-        } else if !out.last().unwrap().is_empty() {
-            out.push(Vec::new());
-        }
-    }
-    out.retain(|s| !s.is_empty());
-    out
+/// A point of a series as drawn: on the plot, clipped to an axis' lower
+/// end (a value ≤ 0 or below the range of a log axis), or not at all.
+enum Place {
+    At(f64, f64),
+    /// pixel column, on the x axis' lower edge: (column, row)
+    Clipped(f64, f64),
+    Gap,
 }
 
 pub(crate) fn render(p: &LinePlot) -> Result<String, String> {
-    let xs = || p.series.iter().flat_map(|s| s.x.iter().copied());
-    let ys = || p.series.iter().flat_map(|s| s.y.iter().copied());
-    let (x0, x1) = axis_range(xs(), p.x_log).ok_or("no finite data to draw")?;
-    let (y0, y1) = axis_range(ys(), p.y_log).ok_or("no finite data to draw")?;
-    match (p.x_log, p.y_log) {
-        (false, false) => draw(p, x0..x1, y0..y1, x0, y0),
-        (true, false) => draw(p, (x0..x1).log_scale(), y0..y1, x0, y0),
-        (false, true) => draw(p, x0..x1, (y0..y1).log_scale(), x0, y0),
-        (true, true) => draw(p, (x0..x1).log_scale(), (y0..y1).log_scale(), x0, y0),
+    let xs = p.series.iter().flat_map(|s| s.x.iter().copied());
+    let ys = p.series.iter().flat_map(|s| s.y.iter().copied());
+    let x = Axis::fit(xs, p.x_log).ok_or("no finite data to draw")?;
+    let y = Axis::fit(ys, p.y_log).ok_or("no finite data to draw")?;
+    let mut f = Frame::new(&p.title, &p.x_label, &p.y_label, &y);
+    f.x_log = x.log;
+    for (t, l) in x.ticks.iter().zip(&x.labels) {
+        let px = f.px(&x, *t);
+        f.x_tick(px, l, true);
     }
-}
-
-fn draw<X, Y>(p: &LinePlot, xr: X, yr: Y, x_min: f64, y_min: f64) -> Result<String, String>
-where
-    X: AsRangedCoord<Value = f64>,
-    Y: AsRangedCoord<Value = f64>,
-    X::CoordDescType: ValueFormatter<f64>,
-    Y::CoordDescType: ValueFormatter<f64>,
-{
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(&p.title, ("sans-serif", 17))
-            .margin(12)
-            .x_label_area_size(42)
-            .y_label_area_size(64)
-            .build_cartesian_2d(xr, yr)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc(&p.x_label)
-            .y_desc(&p.y_label)
-            .x_label_formatter(&|v| fmt_num(*v))
-            .y_label_formatter(&|v| fmt_num(*v))
-            .light_line_style(RGBColor(235, 235, 235))
-            .label_style(("sans-serif", 12))
-            .axis_desc_style(("sans-serif", 14))
-            .draw()
-            .map_err(|e| e.to_string())?;
-        let mut any_label = false;
-        for (i, s) in p.series.iter().enumerate() {
-            let c = color(i);
-            let segs = segments(s, p.x_log, p.y_log, x_min, y_min);
-            let line_style = c.stroke_width(2);
-            let mut first = true;
-            for seg in segs {
-                if matches!(s.style, Style::LinePoints) {
-                    chart
-                        .draw_series(seg.iter().map(|&q| Circle::new(q, 3, c.filled())))
-                        .map_err(|e| e.to_string())?;
+    let mut clipped = 0usize;
+    let mut legend: Vec<Entry> = Vec::new();
+    for (i, s) in p.series.iter().enumerate() {
+        let c = s.color.unwrap_or(i);
+        let col = color(c);
+        let place = |xv: f64, yv: f64| -> Place {
+            if !(xv.is_finite() && yv.is_finite()) {
+                return Place::Gap;
+            }
+            let (xin, yin) = (x.shows(xv), y.shows(yv));
+            // a log axis cannot show values ≤ 0 or far below the rest: they sit on its lower edge
+            let xlow = x.log && xv < x.lo;
+            let ylow = y.log && yv < y.lo;
+            match (xin || xlow, yin || ylow) {
+                (true, true) if xin && yin => Place::At(f.px(&x, xv), f.py(&y, yv)),
+                (true, true) => Place::Clipped(
+                    if xin { f.px(&x, xv) } else { f.x0 },
+                    if yin { f.py(&y, yv) } else { f.y0 + f.h },
+                ),
+                _ => Place::Gap,
+            }
+        };
+        let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+        let mut clips: Vec<(f64, f64)> = Vec::new();
+        for (&xv, &yv) in s.x.iter().zip(&s.y) {
+            match place(xv, yv) {
+                Place::At(a, b) => runs.last_mut().expect("a run").push((a, b)),
+                other => {
+                    if let Place::Clipped(a, b) = other {
+                        clips.push((a, b));
+                    }
+                    if !runs.last().expect("a run").is_empty() {
+                        runs.push(Vec::new());
+                    }
                 }
-                let anno = match s.style {
-                    Style::Line | Style::LinePoints => chart
-                        .draw_series(LineSeries::new(seg.iter().copied(), line_style))
-                        .map_err(|e| e.to_string())?,
-                    Style::Dashed => chart
-                        .draw_series(DashedLineSeries::new(seg.iter().copied(), 6, 4, line_style))
-                        .map_err(|e| e.to_string())?,
-                    Style::Points => chart
-                        .draw_series(seg.iter().map(|&q| Circle::new(q, 3, c.filled())))
-                        .map_err(|e| e.to_string())?,
-                };
-                if first && !s.label.is_empty() {
-                    any_label = true;
-                    anno.label(&s.label)
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3)));
-                }
-                first = false;
             }
         }
-        if any_label {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(180, 180, 180))
-                .label_font(("sans-serif", 12))
-                .draw()
-                .map_err(|e| e.to_string())?;
+        runs.retain(|r| !r.is_empty());
+        clipped += clips.len();
+        let mut g = format!(r##"<g class="series" data-index="{i}" data-label="{}">"##, esc(&s.label));
+        let dots = matches!(s.style, Style::Points | Style::LinePoints);
+        for run in &runs {
+            if run.len() >= 2 && !matches!(s.style, Style::Points) {
+                let pts: Vec<String> = run.iter().map(|(a, b)| format!("{a:.1},{b:.1}")).collect();
+                let dash = if s.style == Style::Dashed { r#" stroke-dasharray="6 4""# } else { "" };
+                g.push_str(&format!(
+                    r##"<polyline points="{}" fill="none" stroke="{col}" stroke-width="2"{dash}/>"##,
+                    pts.join(" ")
+                ));
+            }
+            // markers where asked for, and for a lone point a line cannot show
+            if dots || run.len() == 1 {
+                for (a, b) in run {
+                    g.push_str(&format!(r##"<circle cx="{a:.1}" cy="{b:.1}" r="3" fill="{col}"/>"##));
+                }
+            }
         }
-        root.present().map_err(|e| e.to_string())?;
+        for (a, b) in &clips {
+            // ▼ on the lower edge (◀ on the left edge)
+            let tri = if (*b - (f.y0 + f.h)).abs() < 0.01 {
+                format!("{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}", a - 5.0, b - 9.0, a + 5.0, b - 9.0, a, b)
+            } else {
+                format!("{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}", a + 9.0, b - 5.0, a + 9.0, b + 5.0, a, b)
+            };
+            g.push_str(&format!(
+                r##"<polygon class="clipped" points="{tri}" fill="{col}" stroke="#333" stroke-width="0.6"/>"##
+            ));
+        }
+        g.push_str("</g>");
+        f.push(&g);
+        if !s.label.is_empty() && !legend.iter().any(|e| e.label == s.label && e.color == c) {
+            let swatch = match s.style {
+                Style::Line => Swatch::Line,
+                Style::Dashed => Swatch::Dashed,
+                Style::Points => Swatch::Dot,
+                Style::LinePoints => Swatch::LineDot,
+            };
+            legend.push(Entry { label: s.label.clone(), color: c, swatch });
+        }
     }
-    Ok(svg)
+    let mut notes = Vec::new();
+    if clipped > 0 {
+        notes.push(format!(
+            "{clipped} value{} ≤ 0 or more than {} decades below the largest cannot be shown on the log axis: drawn as ▼ on its lower edge",
+            if clipped == 1 { "" } else { "s" },
+            crate::axis::MAX_DECADES
+        ));
+    }
+    Ok(f.finish(&legend, &notes))
 }
 
 #[cfg(test)]
@@ -251,39 +270,58 @@ mod tests {
     use super::*;
     use crate::Figure;
 
-    #[test]
-    fn lines_break_at_non_finite_values() {
-        let s = Series::line("a", vec![0.0, 1.0, 2.0, 3.0, 4.0], vec![1.0, 2.0, f64::NAN, 4.0, 5.0]);
-        let segs = segments(&s, false, false, 0.0, 0.0);
-        assert_eq!(segs.len(), 2);
-        assert_eq!(segs[1], vec![(3.0, 4.0), (4.0, 5.0)]);
-        // on a log axis zeros and negatives are gaps too
-        let s = Series::line("b", vec![1.0, 2.0, 3.0], vec![1.0, 0.0, 3.0]);
-        assert_eq!(segments(&s, false, true, 1e-12, 1e-12).len(), 2);
+    fn svg(p: LinePlot) -> String {
+        Figure::Lines(p).to_svg()
     }
 
     #[test]
     fn every_series_and_label_reaches_the_svg() {
         for (xl, yl) in [(false, false), (true, true), (false, true), (true, false)] {
-            let p = LinePlot {
-                title: "spectrum".into(),
-                x_label: "eigenvalue".into(),
-                y_label: "density".into(),
-                x_log: xl,
-                y_log: yl,
-                series: vec![
-                    Series::line("first", vec![1.0, 10.0, 100.0], vec![1.0, 0.1, 0.01]),
-                    Series::points("second", vec![2.0, 20.0], vec![0.5, 0.05]),
-                    Series::dashed("2/η", vec![1.0, 100.0], vec![0.2, 0.2]),
-                ],
-            };
-            let svg = Figure::Lines(p).to_svg();
-            for needle in
-                ["spectrum", "eigenvalue", "density", "first", "second", "2/η", "<circle", "<polyline"]
-            {
-                assert!(svg.contains(needle), "{needle} missing for log axes {xl} {yl}");
+            let mut p = LinePlot::new("spectrum", "eigenvalue", "density").with([
+                Series::line("first", vec![1.0, 10.0, 100.0], vec![1.0, 0.1, 0.01]),
+                Series::points("second", vec![2.0, 20.0], vec![0.5, 0.05]),
+                Series::dashed("2/η", vec![1.0, 100.0], vec![0.2, 0.2]),
+            ]);
+            (p.x_log, p.y_log) = (xl, yl);
+            let s = svg(p);
+            for needle in [
+                "spectrum",
+                "eigenvalue",
+                "density",
+                "first",
+                "second",
+                "2/η",
+                "<circle",
+                "<polyline",
+                "stroke-dasharray",
+            ] {
+                assert!(s.contains(needle), "{needle} missing for log axes {xl} {yl}");
             }
+            assert_eq!(s.matches(r#"class="series""#).count(), 3);
         }
+    }
+
+    #[test]
+    fn lines_break_at_non_finite_values_and_lone_points_are_dots() {
+        let s = svg(LinePlot::new("t", "x", "y").with([Series::line(
+            "a",
+            vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            vec![1.0, 2.0, f64::NAN, 4.0, 5.0, f64::INFINITY, 3.0],
+        )]));
+        assert_eq!(s.matches("<polyline").count(), 2);
+        assert_eq!(s.matches("<circle").count(), 1, "the last point stands alone");
+    }
+
+    #[test]
+    fn values_a_log_axis_cannot_show_are_clipped_and_said_so() {
+        // the He curve at 1, the "small" one down to 1e-60 and 0: nothing is dropped
+        let s = svg(LinePlot::new("variance", "layer", "Var").log_y().with([
+            Series::line("he", vec![1.0, 2.0, 3.0], vec![1.0, 1.1, 0.9]),
+            Series::line("small", vec![1.0, 2.0, 3.0], vec![0.1, 1e-60, 0.0]),
+        ]));
+        assert_eq!(s.matches(r#"class="clipped""#).count(), 2);
+        assert!(s.contains("2 values ≤ 0 or more than 40 decades"), "{s}");
+        assert!(s.contains(">small<") && s.contains(">he<"));
     }
 
     #[test]
@@ -293,7 +331,6 @@ mod tests {
             series: vec![Series::indexed("x", vec![f64::NAN])],
             ..Default::default()
         };
-        let svg = Figure::Lines(p).to_svg();
-        assert!(svg.contains("no finite data"), "{svg}");
+        assert!(svg(p).contains("no finite data"));
     }
 }

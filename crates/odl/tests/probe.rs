@@ -78,8 +78,15 @@ fn every_probe_writes_its_numbers_and_figures() {
         ),
         ("ntk", vec!["lambda_min", "eigenvalues"], vec!["ntk-spectrum"]),
     ] {
-        let (code, _, err) = odl(&["probe", kind, r, "--grid", "9", "--batch", "64"]);
+        let (code, stdout, err) = odl(&["probe", kind, r, "--grid", "9", "--batch", "64"]);
         assert_eq!(code, 0, "{kind}: {err}");
+        // a person reads a few lines; the numbers are in probe.json
+        assert!(
+            stdout.lines().count() <= 16 && stdout.len() < 2000,
+            "{kind}: {} bytes on stdout",
+            stdout.len()
+        );
+        assert!(stdout.contains("probe.json"), "{kind}: {stdout}");
         let p = probe_json(&run.join(format!("probe-{kind}")));
         for k in keys {
             assert!(!p["result"][k].is_null(), "{kind}: {k} missing");
@@ -88,8 +95,19 @@ fn every_probe_writes_its_numbers_and_figures() {
             let svg =
                 std::fs::read_to_string(run.join(format!("probe-{kind}")).join(format!("{f}.svg"))).unwrap();
             assert!(svg.len() > 2000 && !svg.contains("no finite data"), "{kind}: {f} is empty");
+            let json =
+                std::fs::read_to_string(run.join(format!("probe-{kind}")).join(format!("{f}.fig.json")))
+                    .unwrap();
+            let fig: odl_plot::Figure = serde_json::from_str(&json).unwrap();
+            let problems = odl_plot::check::check(&fig, &svg);
+            assert!(problems.is_empty(), "{kind}: {f}: {problems:?}");
         }
     }
+    // --json keeps the whole result on stdout for scripts
+    let (code, stdout, _) = odl(&["probe", "sharpness", r, "--batch", "64", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(v["top_eigenvalue"].as_f64().unwrap() > 0.0);
     // properties of the numbers, not only their presence
     let j = probe_json(&run.join("probe-jacobian"));
     let (lo, hi) = (

@@ -107,7 +107,8 @@ fn run(r: &Run) -> Result<Outcome> {
             line("Adam, stochastic", &sx_adam),
             line("AMSGrad, stochastic", &sx_ams),
         ]),
-    );
+    )
+    .caption("Adam's iterate drifts to +1, the worst point, while AMSGrad's goes to the optimum −1 — in the deterministic game and (more slowly) in the stochastic one.");
     out.figure(
         "regret",
         LinePlot::new("Average regret R_t / t", "round t", "R_t / t").log_x().log_y().with([
@@ -116,7 +117,8 @@ fn run(r: &Run) -> Result<Outcome> {
             line("Adam, stochastic", &sreg_adam),
             line("AMSGrad, stochastic", &sreg_ams),
         ]),
-    );
+    )
+    .caption("AMSGrad's average regret falls towards 0; Adam's levels off: it does not converge.");
     let last = |v: &[f64]| *v.last().unwrap();
     out.metric("adam_final_x", last(&x_adam));
     out.metric("amsgrad_final_x", last(&x_ams));

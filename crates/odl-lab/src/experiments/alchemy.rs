@@ -135,7 +135,8 @@ fn run(r: &Run) -> Result<Outcome> {
                     Series::line(format!("Adam, best η = {adam_lr}"), it(&adam_curve), gap(&adam_curve)),
                     Series::line_points("Levenberg–Marquardt", it(&lm.costs), gap(&lm.costs)),
                 ]),
-        );
+        )
+    .caption("Levenberg–Marquardt (green) reaches the floor in a few dozen iterations; GD and Adam at their best step sizes are still orders of magnitude above it after thousands.");
         let lm_gap = (lm_final - floor).max(0.0);
         // "at the optimum": within 1e-12 of the initial loss (round-off level for these sizes)
         let tol = 1e-12 * loss0;

@@ -157,13 +157,15 @@ fn run(r: &Run) -> Result<Outcome> {
         "sharpness",
         LinePlot::new("Sharpness (top Hessian eigenvalue) during full-batch GD", "step", "λ_max")
             .with(sharp_series),
-    );
+    )
+    .caption("Each curve rises until it meets its dashed line 2/η (same colour) and then hovers around it.");
     out.figure(
         "loss",
         LinePlot::new("Training loss: falling, not monotonically", "step", "squared loss")
             .log_y()
             .with(loss_series),
-    );
+    )
+    .caption("The loss keeps falling over the run while the sharpness hovers at 2/η, with many small rises along the way.");
     out.claim(Claim::all(
         "progressive_sharpening",
         "The sharpness starts below 2/η and rises to 0.9 · 2/η (progressive sharpening)",

@@ -134,7 +134,8 @@ fn run(r: &Run) -> Result<Outcome> {
             LinePlot::new(format!("{act}: variance of pre-activations by layer"), "layer l", "Var z_l")
                 .log_y()
                 .with(fwd),
-        );
+        )
+    .caption("Only the critical initialization keeps the variance flat across layers; too small vanishes and too large explodes geometrically, as the dashed theory lines predict.");
         out.figure(
             &format!("backward-{act}"),
             LinePlot::new(
@@ -144,7 +145,8 @@ fn run(r: &Run) -> Result<Outcome> {
             )
             .log_y()
             .with(bwd),
-        );
+        )
+    .caption("The back-propagated gradients mirror the forward signal: flat at criticality, vanishing or exploding otherwise.");
     }
     r.csv("layer_variances.csv", &["activation", "init", "layer", "forward_var", "backward_var"], &rows)?;
     if !lip_series.is_empty() {
@@ -157,7 +159,8 @@ fn run(r: &Run) -> Result<Outcome> {
             )
             .log_y()
             .with(lip_series),
-        );
+        )
+    .caption("The product of spectral norms — an upper bound on the network's Lipschitz constant — grows exponentially with depth for every initialization, fastest for the large one.");
     }
     // which depths still train
     let data = LabData::load(r, &mut out, p.usize("n_train"), 200)?;

@@ -111,7 +111,8 @@ fn run(r: &Run) -> Result<Outcome> {
                 contours: 12,
                 overlay: vec![],
             },
-        );
+        )
+        .caption("Compare the contours across the three nets: nested, convex-looking level sets with skip connections, a rougher surface without.");
         if ci == 0 {
             // the trajectory on the PCA plane of its iterates, and the surface there
             let plane = pca_plane(&traj).map_err(anyhow::Error::msg)?;
@@ -154,7 +155,8 @@ fn run(r: &Run) -> Result<Outcome> {
                     contours: 12,
                     overlay: vec![Series::line_points("trajectory", xs, ys)],
                 },
-            );
+            )
+    .caption("The training trajectory (red) descends across the loss surface within the plane of its two principal directions.");
         }
     }
     out.metric("nonconvex_fraction", nonconvex.clone());

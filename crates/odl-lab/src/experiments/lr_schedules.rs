@@ -117,7 +117,8 @@ fn run(r: &Run) -> Result<Outcome> {
         LinePlot::new(format!("Training loss by schedule (batch {b0}, η = {lr})"), "epoch", "training loss")
             .log_y()
             .with(curves),
-    );
+    )
+    .caption("Step and cosine decay end below the constant step: decaying the step size settles deeper.");
     let bf: Vec<f64> = batches.iter().map(|b| *b as f64).collect();
     out.figure(
         "linear-scaling",
@@ -132,7 +133,8 @@ fn run(r: &Run) -> Result<Outcome> {
             Series::line_points("no warm-up", bf.clone(), without.clone()),
             Series::line_points("warm-up", bf, with_wu.clone()),
         ]),
-    );
+    )
+    .caption("With the step scaled linearly with the batch size, the final loss stays level up to a point, then rises (or the run diverges: a gap) at the largest batches.");
     // a run that diverged has no final loss
     let f = |k: &str| finals.get(k).copied().filter(|v| v.is_finite()).unwrap_or(f64::NAN);
     let c = f(&format!("constant/{b0}"));

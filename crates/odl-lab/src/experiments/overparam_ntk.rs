@@ -151,7 +151,8 @@ fn run(r: &Run) -> Result<Outcome> {
     out.figure(
         "loss",
         LinePlot::new("Training loss under GD: linear convergence", "step", "½‖u − y‖²").log_y().with(curves),
-    );
+    )
+    .caption("The loss falls linearly on a log axis — linear convergence — and faster for wider nets.");
     out.figure(
         "lazy",
         LinePlot::new("How far training moves the first layer, by width", "width m", "value")
@@ -166,7 +167,8 @@ fn run(r: &Run) -> Result<Outcome> {
                     wf.iter().map(|m| moves[0] * (wf[0] / m).sqrt()).collect(),
                 ),
             ]),
-    );
+    )
+    .caption("The largest weight movement follows the m^(−1/2) line; the fraction of flipped activations falls with width too.");
     out.figure(
         "lambda-min",
         LinePlot::new("λ_min of the NTK Gram matrix at initialization", "width m", "λ_min(H(0))")
@@ -175,7 +177,8 @@ fn run(r: &Run) -> Result<Outcome> {
                 Series::line_points("H(0)", wf.clone(), lmins.clone()),
                 Series::dashed("λ₀ = λ_min(H∞)", vec![wf[0], wf[wf.len() - 1]], vec![lambda0, lambda0]),
             ]),
-    );
+    )
+    .caption("λ_min of the Gram matrix at initialization approaches λ₀ (dashed) as the width grows.");
     out.claim(Claim::in_range(
         "weights_move_like_inverse_sqrt_width",
         "The largest per-neuron weight movement shrinks like m^(−1/2)",

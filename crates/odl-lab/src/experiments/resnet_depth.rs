@@ -84,11 +84,13 @@ fn run(r: &Run) -> Result<Outcome> {
                 Series::line_points("plain", df.clone(), plain.clone()),
                 Series::line_points("residual", df.clone(), res.clone()),
             ]),
-    );
+    )
+    .caption("The plain net's loss after the same budget rises with depth; the residual net's stays low.");
     out.figure(
         "training-curves",
         LinePlot::new("Training loss by epoch", "epoch", "training loss").log_y().with(curves),
-    );
+    )
+    .caption("Deep plain nets (e.g. the deepest) train slowly from the start; residual nets of every depth fall quickly.");
     // 1-D filter-normalized slices of the deepest trained nets (on the training set)
     r.progress(0.95, "filter-normalized slices");
     let alphas: Vec<f64> = (0..=20).map(|i| -1.0 + 0.1 * i as f64).collect();
@@ -124,7 +126,8 @@ fn run(r: &Run) -> Result<Outcome> {
         )
         .log_y()
         .with(slices),
-    );
+    )
+    .caption("Through the deepest nets' minima: the residual net's slice is a smooth basin, the plain net's is sharper.");
     for (name, grid, z) in surfaces {
         out.metric(&format!("slice_2d_{name}"), z.clone());
         out.figure(
@@ -144,7 +147,8 @@ fn run(r: &Run) -> Result<Outcome> {
                 contours: 10,
                 overlay: vec![],
             },
-        );
+        )
+    .caption("The loss on a filter-normalized plane around the deepest net's minimum: compare the residual and plain surfaces' contours.");
     }
     out.metric("final_train_loss", losses);
     out.metric(

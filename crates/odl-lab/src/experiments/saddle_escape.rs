@@ -203,7 +203,8 @@ fn run(r: &Run) -> Result<Outcome> {
             Series::line_points("gradient descent", ds.clone(), gd_t.clone()),
             Series::line_points("perturbed GD", ds.clone(), pgd_t.clone()),
         ]),
-    );
+    )
+    .caption("GD's time through the chain grows exponentially with its length (a straight line on the log axis); perturbed GD's grows only linearly.");
     out.claim(Claim::all(
         "gd_exponential_in_chain",
         "GD's time through a chain of saddles grows exponentially with its length (ln(iterations) linear in d)",

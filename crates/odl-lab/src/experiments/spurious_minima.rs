@@ -92,7 +92,8 @@ fn run(r: &Run) -> Result<Outcome> {
             "fraction of runs",
         )
         .with(series.iter().map(|(n, v)| Series::line_points(n.clone(), kf.clone(), v.clone()))),
-    );
+    )
+    .caption("With n = k students the fraction of runs that end in a spurious minimum grows with k; one extra neuron (n = k + 1) lowers it.");
     out.metric("bad_fraction", frac);
     out.metric("unconverged_fraction", unconv);
     out.metric("spurious_losses", losses);

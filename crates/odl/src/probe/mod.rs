@@ -99,6 +99,9 @@ pub struct ProbeArgs {
     /// arithmetic of the probe
     #[arg(long, default_value = "f64", value_parser = ["f64", "f32"])]
     pub precision: String,
+    /// print the whole result as JSON on stdout (for scripts) instead of the headline numbers
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// What every probe gets: the restored run, the batch, and the arguments.
@@ -182,7 +185,37 @@ pub fn run(args: &ProbeArgs) -> Result<()> {
     });
     save_figures(&out, &figures)?;
     write_json(&out.join("probe.json"), &doc)?;
-    println!("{}", serde_json::to_string(&doc["result"])?);
+    if args.json {
+        println!("{}", serde_json::to_string(&doc["result"])?);
+    } else {
+        println!("odl probe {name}: {:.1} s", t0.elapsed().as_secs_f64());
+        for line in headline(&doc["result"]) {
+            println!("  {line}");
+        }
+        println!("all numbers: {}", out.join("probe.json").display());
+    }
     eprintln!("probe folder: {}", out.display());
     Ok(())
+}
+
+/// The headline numbers of a result: every top-level number, and every
+/// short list of numbers (up to 6), one line each. Longer lists, tables and
+/// curves stay in `probe.json`.
+fn headline(result: &Value) -> Vec<String> {
+    let num = |v: &Value| v.as_f64().map(odl_plot::axis::fmt_num);
+    let mut out = Vec::new();
+    for (k, v) in result.as_object().into_iter().flatten() {
+        let name = k.replace('_', " ");
+        match v {
+            Value::Number(_) => out.push(format!("{name}: {}", num(v).unwrap_or_default())),
+            Value::Array(a)
+                if !a.is_empty() && a.len() <= 6 && a.iter().all(|x| x.is_number() || x.is_null()) =>
+            {
+                let items: Vec<String> = a.iter().map(|x| num(x).unwrap_or_else(|| "—".into())).collect();
+                out.push(format!("{name}: {}", items.join(", ")));
+            }
+            _ => {}
+        }
+    }
+    out
 }
