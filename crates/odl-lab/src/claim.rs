@@ -15,9 +15,10 @@
 //! ```
 
 /// `v` with 3 significant digits (for claim texts and labels); a missing
-/// value (NaN) reads "—", and values within rounding error of 0 read 0.
+/// value (NaN) reads "—". Tiny values keep their magnitude (`2.88e-18`):
+/// a measurement near 0 is not 0.
 pub fn g3(v: f64) -> String {
-    if v.abs() < 1e-14 {
+    if v == 0.0 {
         return "0".into();
     }
     if v.is_nan() {
@@ -237,7 +238,7 @@ mod tests {
         assert_eq!(g3(1.23456), "1.235");
         assert_eq!(g3(1e-5), "1.00e-5");
         assert_eq!(g3(f64::NAN), "—");
-        assert_eq!(g3(-2.2e-16), "0");
+        assert_eq!(g3(2.88e-18), "2.88e-18");
         assert_eq!(g3(f64::INFINITY), "∞");
         assert_eq!(
             (short(0.85), short(1e-10), short(2.5e7), short(1000.0)),

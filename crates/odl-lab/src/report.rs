@@ -158,6 +158,30 @@ pub fn write(dir: &Path) -> Result<PathBuf> {
     Ok(page)
 }
 
+/// Every figure of the results in `dir` checked against its data
+/// ([`odl_plot::check`]): `(figure file, problem)` for each problem found.
+pub fn check_figures(dir: &Path) -> Result<(usize, Vec<(String, String)>)> {
+    let mut problems = Vec::new();
+    let mut n = 0;
+    for r in load(dir)? {
+        for f in &r.figures {
+            n += 1;
+            let svg_path = dir.join(&r.id).join(&f.file);
+            let json_path = dir.join(&r.id).join(f.file.replace(".svg", ".fig.json"));
+            let svg = std::fs::read_to_string(&svg_path)
+                .with_context(|| format!("reading {}", svg_path.display()))?;
+            let json = std::fs::read_to_string(&json_path)
+                .with_context(|| format!("reading {}", json_path.display()))?;
+            let fig: odl_plot::Figure = serde_json::from_str(&json)
+                .with_context(|| format!("{}: not a figure", json_path.display()))?;
+            for p in odl_plot::check::check(&fig, &svg) {
+                problems.push((format!("{}/{}", r.id, f.file), p));
+            }
+        }
+    }
+    Ok((n, problems))
+}
+
 fn section(h: &mut String, dir: &Path, r: &Summary) -> Result<()> {
     let id = &r.id;
     let _ = write!(

@@ -197,13 +197,18 @@ pub(crate) fn render(p: &LinePlot) -> Result<String, String> {
             }
         };
         let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
-        let mut clips: Vec<(f64, f64)> = Vec::new();
+        // consecutive clipped points form one run along the edge
+        let mut clips: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
         for (&xv, &yv) in s.x.iter().zip(&s.y) {
-            match place(xv, yv) {
+            let p = place(xv, yv);
+            if !matches!(p, Place::Clipped(..)) && !clips.last().expect("a run").is_empty() {
+                clips.push(Vec::new());
+            }
+            match p {
                 Place::At(a, b) => runs.last_mut().expect("a run").push((a, b)),
                 other => {
                     if let Place::Clipped(a, b) = other {
-                        clips.push((a, b));
+                        clips.last_mut().expect("a run").push((a, b));
                     }
                     if !runs.last().expect("a run").is_empty() {
                         runs.push(Vec::new());
@@ -212,7 +217,8 @@ pub(crate) fn render(p: &LinePlot) -> Result<String, String> {
             }
         }
         runs.retain(|r| !r.is_empty());
-        clipped += clips.len();
+        clips.retain(|r| !r.is_empty());
+        clipped += clips.iter().map(Vec::len).sum::<usize>();
         let mut g = format!(r##"<g class="series" data-index="{i}" data-label="{}">"##, esc(&s.label));
         let dots = matches!(s.style, Style::Points | Style::LinePoints);
         for run in &runs {
@@ -231,9 +237,11 @@ pub(crate) fn render(p: &LinePlot) -> Result<String, String> {
                 }
             }
         }
-        for (a, b) in &clips {
-            // ▼ on the lower edge (◀ on the left edge)
-            let tri = if (*b - (f.y0 + f.h)).abs() < 0.01 {
+        for run in &clips {
+            // ▼ on the lower edge (◀ on the left edge) where a run starts,
+            // and a thick stroke along the edge while it lasts
+            let (a, b) = run[0];
+            let tri = if (b - (f.y0 + f.h)).abs() < 0.01 {
                 format!("{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}", a - 5.0, b - 9.0, a + 5.0, b - 9.0, a, b)
             } else {
                 format!("{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}", a + 9.0, b - 5.0, a + 9.0, b + 5.0, a, b)
@@ -241,6 +249,12 @@ pub(crate) fn render(p: &LinePlot) -> Result<String, String> {
             g.push_str(&format!(
                 r##"<polygon class="clipped" points="{tri}" fill="{col}" stroke="#333" stroke-width="0.6"/>"##
             ));
+            if run.len() >= 2 {
+                let (c, d) = run[run.len() - 1];
+                g.push_str(&format!(
+                    r##"<polyline class="clipped" points="{a:.1},{b:.1} {c:.1},{d:.1}" fill="none" stroke="{col}" stroke-width="4" stroke-opacity="0.6"/>"##
+                ));
+            }
         }
         g.push_str("</g>");
         f.push(&g);
@@ -257,7 +271,7 @@ pub(crate) fn render(p: &LinePlot) -> Result<String, String> {
     let mut notes = Vec::new();
     if clipped > 0 {
         notes.push(format!(
-            "{clipped} value{} ≤ 0 or more than {} decades below the largest cannot be shown on the log axis: drawn as ▼ on its lower edge",
+            "{clipped} value{} ≤ 0 or more than {} decades below the largest cannot be shown on a log axis: drawn as ▼ (◀) on its lower end",
             if clipped == 1 { "" } else { "s" },
             crate::axis::MAX_DECADES
         ));
@@ -319,8 +333,11 @@ mod tests {
             Series::line("he", vec![1.0, 2.0, 3.0], vec![1.0, 1.1, 0.9]),
             Series::line("small", vec![1.0, 2.0, 3.0], vec![0.1, 1e-60, 0.0]),
         ]));
-        assert_eq!(s.matches(r#"class="clipped""#).count(), 2);
+        // one run of two clipped values: a ▼ where it starts and a stroke along the edge
+        assert_eq!(s.matches(r#"<polygon class="clipped""#).count(), 1);
+        assert_eq!(s.matches(r#"<polyline class="clipped""#).count(), 1);
         assert!(s.contains("2 values ≤ 0 or more than 40 decades"), "{s}");
+        assert!(s.contains("▼"));
         assert!(s.contains(">small<") && s.contains(">he<"));
     }
 

@@ -61,7 +61,11 @@ fn main() -> ExitCode {
             Ok(())
         }
         Cmd::Run(args) => commands::lab::run(&args),
-        Cmd::Report(args) => commands::lab::report(&args),
+        Cmd::Report(args) => match commands::lab::report(&args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(1),
+            Err(e) => Err(e),
+        },
         Cmd::Bench(args) => commands::bench::run(&args),
         Cmd::Probe(args) => probe::run(&args),
         Cmd::Train(args) => commands::train::run(&args),

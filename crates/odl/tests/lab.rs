@@ -52,6 +52,18 @@ fn lab_writes_a_report_and_rebuilds_it() {
     let (code, _, err) = odl(&["report", o]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read_to_string(out.join("index.html")).unwrap(), page);
+    // the figures pass their check; a figure that lost a series does not
+    let (code, stdout, _) = odl(&["report", o, "--check-figures"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("0 problem(s)"), "{stdout}");
+    let svg_path = out.join("alchemy").join("loss-width-10.svg");
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    let start = svg.find(r#"<g class="series" data-index="0""#).unwrap();
+    let end = start + svg[start..].find("</g>").unwrap() + 4;
+    std::fs::write(&svg_path, format!("{}{}", &svg[..start], &svg[end..])).unwrap();
+    let (code, stdout, _) = odl(&["report", o, "--check-figures"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("alchemy/loss-width-10.svg") && stdout.contains("nothing is drawn"), "{stdout}");
 }
 
 #[test]

@@ -131,8 +131,9 @@ fn run(r: &Run) -> Result<Outcome> {
                 .log_x()
                 .log_y()
                 .with([
-                    Series::line(format!("GD, best η = {gd_lr}"), it(&gd_curve), gap(&gd_curve)),
-                    Series::line(format!("Adam, best η = {adam_lr}"), it(&adam_curve), gap(&adam_curve)),
+                    Series::line(format!("GD, best η = {gd_lr}"), it(&gd_curve), gap(&gd_curve)).keyed("GD"),
+                    Series::line(format!("Adam, best η = {adam_lr}"), it(&adam_curve), gap(&adam_curve))
+                        .keyed("Adam"),
                     Series::line_points("Levenberg–Marquardt", it(&lm.costs), gap(&lm.costs)),
                 ]),
         )

@@ -127,11 +127,11 @@ fn run(r: &Run) -> Result<Outcome> {
     for tr in &traces {
         let thr = 2.0 / tr.eta;
         sharp_series.push(Series::line(format!("η = {}", tr.eta), tr.ts.clone(), tr.sharp.clone()));
-        sharp_series.push(Series::dashed(
-            format!("2/η = {}", g3(thr)),
-            vec![0.0, steps as f64],
-            vec![thr, thr],
-        ));
+        // the reference line in its curve's colour
+        sharp_series.push(
+            Series::dashed(format!("2/η = {}", g3(thr)), vec![0.0, steps as f64], vec![thr, thr])
+                .keyed(format!("η = {}", tr.eta)),
+        );
         loss_series.push(Series::indexed(format!("η = {}", tr.eta), tr.losses.clone()));
     }
     let ratio: BTreeMap<String, f64> =

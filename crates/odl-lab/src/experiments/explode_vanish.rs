@@ -122,11 +122,14 @@ fn run(r: &Run) -> Result<Outcome> {
             let ls: Vec<f64> = (1..=depth).map(|l| l as f64).collect();
             for init in ["small", "large"].iter().filter(|i| inits.iter().any(|j| j == *i)) {
                 let q = sigma_w2(init) / 2.0;
-                fwd.push(Series::dashed(
-                    format!("theory (σ_w²/2)^(l−1), {init}"),
-                    ls.clone(),
-                    ls.iter().map(|l| q.powf(l - 1.0)).collect(),
-                ));
+                fwd.push(
+                    Series::dashed(
+                        format!("theory (σ_w²/2)^(l−1), {init}"),
+                        ls.clone(),
+                        ls.iter().map(|l| q.powf(l - 1.0)).collect(),
+                    )
+                    .keyed(init.to_string()),
+                );
             }
         }
         out.figure(
@@ -135,7 +138,11 @@ fn run(r: &Run) -> Result<Outcome> {
                 .log_y()
                 .with(fwd),
         )
-    .caption("Only the critical initialization keeps the variance flat across layers; too small vanishes and too large explodes geometrically, as the dashed theory lines predict.");
+    .caption(if act == "relu" {
+        "Only He's variance keeps the signal flat across layers; too small vanishes and too large explodes geometrically, on the dashed theory lines (σ_w²/2)^(l−1). LeCun and Xavier coincide for square layers."
+    } else {
+        "For tanh, σ_w² ≤ 1 drives the signal towards the fixed point 0 — slowly at σ_w² = 1 (LeCun, Xavier), geometrically when smaller — while larger variances (He, large) settle at a non-zero fixed point."
+    });
         out.figure(
             &format!("backward-{act}"),
             LinePlot::new(

@@ -168,7 +168,8 @@ fn run(r: &Run) -> Result<Outcome> {
             .with([
                 Series::line(format!("batch {}", small.0), alphas.clone(), small.6.clone()),
                 Series::line(format!("batch {}", large.0), alphas.clone(), large.6.clone()),
-                Series::dashed(format!("batch {} rescaled by α = {a}", small.0), alphas.clone(), s2.clone()),
+                Series::dashed(format!("batch {} rescaled by α = {a}", small.0), alphas.clone(), s2.clone())
+                    .keyed(format!("batch {}", small.0)),
             ]),
     )
     .caption("The large-batch minimum's slice curves up more steeply than the small-batch one's; Dinh's rescaled network (dashed) gives the same filter-normalized slice as the original.");

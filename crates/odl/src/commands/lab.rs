@@ -112,10 +112,15 @@ pub struct ReportArgs {
     /// the lab's output folder
     #[arg(default_value = "lab-report")]
     dir: PathBuf,
+    /// also check every figure against its data (each series drawn and in the legend, readable axes,
+    /// nothing under the legend); exit 1 on a problem
+    #[arg(long)]
+    check_figures: bool,
 }
 
-/// `odl report`: rebuilds `DIR/index.html`.
-pub fn report(args: &ReportArgs) -> Result<()> {
+/// `odl report`: rebuilds `DIR/index.html` (and checks the figures);
+/// returns whether the figures passed.
+pub fn report(args: &ReportArgs) -> Result<bool> {
     if !args.dir.exists() {
         bail!("{}: no such folder", args.dir.display());
     }
@@ -127,5 +132,13 @@ pub fn report(args: &ReportArgs) -> Result<()> {
     }
     let page = odl_lab::report::write(&args.dir)?;
     println!("{}", page.display());
-    Ok(())
+    if !args.check_figures {
+        return Ok(true);
+    }
+    let (n, problems) = odl_lab::report::check_figures(&args.dir)?;
+    for (file, p) in &problems {
+        println!("✗ {file}: {p}");
+    }
+    println!("{n} figures checked, {} problem(s)", problems.len());
+    Ok(problems.is_empty())
 }
