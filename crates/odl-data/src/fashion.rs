@@ -75,7 +75,7 @@ fn load(dir: &Path, stem: &str) -> Result<Dataset, IdxError> {
     if !img_path.exists() {
         return Err(IdxError::Io {
             path: img_path,
-            source: std::io::Error::new(
+            cause: std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 "Fashion-MNIST not found: install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or set ODL_FASHION_MNIST",
             ),

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum IdxError {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// the file
         path: PathBuf,
         /// the cause
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The bytes are not a valid IDX file of unsigned bytes.
     #[error("{path}: not a valid IDX file: {detail}")]
@@ -28,16 +28,25 @@ pub enum IdxError {
 /// the dimensions and the data.
 pub fn read_idx(path: impl AsRef<Path>) -> Result<(Vec<usize>, Vec<u8>), IdxError> {
     let path = path.as_ref();
-    let raw = std::fs::read(path).map_err(|source| IdxError::Io { path: path.into(), source })?;
+    let raw = std::fs::read(path).map_err(|cause| IdxError::Io { path: path.into(), cause })?;
     parse_idx(&raw, path)
 }
 
 /// Parses the bytes of an IDX file (gzipped or not); `path` names it in errors.
 pub fn parse_idx(raw: &[u8], path: &Path) -> Result<(Vec<usize>, Vec<u8>), IdxError> {
-    let io = |source| IdxError::Io { path: path.into(), source };
+    let io = |cause| IdxError::Io { path: path.into(), cause };
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
+        // gzip expands at most about 1032×: a stream that inflates further is
+        // malformed (or a bomb) and is cut off rather than filling memory
+        let limit = (raw.len() as u64).saturating_mul(1100).saturating_add(1 << 16);
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(raw).read_to_end(&mut out).map_err(io)?;
+        flate2::read::GzDecoder::new(raw).take(limit + 1).read_to_end(&mut out).map_err(io)?;
+        if out.len() as u64 > limit {
+            return Err(IdxError::Format {
+                path: path.into(),
+                detail: "the gzip stream inflates beyond any valid size".into(),
+            });
+        }
         out
     } else {
         raw.to_vec()
@@ -59,7 +68,9 @@ pub fn parse_idx(raw: &[u8], path: &Path) -> Result<(Vec<usize>, Vec<u8>), IdxEr
     let dims: Vec<usize> = (0..nd)
         .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize)
         .collect();
-    let n: usize = dims.iter().product();
+    let Some(n) = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) else {
+        return Err(bad(format!("dimensions {dims:?} overflow")));
+    };
     let data = &bytes[4 + 4 * nd..];
     if data.len() != n {
         return Err(bad(format!("{} data bytes for dimensions {dims:?} ({n} expected)", data.len())));

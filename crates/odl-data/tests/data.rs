@@ -247,3 +247,42 @@ fn corruption_splits_batches_and_normalization() {
     let err = Dataset::from_npz(&p, "x", "z").unwrap_err().to_string();
     assert!(err.contains("no array named 'z'"), "{err}");
 }
+
+#[test]
+fn mutated_idx_files_are_errors_never_panics() {
+    use std::io::Write;
+    // a valid gzipped IDX file of 20 images 4×4
+    let mut raw = vec![0u8, 0, 8, 3, 0, 0, 0, 20, 0, 0, 0, 4, 0, 0, 0, 4];
+    raw.extend((0..320).map(|i| i as u8));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&raw).unwrap();
+    let seeds = [raw, gz.finish().unwrap()];
+    let mut state = 11u64;
+    let mut next = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state >> 33
+    };
+    let rounds: usize = std::env::var("ODL_FUZZ_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(400);
+    for round in 0..rounds {
+        let mut b = seeds[round % 2].clone();
+        for _ in 0..1 + next() % 3 {
+            let i = (if next().is_multiple_of(2) { next() % 24 } else { next() }) as usize % b.len();
+            match next() % 3 {
+                0 => b[i] ^= 1 << (next() % 8),
+                1 => b[i] = next() as u8,
+                _ => b.truncate(i.max(1)),
+            }
+        }
+        let p = tmp(&format!("fuzz-{}.idx", round % 5));
+        std::fs::write(&p, &b).unwrap();
+        let _ = read_idx(&p);
+    }
+    // a header whose dimensions multiply past usize
+    let p = tmp("overflow.idx");
+    std::fs::write(
+        &p,
+        [0u8, 0, 8, 4, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255],
+    )
+    .unwrap();
+    assert!(read_idx(&p).unwrap_err().to_string().contains("overflow"));
+}

@@ -44,27 +44,44 @@ pub struct Param {
     pub help: &'static str,
     /// allowed values
     pub check: Check,
+    /// a list needs at least this many different values (a fit over them)
+    pub distinct: usize,
+}
+
+impl Param {
+    /// A list parameter that a slope or exponent is fitted over: at least
+    /// `n` different values (`--set depths=2,2,2` is rejected up front).
+    pub fn distinct(mut self, n: usize) -> Param {
+        self.distinct = n;
+        self
+    }
 }
 
 /// `Param` constructors, short enough for tables of defaults.
 pub fn int(name: &'static str, v: i64, lo: i64, hi: i64, help: &'static str) -> Param {
-    Param { name, value: Value::Int(v), help, check: Check::Range(lo as f64, hi as f64) }
+    Param { name, value: Value::Int(v), help, check: Check::Range(lo as f64, hi as f64), distinct: 0 }
 }
 /// A real parameter in `[lo, hi]`.
 pub fn float(name: &'static str, v: f64, lo: f64, hi: f64, help: &'static str) -> Param {
-    Param { name, value: Value::Float(v), help, check: Check::Range(lo, hi) }
+    Param { name, value: Value::Float(v), help, check: Check::Range(lo, hi), distinct: 0 }
 }
 /// A list of integers in `[lo, hi]`.
 pub fn ints(name: &'static str, v: &[i64], lo: i64, hi: i64, help: &'static str) -> Param {
-    Param { name, value: Value::Ints(v.to_vec()), help, check: Check::Range(lo as f64, hi as f64) }
+    Param {
+        name,
+        value: Value::Ints(v.to_vec()),
+        help,
+        check: Check::Range(lo as f64, hi as f64),
+        distinct: 0,
+    }
 }
 /// A list of reals in `[lo, hi]`.
 pub fn floats(name: &'static str, v: &[f64], lo: f64, hi: f64, help: &'static str) -> Param {
-    Param { name, value: Value::Floats(v.to_vec()), help, check: Check::Range(lo, hi) }
+    Param { name, value: Value::Floats(v.to_vec()), help, check: Check::Range(lo, hi), distinct: 0 }
 }
 /// One name of `allowed`.
 pub fn choice(name: &'static str, v: &str, allowed: &'static [&'static str], help: &'static str) -> Param {
-    Param { name, value: Value::Str(v.into()), help, check: Check::OneOf(allowed) }
+    Param { name, value: Value::Str(v.into()), help, check: Check::OneOf(allowed), distinct: 0 }
 }
 /// Several names of `allowed`.
 pub fn choices(
@@ -78,6 +95,7 @@ pub fn choices(
         value: Value::Strs(v.iter().map(|s| s.to_string()).collect()),
         help,
         check: Check::OneOf(allowed),
+        distinct: 0,
     }
 }
 
@@ -157,6 +175,27 @@ impl Params {
                 bail!("--set {k}: experiment '{id}' has no parameter '{k}'; it has: {}", known.join(", "))
             };
             p.value = parse(p, v).map_err(|e| anyhow::anyhow!("--set {k}={v}: {e} ({})", p.help))?;
+            let distinct = match &p.value {
+                Value::Ints(l) => {
+                    let mut l = l.clone();
+                    l.sort_unstable();
+                    l.dedup();
+                    l.len()
+                }
+                Value::Floats(l) => {
+                    let mut l = l.clone();
+                    l.sort_by(f64::total_cmp);
+                    l.dedup();
+                    l.len()
+                }
+                _ => usize::MAX,
+            };
+            if distinct < p.distinct {
+                bail!(
+                    "--set {k}={v}: {distinct} different value(s); the experiment fits a line over {k}, which needs at least {}",
+                    p.distinct
+                );
+            }
         }
         Ok(())
     }
@@ -228,7 +267,7 @@ mod tests {
     fn ps() -> Params {
         Params(vec![
             int("steps", 100, 1, 1000, "steps"),
-            floats("lrs", &[0.1], 0.0, 10.0, "step sizes"),
+            floats("lrs", &[0.1], 0.0, 10.0, "step sizes").distinct(2),
             choices("inits", &["he"], &["he", "lecun"], "inits"),
         ])
     }
@@ -250,6 +289,7 @@ mod tests {
             ("depth=3", "has no parameter 'depth'; it has: steps, lrs, inits"),
             ("steps", "expected key=value"),
             ("steps=3,steps=4", "given twice"),
+            ("lrs=0.5,0.5", "needs at least 2"),
         ] {
             let sets: Vec<String> = if bad.contains(",steps") {
                 bad.split(',').map(String::from).collect()

@@ -17,7 +17,7 @@ use crate::experiment::{Experiment, Outcome, Run, Scale};
 use crate::experiments;
 use crate::params::{self, Params};
 use crate::report;
-use crate::summary::{FigureRef, Summary};
+use crate::summary::{FigureRef, Summary, CODE_VERSION};
 
 /// The experiment called `id`, or an error listing the ids.
 pub fn find(id: &str) -> Result<&'static Experiment> {
@@ -145,6 +145,7 @@ pub fn run_one(
             })
             .collect(),
         wall_s: t0.elapsed().as_secs_f64(),
+        code_version: CODE_VERSION.into(),
         error: None,
     };
     summary.save(&tmp.join("summary.json"))?;
@@ -170,6 +171,7 @@ fn failed(e: &Experiment, err: &anyhow::Error) -> Summary {
         notes: Vec::new(),
         figures: Vec::new(),
         wall_s: 0.0,
+        code_version: CODE_VERSION.into(),
         error: Some(format!("{err:#}")),
     }
 }
@@ -205,6 +207,31 @@ pub struct LabOptions {
     pub out: PathBuf,
     /// seed of every experiment
     pub seed: u64,
+    /// rerun every experiment, even those with a finished result of the
+    /// same parameters and code in `out`
+    pub fresh: bool,
+}
+
+/// A finished result in `out/ID/` that `odl lab` can keep: it ran to the
+/// end (no error) with these parameters, at this scale, with this code.
+fn finished(out: &Path, e: &Experiment, scale: Scale, params: &Params) -> Option<Summary> {
+    let s = Summary::load(&out.join(e.id).join("summary.json")).ok()?;
+    let same = s.error.is_none()
+        && s.scale == Some(scale)
+        && s.params == params.to_map()
+        && s.code_version == CODE_VERSION
+        && s.figures.iter().all(|f| out.join(e.id).join(&f.file).exists());
+    same.then_some(s)
+}
+
+/// Removes what interrupted runs left (`out/.ID.partial`).
+fn clean_partials(out: &Path) {
+    for entry in std::fs::read_dir(out).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.ends_with(".partial") {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// What `odl lab` found.
@@ -245,6 +272,27 @@ pub fn lab(opts: &LabOptions) -> Result<LabResult> {
     let resolved: Vec<(&Experiment, Params)> =
         chosen.iter().map(|e| Ok((*e, resolve(e, opts.scale, opts.seed, &[])?))).collect::<Result<_>>()?;
     std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
+    clean_partials(&opts.out);
+    // an interrupted lab resumes: results finished with the same parameters and code are kept
+    let mut kept: Vec<(usize, Summary)> = Vec::new();
+    let resolved: Vec<(usize, (&Experiment, Params))> = resolved
+        .into_iter()
+        .enumerate()
+        .filter(|(i, (e, p))| match (opts.fresh, finished(&opts.out, e, opts.scale, p)) {
+            (false, Some(s)) => {
+                kept.push((*i, s));
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    if !kept.is_empty() {
+        eprintln!(
+            "odl lab: keeping {} finished experiment(s) from an earlier run ({}); --fresh reruns them",
+            kept.len(),
+            kept.iter().map(|k| k.1.id.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
     let t0 = Instant::now();
     let tty = std::io::stderr().is_terminal();
     let multi = indicatif::MultiProgress::new();
@@ -264,8 +312,8 @@ pub fn lab(opts: &LabOptions) -> Result<LabResult> {
         opts.out.display()
     );
     // popped from the back: reversed so experiments start in lecture order
-    let queue = Mutex::new(resolved.into_iter().enumerate().rev().collect::<Vec<_>>());
-    let results: Mutex<Vec<(usize, Summary)>> = Mutex::new(Vec::new());
+    let queue = Mutex::new(resolved.into_iter().rev().collect::<Vec<_>>());
+    let results: Mutex<Vec<(usize, Summary)>> = Mutex::new(kept);
     std::thread::scope(|sc| {
         for _ in 0..opts.jobs {
             sc.spawn(|| loop {

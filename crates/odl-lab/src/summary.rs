@@ -12,6 +12,11 @@ use crate::claim::Claim;
 use crate::experiment::Scale;
 use crate::params::Value;
 
+/// The version of the code results are made with: odl's version and the
+/// git commit it was built from. `odl lab` reuses a finished experiment
+/// only when this matches (edits not committed are not seen: give `--fresh`).
+pub const CODE_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+", env!("ODL_COMMIT"));
+
 /// A measured value: a number (NaN/∞ are written as JSON `null`), an
 /// integer, a yes/no, a text, a list or a table of them.
 #[derive(Clone, Debug, PartialEq)]
@@ -189,6 +194,9 @@ pub struct Summary {
     /// seconds it took
     #[serde(default)]
     pub wall_s: f64,
+    /// the code that made it ([`CODE_VERSION`])
+    #[serde(default)]
+    pub code_version: String,
     /// why it failed, for an experiment that did not finish
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

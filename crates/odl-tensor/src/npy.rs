@@ -18,12 +18,12 @@ use crate::shape::{numel, Shape};
 #[derive(Debug, thiserror::Error)]
 pub enum NpyError {
     /// The file could not be opened, read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// the file
         path: PathBuf,
         /// the cause
-        source: io::Error,
+        cause: io::Error,
     },
     /// The bytes are not a valid `.npy`/`.npz` (bad magic, header or truncation).
     #[error("{path}{key}: not a valid {what} file: {detail}")]
@@ -159,12 +159,16 @@ fn widen<T: npyz::Deserialize + Into<i64>, R: Read>(file: npyz::NpyFile<R>) -> i
     Ok(file.into_vec::<T>()?.into_iter().map(Into::into).collect())
 }
 
-/// Reads one array from an open npy stream; `path`/`key` name it in errors.
+/// Reads one array from an open npy stream holding at most `max_bytes`
+/// bytes; `path`/`key` name it in errors. A header that promises more
+/// elements than the bytes can hold is an error before anything is
+/// allocated (a 100-byte file never makes odl allocate gigabytes).
 fn read_value<R: Read>(
     file: npyz::NpyFile<R>,
     path: &Path,
     key: &str,
     what: &'static str,
+    max_bytes: u64,
 ) -> Result<NpyValue, NpyError> {
     let keyd = if key.is_empty() { String::new() } else { format!("[{key}]") };
     let ts = match file.dtype() {
@@ -172,6 +176,20 @@ fn read_value<R: Read>(
         other => return Err(NpyError::DType { path: path.into(), key: keyd, dtype: other.descr() }),
     };
     let dims: Vec<usize> = file.shape().iter().map(|&d| d as usize).collect();
+    let n = file.shape().iter().try_fold(1u64, |a, &d| a.checked_mul(d));
+    match n.and_then(|n| n.checked_mul(ts.size_field() as u64)) {
+        Some(bytes) if bytes <= max_bytes => {}
+        _ => {
+            return Err(format_err(
+                path,
+                key,
+                what,
+                format!(
+                "the header's shape {dims:?} needs more bytes than the file holds ({max_bytes}; truncated?)"
+            ),
+            ))
+        }
+    }
     let fortran = file.order() == npyz::Order::Fortran;
     let bad = |e: io::Error| format_err(path, key, what, e);
     let data = match (ts.type_char(), ts.size_field()) {
@@ -220,31 +238,66 @@ fn fortran_to_c(v: NpyValue) -> NpyValue {
 }
 
 fn open(path: &Path) -> Result<File, NpyError> {
-    File::open(path).map_err(|source| NpyError::Io { path: path.into(), source })
+    File::open(path).map_err(|cause| NpyError::Io { path: path.into(), cause })
 }
 
 /// Reads a `.npy` file.
 pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyValue, NpyError> {
     let path = path.as_ref();
-    let file =
-        npyz::NpyFile::new(BufReader::new(open(path)?)).map_err(|e| format_err(path, "", ".npy", e))?;
-    read_value(file, path, "", ".npy")
+    let f = open(path)?;
+    let len = f.metadata().map_err(|cause| NpyError::Io { path: path.into(), cause })?.len();
+    let file = npyz::NpyFile::new(BufReader::new(f)).map_err(|e| format_err(path, "", ".npy", e))?;
+    read_value(file, path, "", ".npy", len)
 }
 
-/// Reads every array of a `.npz` archive, by key.
+/// The largest expansion a member of an archive may claim over its
+/// compressed bytes (deflate's own limit is about 1032×): anything more is
+/// a malformed (or hostile) archive, refused before it is inflated.
+const MAX_INFLATE: u64 = 1100;
+
+/// Reads every array of a `.npz` archive, by key. Each member is read
+/// whole, so the archive's CRC-32 of it is verified: a flipped byte is an
+/// error naming the file and key, never a silently different value.
 pub fn read_npz(path: impl AsRef<Path>) -> Result<BTreeMap<String, NpyValue>, NpyError> {
     let path = path.as_ref();
-    let mut zip = npyz::npz::NpzArchive::new(BufReader::new(open(path)?))
+    let mut zip = npyz::zip::ZipArchive::new(BufReader::new(open(path)?))
         .map_err(|e| format_err(path, "", ".npz", e))?;
-    let names: Vec<String> = zip.array_names().map(str::to_owned).collect();
     let mut out = BTreeMap::new();
-    for name in names {
-        let file = zip
-            .by_name(&name)
-            .map_err(|e| format_err(path, &name, ".npz", e))?
-            .ok_or_else(|| format_err(path, &name, ".npz", "listed but not readable"))?;
-        let v = read_value(file, path, &name, ".npz")?;
-        out.insert(name, v);
+    for i in 0..zip.len() {
+        let mut member = zip.by_index(i).map_err(|e| format_err(path, "", ".npz", e))?;
+        let name = member.name().trim_end_matches(".npy").to_string();
+        let size = member.size();
+        if size > member.compressed_size().saturating_mul(MAX_INFLATE).saturating_add(1 << 16) {
+            return Err(format_err(
+                path,
+                &name,
+                ".npz",
+                format!("claims {size} bytes from {} compressed", member.compressed_size()),
+            ));
+        }
+        let mut bytes = Vec::with_capacity(size as usize);
+        (&mut member).take(size + 1).read_to_end(&mut bytes).map_err(|e| {
+            format_err(
+                path,
+                &name,
+                ".npz",
+                format!("{e} (corrupted: the archive's checksum of this array does not match)"),
+            )
+        })?;
+        if bytes.len() as u64 != size {
+            return Err(format_err(
+                path,
+                &name,
+                ".npz",
+                format!("{} bytes where the archive says {size}", bytes.len()),
+            ));
+        }
+        drop(member);
+        let file = npyz::NpyFile::new(&bytes[..]).map_err(|e| format_err(path, &name, ".npz", e))?;
+        let v = read_value(file, path, &name, ".npz", size)?;
+        if out.insert(name.clone(), v).is_some() {
+            return Err(format_err(path, &name, ".npz", "the key appears twice"));
+        }
     }
     Ok(out)
 }
@@ -330,7 +383,7 @@ fn write_value<W: io::Write>(w: W, v: &NpyValue) -> io::Result<()> {
 /// Writes one array as `.npy`.
 pub fn write_npy(path: impl AsRef<Path>, v: &NpyValue) -> Result<(), NpyError> {
     let path = path.as_ref();
-    let io_err = |source| NpyError::Io { path: path.into(), source };
+    let io_err = |cause| NpyError::Io { path: path.into(), cause };
     let f = File::create(path).map_err(io_err)?;
     write_value(BufWriter::new(f), v).map_err(io_err)
 }
@@ -347,7 +400,7 @@ pub fn write_npz<'a>(
     entries: impl IntoIterator<Item = (&'a str, NpyValue)>,
 ) -> Result<(), NpyError> {
     let path = path.as_ref();
-    let io_err = |source| NpyError::Io { path: path.into(), source };
+    let io_err = |cause| NpyError::Io { path: path.into(), cause };
     let mut npz = npyz::npz::NpzWriter::create(path).map_err(io_err)?;
     for (name, v) in entries {
         let shape: Vec<u64> = v.shape.iter().map(|&d| d as u64).collect();

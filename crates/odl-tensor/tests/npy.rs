@@ -97,3 +97,69 @@ fn fortran_order_is_read_as_c_order() {
     let a = read_npy(&p).unwrap().to_array();
     assert_eq!(a.to_vec_f64(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
 }
+
+#[test]
+fn a_flipped_byte_in_a_checkpoint_is_detected_by_its_checksum() {
+    let path = tmp("crc.npz");
+    let w = Array::from_vec((0..1000).map(|i| i as f32 * 0.5).collect(), &[10, 100]);
+    write_npz(&path, [("param.0.weight", NpyValue::from(&w))]).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    assert!(read_npz(&path).is_ok());
+    // a byte in the middle of the array's data: the npy header and the zip
+    // structure stay valid, only the values change
+    let mut bad = good.clone();
+    bad[good.len() / 2] ^= 0x10;
+    std::fs::write(&path, &bad).unwrap();
+    let e = read_npz(&path).unwrap_err().to_string();
+    assert!(e.contains("crc.npz") && e.contains("param.0.weight") && e.contains("checksum"), "{e}");
+}
+
+/// A tiny deterministic generator (the tests' own, so they need no seed crate).
+fn lcg(state: &mut u64) -> u64 {
+    *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *state >> 33
+}
+
+#[test]
+fn mutated_npy_and_npz_files_are_errors_never_panics_or_huge_allocations() {
+    let w = Array::from_vec((0..64).map(|i| i as f64).collect(), &[8, 8]);
+    let y = NpyValue::ints((0..8).collect(), &[8]);
+    let (npy, npz) = (tmp("fuzz.npy"), tmp("fuzz.npz"));
+    write_npy(&npy, &NpyValue::from(&w)).unwrap();
+    write_npz(&npz, [("w", NpyValue::from(&w)), ("y", y)]).unwrap();
+    let seeds = [std::fs::read(&npy).unwrap(), std::fs::read(&npz).unwrap()];
+    let mut state = 7u64;
+    let mut tried = 0;
+    // more with ODL_FUZZ_ROUNDS (scripts/fault-soak.sh)
+    let rounds: usize = std::env::var("ODL_FUZZ_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(600);
+    for round in 0..rounds {
+        let src = &seeds[round % 2];
+        let mut b = src.clone();
+        // flip, overwrite, insert or truncate at random places; header bytes
+        // (shapes, sizes, offsets) are the interesting ones, so bias there
+        for _ in 0..1 + lcg(&mut state) % 4 {
+            let i = if lcg(&mut state).is_multiple_of(2) {
+                (lcg(&mut state) % 128) as usize
+            } else {
+                lcg(&mut state) as usize
+            } % b.len();
+            match lcg(&mut state) % 4 {
+                0 => b[i] ^= 1 << (lcg(&mut state) % 8),
+                1 => b[i] = lcg(&mut state) as u8,
+                2 => b.insert(i, b"9"[0]),
+                _ => b.truncate(i.max(1)),
+            }
+        }
+        let p = tmp(&format!("fuzz-{}.{}", round % 7, if round % 2 == 0 { "npy" } else { "npz" }));
+        std::fs::write(&p, &b).unwrap();
+        // either a value or an error: the test fails on a panic or an abort
+        let _ = if round % 2 == 0 { read_npy(&p).map(|_| ()) } else { read_npz(&p).map(|_| ()) };
+        tried += 1;
+    }
+    assert_eq!(tried, rounds);
+    // a header promising 10¹² elements in a file of a few hundred bytes
+    let huge = raw_npy("<f8", false, "(1000000, 1000000)", &[0u8; 16]);
+    std::fs::write(&npy, huge).unwrap();
+    let e = read_npy(&npy).unwrap_err().to_string();
+    assert!(e.contains("needs more bytes than the file holds"), "{e}");
+}

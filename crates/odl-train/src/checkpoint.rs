@@ -15,8 +15,9 @@ use odl_tensor::DType;
 /// The checkpoint's file name in a run folder.
 pub const FILE: &str = "checkpoint.npz";
 
-/// Writes `out/checkpoint.npz` for `model` and `opt` after `step` steps.
-pub fn save(out: &Path, model: &Sequential, opt: &Chain, step: usize) -> Result<()> {
+/// Writes `out/checkpoint.npz` for `model` and `opt` after `step` steps
+/// (with the run's first loss, the reference of its divergence test).
+pub fn save(out: &Path, model: &Sequential, opt: &Chain, step: usize, first_loss: Option<f64>) -> Result<()> {
     let mut entries: Vec<(String, NpyValue)> = Vec::new();
     for (n, t) in model.named_params() {
         entries.push((format!("param.{n}"), NpyValue::from(t.value())));
@@ -28,6 +29,9 @@ pub fn save(out: &Path, model: &Sequential, opt: &Chain, step: usize) -> Result<
         entries.push((format!("optim.{n}"), NpyValue::from(&a)));
     }
     entries.push(("meta.step".into(), NpyValue::ints(vec![step as i64], &[])));
+    if let Some(l) = first_loss {
+        entries.push(("meta.first_loss".into(), NpyValue::from(&odl_tensor::Array::scalar(l, DType::F64))));
+    }
     let tmp = out.join(format!("{FILE}.tmp"));
     write_npz(&tmp, entries.iter().map(|(k, v)| (k.as_str(), v.clone())))?;
     std::fs::rename(&tmp, out.join(FILE)).with_context(|| format!("writing {}", out.join(FILE).display()))?;
@@ -65,12 +69,13 @@ pub fn step_of(npz: &Npz, path: &Path) -> Result<usize> {
     }
 }
 
-/// Restores `model` and `opt` from `out/checkpoint.npz`; returns its step.
-pub fn load(out: &Path, model: &mut Sequential, opt: &mut Chain) -> Result<usize> {
+/// Restores `model` and `opt` from `out/checkpoint.npz`; returns its step
+/// and the run's first loss.
+pub fn load(out: &Path, model: &mut Sequential, opt: &mut Chain) -> Result<(usize, Option<f64>)> {
     let path = out.join(FILE);
-    let npz = Npz::open(&path).with_context(|| format!("--resume: reading {}", path.display()))?;
+    let npz = Npz::open(&path).context("--resume")?;
     let step = step_of(&npz, &path)?;
-    load_model_state(&npz, model).with_context(|| format!("{}", path.display()))?;
+    load_model_state(&npz, model)?;
     let mut state = Vec::new();
     for k in npz.keys() {
         if let Some(rest) = k.strip_prefix("optim.") {
@@ -78,5 +83,10 @@ pub fn load(out: &Path, model: &mut Sequential, opt: &mut Chain) -> Result<usize
         }
     }
     opt.load_state(&state).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok(step)
+    let first = if npz.keys().any(|k| k == "meta.first_loss") {
+        Some(npz.array("meta.first_loss", DType::F64, Some(&[]))?.item())
+    } else {
+        None
+    };
+    Ok((step, first))
 }

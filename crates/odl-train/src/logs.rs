@@ -18,8 +18,16 @@ pub struct Logs {
 
 impl Logs {
     /// Opens the logs in `out`: new (truncated, CSV header written) or, when
-    /// resuming, for appending.
-    pub fn open(out: &Path, resume: bool) -> Result<Logs> {
+    /// resuming from a checkpoint written after `resume_at` steps, cut back
+    /// to exactly the records of those steps (an interrupted run may have
+    /// logged steps after its last checkpoint, or left a torn last line)
+    /// and opened for appending — so a resumed run's logs equal an
+    /// uninterrupted run's, line for line.
+    pub fn open(out: &Path, resume_at: Option<usize>) -> Result<Logs> {
+        let resume = resume_at.is_some();
+        if let Some(k) = resume_at {
+            cut_back(out, k)?;
+        }
         let open = |name: &str| -> Result<std::fs::File> {
             let p = out.join(name);
             std::fs::OpenOptions::new()
@@ -47,4 +55,43 @@ impl Logs {
         writeln!(self.csv, "{}", cells.join(","))?;
         Ok(())
     }
+}
+
+/// The step a log record is for (`None`: a torn or foreign line).
+fn record_step(line: &str) -> Option<usize> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    v.get("step")?.as_u64().map(|s| s as usize)
+}
+
+/// Rewrites `metrics.jsonl` and `metrics.csv` in `out` to the records of
+/// steps 1..=`k` (whole lines only), each atomically.
+fn cut_back(out: &Path, k: usize) -> Result<()> {
+    let keep = |name: &str, header: bool, step_of: &dyn Fn(&str) -> Option<usize>| -> Result<()> {
+        let p = out.join(name);
+        let text = match std::fs::read_to_string(&p) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", p.display())),
+        };
+        let mut kept = String::new();
+        let mut lines = text.split_inclusive('\n');
+        if header {
+            kept.push_str(&format!("{}\n", CSV_COLUMNS.join(",")));
+            lines.next();
+        }
+        // a complete line (ending in a newline) of a step up to k; the log is
+        // in step order, so the first other line ends it
+        for l in lines {
+            match (l.ends_with('\n'), step_of(l.trim_end())) {
+                (true, Some(s)) if s <= k => kept.push_str(l),
+                _ => break,
+            }
+        }
+        let tmp = out.join(format!("{name}.tmp"));
+        std::fs::write(&tmp, kept).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &p).with_context(|| format!("writing {}", p.display()))?;
+        Ok(())
+    };
+    keep("metrics.jsonl", false, &record_step)?;
+    keep("metrics.csv", true, &|l| l.split(',').next()?.parse().ok())
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use odl_autodiff::Tensor;
 use odl_data::Dataset;
 use odl_nn::{Module, Sequential};
@@ -33,8 +33,10 @@ pub struct Restored {
     pub initial: Vec<Array>,
 }
 
-/// Rebuilds a run for probing; `target` is a run folder or a spec file.
-pub fn restore(target: &Path, sets: &[String]) -> Result<Restored> {
+/// Rebuilds a run for probing; `target` is a run folder or a spec file. A
+/// run folder without `checkpoint.npz` is an error unless `fresh` (probe
+/// the spec's initialization instead).
+pub fn restore(target: &Path, sets: &[String], fresh: bool) -> Result<Restored> {
     let (spec_path, ckpt) = if target.is_dir() {
         let s = target.join("spec.toml");
         if !s.exists() {
@@ -43,7 +45,16 @@ pub fn restore(target: &Path, sets: &[String]) -> Result<Restored> {
                 target.display()
             );
         }
-        (s, Some(target.join(checkpoint::FILE)).filter(|c| c.exists()))
+        let ckpt = target.join(checkpoint::FILE);
+        if !ckpt.exists() && !fresh {
+            bail!(
+                "{}: the run folder holds no {} (the run never reached an evaluation step); \
+                 give --fresh to probe the spec's initialization instead",
+                target.display(),
+                checkpoint::FILE
+            );
+        }
+        (s, Some(ckpt).filter(|c| c.exists() && !fresh))
     } else if target.exists() {
         (target.to_path_buf(), None)
     } else {
@@ -56,7 +67,7 @@ pub fn restore(target: &Path, sets: &[String]) -> Result<Restored> {
     let mut model = build::model(&spec, &in_shape, classes, &mut Rng::seed(spec.seed))?;
     let initial = model.param_values();
     let trained = if let Some(c) = &ckpt {
-        let npz = Npz::open(c).with_context(|| format!("reading {}", c.display()))?;
+        let npz = Npz::open(c)?;
         checkpoint::load_model_state(&npz, &mut model)?;
         true
     } else {

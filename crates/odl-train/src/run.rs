@@ -65,6 +65,12 @@ fn sharpness(model: &mut Sequential, x: &Tensor, y: &[usize], seed: u64) -> f64 
     odl_probe::eigenpairs(&h, 1, 20, odl_probe::Which::Largest, seed).0[0]
 }
 
+/// Whether a loss has blown up: more than `factor` times the first one (a
+/// factor of 0 turns the test off).
+fn blown_up(loss: f64, first: f64, factor: f64) -> bool {
+    factor > 0.0 && loss > factor * first.abs().max(f64::MIN_POSITIVE)
+}
+
 /// Trains as `spec` says, writing the run folder `out` (see the module doc).
 /// With `resume`, continues from `out/checkpoint.npz`.
 pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
@@ -83,8 +89,19 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
     let per_epoch = train_set.len().div_ceil(bs);
     let total = spec.train.steps.unwrap_or_else(|| spec.train.epochs.unwrap_or(1) * per_epoch);
     let mut opt = build::optimizer(spec, total);
-    let mut step = if resume { checkpoint::load(out, &mut model, &mut opt)? } else { 0 };
-    let mut logs = Logs::open(out, resume)?;
+    let (mut step, mut first_loss) = if resume {
+        if !out.join(checkpoint::FILE).exists() {
+            bail!(
+                "--resume: {} holds no {} to continue from (train without --resume to start afresh)",
+                out.display(),
+                checkpoint::FILE
+            );
+        }
+        checkpoint::load(out, &mut model, &mut opt)?
+    } else {
+        (0, None)
+    };
+    let mut logs = Logs::open(out, resume.then_some(step))?;
     let bar = if std::io::stderr().is_terminal() {
         let b = indicatif::ProgressBar::new(total as u64);
         b.set_style(
@@ -119,11 +136,17 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
                 |m| cross_entropy_smoothed(&m.forward(&x, &mut ctx), b.labels(), smoothing),
                 true,
             ) {
-                Ok(s) => s,
+                Ok(s) if !blown_up(s.loss, *first_loss.get_or_insert(s.loss), spec.train.diverge_factor) => s,
+                Ok(s) => {
+                    // finite, but grown past diverge_factor × its first value
+                    diverged_at = Some(step);
+                    logs.write(&json!({"step": step + 1, "epoch": epoch, "loss": s.loss, "diverged": true}))?;
+                    break 'outer;
+                }
                 Err(d) => {
                     diverged_at = Some(step);
                     logs.write(
-                        &json!({"step": step, "epoch": epoch, "loss": d.loss.to_string(), "diverged": true}),
+                        &json!({"step": step + 1, "epoch": epoch, "loss": d.loss.to_string(), "diverged": true}),
                     )?;
                     break 'outer;
                 }
@@ -155,7 +178,6 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
                     obj.insert(format!("weight_norm.{n}"), json!(w));
                     obj.insert(format!("grad_norm.{n}"), json!(gn));
                 }
-                checkpoint::save(out, &model, &opt, step)?;
                 match &bar {
                     Some(b) => b.set_message(format!("loss {lv:.4}  test acc {:.4}", t.accuracy)),
                     None => eprintln!(
@@ -164,7 +186,12 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
                     ),
                 }
             }
+            // the record first, then the checkpoint: a kill between the two
+            // leaves a record that resume cuts back, never a missing one
             logs.write(&rec)?;
+            if rec.get("test_loss").is_some() {
+                checkpoint::save(out, &model, &opt, step, first_loss)?;
+            }
             if let Some(b) = &bar {
                 b.set_position(step as u64);
             }
@@ -178,7 +205,7 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
     } else {
         let tr = evaluate(&mut model, &train_set, Some(&in_shape), smoothing);
         let te = evaluate(&mut model, &test_set, Some(&in_shape), smoothing);
-        checkpoint::save(out, &model, &opt, step)?;
+        checkpoint::save(out, &model, &opt, step, first_loss)?;
         (tr.loss, tr.accuracy, te.loss, te.accuracy)
     };
     let epochs_done = step as f64 / per_epoch as f64;

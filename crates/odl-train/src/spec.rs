@@ -281,6 +281,14 @@ pub struct TrainSpec {
     /// training examples the sharpness is measured on (a fixed batch)
     #[serde(default = "default_sharpness_batch")]
     pub sharpness_batch: usize,
+    /// stop as diverged once the loss exceeds this many times its first
+    /// value (0: only NaN/∞ count as divergence)
+    #[serde(default = "default_diverge_factor")]
+    pub diverge_factor: f64,
+}
+
+fn default_diverge_factor() -> f64 {
+    1000.0
 }
 
 fn default_sharpness_batch() -> usize {
@@ -330,14 +338,29 @@ pub fn load(path: &Path, sets: &[String]) -> Result<Spec> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut table: toml::Table =
         toml::from_str(&text).with_context(|| format!("{}: not valid TOML", path.display()))?;
+    let mut seen: Vec<&str> = Vec::new();
     for s in sets {
         let (k, v) = s.split_once('=').with_context(|| format!("--set {s}: expected key=value"))?;
-        set(&mut table, k.trim(), v.trim())?;
+        let k = k.trim();
+        if seen.contains(&k) {
+            bail!("--set {k}: given twice; give each key once");
+        }
+        seen.push(k);
+        set(&mut table, k, v.trim())?;
     }
-    let spec: Spec = table
-        .try_into()
-        .map_err(|e: toml::de::Error| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
-    spec.validate().with_context(|| format!("{}", path.display()))?;
+    // where a problem comes from: the file, or the file as --set changed it
+    let origin = if sets.is_empty() {
+        path.display().to_string()
+    } else {
+        format!("{} with --set {}", path.display(), sets.join(" --set "))
+    };
+    // the key of a type error, by its path in the table (`train.epochs`)
+    let spec: Spec = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        anyhow::anyhow!("{origin}: {key}: {}", inner.message())
+    })?;
+    spec.validate().with_context(|| origin.clone())?;
     Ok(spec)
 }
 
@@ -377,6 +400,10 @@ impl Spec {
         }
         if self.train.batch_size == 0 {
             bail!("train.batch_size = 0: must be at least 1");
+        }
+        let f = self.train.diverge_factor;
+        if !(f == 0.0 || (f.is_finite() && f > 1.0)) {
+            bail!("train.diverge_factor = {f}: must be 0 (off) or a number above 1");
         }
         if self.train.sharpness_batch == 0 {
             bail!("train.sharpness_batch = 0: must be at least 1");

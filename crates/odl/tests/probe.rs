@@ -165,6 +165,23 @@ fn bad_targets_and_options_are_clear_errors() {
 }
 
 #[test]
+fn a_run_folder_without_a_checkpoint_needs_fresh() {
+    let run = trained_run("no-ckpt");
+    std::fs::remove_file(run.join("checkpoint.npz")).unwrap();
+    let r = run.to_str().unwrap();
+    let (code, _, err) = odl(&["probe", "sharpness", r, "--batch", "32"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("holds no checkpoint.npz") && err.contains("--fresh"), "{err}");
+    let (code, _, err) = odl(&["probe", "sharpness", r, "--batch", "32", "--fresh"]);
+    assert_eq!(code, 0, "{err}");
+    // an --out that is a file is named as such
+    let file = run.join("spec.toml");
+    let (code, _, err) = odl(&["probe", "sharpness", r, "--fresh", "--out", file.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("a file is there"), "{err}");
+}
+
+#[test]
 fn hessian_of_selected_parameters() {
     let run = trained_run("params");
     let r = run.to_str().unwrap();

@@ -156,6 +156,39 @@ fn a_resumed_run_ends_exactly_where_an_uninterrupted_one_does() {
 }
 
 #[test]
+fn a_loss_that_blows_up_is_divergence_not_a_finished_run() {
+    // lr = 1e6: the loss grows past 1000× its first value (it stays finite for a while)
+    let d = dir("blowup");
+    let spec = write_spec(&d, &MOONS.replace("name = \"adam\"\nlr = 0.01", "name = \"sgd\"\nlr = 1e6"));
+    let out = d.join("run");
+    let (code, _, err) = odl(&["train", &spec, "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["diverged"], true, "{s}");
+    assert!(s["result"].as_str().unwrap().starts_with("diverged at step"), "{s}");
+    // with the test turned off the same run ends with a loss far above its start
+    let out = d.join("off");
+    let (code, _, _) =
+        odl(&["train", &spec, "--set", "train.diverge_factor=0", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let (code, _, err) =
+        odl(&["train", &spec, "--set", "train.diverge_factor=0.5", "--out", d.join("bad").to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("train.diverge_factor = 0.5"), "{err}");
+}
+
+#[test]
+fn resume_without_a_checkpoint_says_so_once() {
+    let d = dir("no-ckpt");
+    let spec = write_spec(&d, MOONS);
+    let (code, _, err) = odl(&["train", &spec, "--out", d.join("none").to_str().unwrap(), "--resume"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("holds no checkpoint.npz"), "{err}");
+    assert_eq!(err.matches("No such file").count(), 0, "{err}");
+}
+
+#[test]
 fn a_checkpoint_without_a_step_is_a_clear_error() {
     let d = dir("empty-step");
     let spec = write_spec(&d, &MOONS.replace("epochs = 4", "steps = 5"));

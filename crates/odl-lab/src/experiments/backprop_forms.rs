@@ -30,7 +30,7 @@ pub static EXPERIMENT: Experiment = Experiment {
         vec![
             int("depth", 6, 1, 200, "layers of the checked network"),
             int("width", 16, 1, 512, "units per layer of the checked network"),
-            ints("depths", &s.pick(vec![2, 4, 8], vec![2, 4, 8, 16, 32], vec![2, 4, 8, 16, 32, 64]), 1, 512, "depths for the cost measurement"),
+            ints("depths", &s.pick(vec![2, 4, 8], vec![2, 4, 8, 16, 32], vec![2, 4, 8, 16, 32, 64]), 1, 512, "depths for the cost measurement").distinct(2),
             int("time_width", s.pick(64, 256, 512), 1, 4096, "width of the timed networks"),
             int("repeats", s.pick(15, 30, 100), 1, 100000, "timing repeats (the median is reported)"),
         ]

@@ -30,12 +30,12 @@ pub static EXPERIMENT: Experiment = Experiment {
             (best step size of `lrs`): iterations to reach 1% of the initial loss vs depth, orthogonal vs Gaussian.",
     params: |s| {
         vec![
-            ints("depths", &s.pick(vec![2, 32], vec![2, 8, 32], vec![2, 8, 32, 128]), 1, 2000, "depths L"),
+            ints("depths", &s.pick(vec![2, 32], vec![2, 8, 32], vec![2, 8, 32, 128]), 1, 2000, "depths L").distinct(2),
             int("width", s.pick(128, 200, 400), 2, 4096, "width n"),
             int("draws", 3, 1, 1000, "random networks per configuration (spreads are averaged)"),
             choices("activations", ACTS, ACTS, "activations"),
             float("sigma_b", 0.005, 0.0, 2.0, "bias standard deviation for tanh (small: small q*)"),
-            ints("train_depths", &s.pick(vec![1, 4], vec![1, 4, 16], vec![1, 4, 16, 32]), 1, 500, "depths of the trained deep linear nets"),
+            ints("train_depths", &s.pick(vec![1, 4], vec![1, 4, 16], vec![1, 4, 16, 32]), 1, 500, "depths of the trained deep linear nets").distinct(2),
             int("train_width", s.pick(16, 32, 64), 2, 1024, "width of the trained nets"),
             int("samples", 256, 8, 100000, "training samples"),
             floats("lrs", &[0.01, 0.03, 0.1, 0.3], 1e-6, 10.0, "GD step-size grid"),

@@ -35,7 +35,7 @@ pub static EXPERIMENT: Experiment = Experiment {
             choices("activations", ACTS, ACTS, "activations"),
             choices("inits", INITS, INITS, "initializations"),
             int("batch", s.pick(64, 256, 512), 2, 100000, "Gaussian inputs"),
-            ints("train_depths", &s.pick(vec![2, 8], vec![2, 10, 30], vec![2, 10, 30, 50]), 1, 1000, "depths trained"),
+            ints("train_depths", &s.pick(vec![2, 8], vec![2, 10, 30], vec![2, 10, 30, 50]), 1, 1000, "depths trained").distinct(2),
             int("train_width", s.pick(32, 128, 256), 2, 8192, "width of the trained nets"),
             int("n_train", s.pick(300, 1000, 5000), 10, 60000, "training examples"),
             int("epochs", s.pick(2, 5, 10), 1, 10000, "training epochs"),

@@ -21,9 +21,9 @@ pub static EXPERIMENT: Experiment = Experiment {
         vec![
             int("depth", s.pick(6, 10, 20), 1, 1000, "hidden layers L"),
             int("draws", s.pick(1500, 2000, 10000), 10, 1_000_000, "random initializations per configuration"),
-            ints("widths", &[16, 32, 64, 128], 2, 4096, "constant width profiles"),
+            ints("widths", &[16, 32, 64, 128], 2, 4096, "constant width profiles").distinct(2),
             int("input_dim", 32, 1, 4096, "input dimension n₀"),
-            floats("weight_scales", &[0.8, 0.9, 1.0, 1.1, 1.25], 0.01, 10.0, "variance multipliers c for failure mode 1"),
+            floats("weight_scales", &[0.8, 0.9, 1.0, 1.1, 1.25], 0.01, 10.0, "variance multipliers c for failure mode 1").distinct(2),
             float("residual_scale", 0.25, 0.0, 10.0, "α of the residual branches"),
         ]
     },

@@ -30,7 +30,7 @@ pub static EXPERIMENT: Experiment = Experiment {
             int("epochs", s.pick(10, 10, 30), 2, 10000, "epochs"),
             float("base_lr", 0.02, 1e-6, 10.0, "step size at the base batch"),
             int("base_batch", 16, 1, 100000, "base batch size"),
-            ints("batches", &s.pick(vec![16, 256], vec![16, 64, 256, 512], vec![16, 64, 256, 1024]), 1, 100000, "batch sizes for the scaling rule"),
+            ints("batches", &s.pick(vec![16, 256], vec![16, 64, 256, 512], vec![16, 64, 256, 1024]), 1, 100000, "batch sizes for the scaling rule").distinct(2),
             int("warmup_epochs", 2, 0, 1000, "warm-up length"),
         ]
     },

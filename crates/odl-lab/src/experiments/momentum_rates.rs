@@ -21,7 +21,7 @@ pub static EXPERIMENT: Experiment = Experiment {
             f(x_k) ≤ `tol`·f(x₀); the exponent of κ is fitted in log–log.",
     params: |s| {
         vec![
-            floats("kappas", &s.pick(vec![10.0, 100.0, 1000.0], vec![10.0, 100.0, 1e3, 1e4], vec![10.0, 100.0, 1e3, 1e4, 1e5]), 1.0 + 1e-9, 1e9, "condition numbers κ"),
+            floats("kappas", &s.pick(vec![10.0, 100.0, 1000.0], vec![10.0, 100.0, 1e3, 1e4], vec![10.0, 100.0, 1e3, 1e4, 1e5]), 1.0 + 1e-9, 1e9, "condition numbers κ").distinct(2),
             int("dim", 100, 2, 100000, "dimension"),
             float("tol", 1e-6, 1e-15, 0.5, "relative loss reached"),
             int("max_iters", 10_000_000, 10, 1_000_000_000, "iteration cap"),

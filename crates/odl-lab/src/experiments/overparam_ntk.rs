@@ -28,7 +28,8 @@ pub static EXPERIMENT: Experiment = Experiment {
                 1,
                 1 << 22,
                 "widths m",
-            ),
+            )
+            .distinct(2),
             int("n", 20, 2, 2000, "training points"),
             int("dim", 10, 2, 1000, "input dimension d"),
             int("steps", s.pick(1000, 2000, 5000), 10, 10_000_000, "GD steps"),

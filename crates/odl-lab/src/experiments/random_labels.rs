@@ -34,7 +34,7 @@ pub static EXPERIMENT: Experiment = Experiment {
             float("lr", 1e-3, 1e-6, 1.0, "Adam step size"),
             float("corruption", 0.5, 0.0, 1.0, "fraction of corrupted labels in the 'corrupted' setting"),
             choices("settings", SETTINGS, SETTINGS, "label/pixel settings to run"),
-            ints("family_widths", &[4, 16, 64, 256], 1, 8192, "hidden widths of the error-decomposition family"),
+            ints("family_widths", &[4, 16, 64, 256], 1, 8192, "hidden widths of the error-decomposition family").distinct(2),
             int("family_short", s.pick(2, 3, 5), 1, 10000, "short training budget (epochs)"),
             int("family_long", s.pick(20, 60, 200), 1, 100000, "long training budget (epochs)"),
         ]

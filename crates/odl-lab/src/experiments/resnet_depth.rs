@@ -25,7 +25,7 @@ pub static EXPERIMENT: Experiment = Experiment {
             per (architecture, depth), and 1-D and 2-D filter-normalized slices of the trained deepest nets.",
     params: |s| {
         vec![
-            ints("depths", &s.pick(vec![2, 24], vec![2, 8, 24], vec![2, 8, 24, 48]), 1, 1000, "hidden layers"),
+            ints("depths", &s.pick(vec![2, 24], vec![2, 8, 24], vec![2, 8, 24, 48]), 1, 1000, "hidden layers").distinct(2),
             int("width", s.pick(64, 64, 128), 2, 8192, "units per layer"),
             int("n_train", s.pick(1000, 2000, 5000), 10, 60000, "training examples"),
             int("epochs", s.pick(10, 10, 30), 1, 10000, "epochs (the same budget for every net)"),

@@ -25,7 +25,8 @@ pub static EXPERIMENT: Experiment = Experiment {
                 1,
                 200,
                 "depths L",
-            ),
+            )
+            .distinct(2),
             int("seeds", s.pick(64, 64, 128), 1, 100000, "random initializations per depth"),
             floats("lrs", &[0.003, 0.01, 0.03, 0.1, 0.3], 1e-8, 10.0, "step-size grid"),
             int("max_iters", s.pick(20000, 300_000, 3_000_000), 10, 100_000_000, "iteration cap"),

@@ -23,7 +23,7 @@ pub static EXPERIMENT: Experiment = Experiment {
             gradient norm is below `grad_tol`; a run ends in a spurious minimum when it converged with loss > `bad_loss`.",
     params: |s| {
         vec![
-            ints("ks", &s.pick(vec![6, 8, 10], vec![6, 8, 10, 12, 14], vec![6, 8, 10, 12, 14, 16]), 1, 200, "teacher neurons k"),
+            ints("ks", &s.pick(vec![6, 8, 10], vec![6, 8, 10, 12, 14], vec![6, 8, 10, 12, 14, 16]), 1, 200, "teacher neurons k").distinct(2),
             int("inits", s.pick(24, 50, 100), 1, 100000, "random starts per (k, n)"),
             float("eta", 3.0, 1e-6, 100.0, "GD step size times k (the step is eta/k: the curvature grows with k)"),
             float("grad_tol", 1e-7, 1e-14, 1.0, "convergence: gradient norm below this"),

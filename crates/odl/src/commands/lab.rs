@@ -29,6 +29,10 @@ pub struct LabArgs {
     /// seed of every experiment
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// rerun every experiment (by default an interrupted or repeated lab keeps the results already
+    /// finished with the same parameters and code)
+    #[arg(long)]
+    fresh: bool,
     /// exit with status 1 if any claim does not hold (claims decided by wall-clock times excepted)
     #[arg(long)]
     strict: bool,
@@ -47,6 +51,7 @@ pub fn lab(args: &LabArgs) -> Result<bool> {
         jobs,
         out: args.out.clone(),
         seed: args.seed,
+        fresh: args.fresh,
     };
     let res = odl_lab::lab(&opts)?;
     println!();

@@ -14,7 +14,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use odl_autodiff::{no_grad, Tensor};
 use odl_nn::{Ctx, Module};
 use odl_plot::Figure;
@@ -99,6 +99,9 @@ pub struct ProbeArgs {
     /// arithmetic of the probe
     #[arg(long, default_value = "f64", value_parser = ["f64", "f32"])]
     pub precision: String,
+    /// probe the spec's initialization even when TARGET is a run folder (or one without a checkpoint)
+    #[arg(long)]
+    pub fresh: bool,
     /// print the whole result as JSON on stdout (for scripts) instead of the headline numbers
     #[arg(long)]
     pub json: bool,
@@ -141,7 +144,7 @@ pub fn run(args: &ProbeArgs) -> Result<()> {
         bail!("--eps {}: must be in (0, 1)", args.eps);
     }
     let name = format!("{:?}", args.kind).to_lowercase();
-    let mut run = restore(&args.target, &args.sets)?;
+    let mut run = restore(&args.target, &args.sets, args.fresh)?;
     let out = args.out.clone().unwrap_or_else(|| {
         if args.target.is_dir() {
             args.target.join(format!("probe-{name}"))
@@ -150,7 +153,10 @@ pub fn run(args: &ProbeArgs) -> Result<()> {
             PathBuf::from("runs").join(format!("probe-{name}-{stem}"))
         }
     });
-    std::fs::create_dir_all(&out)?;
+    if out.exists() && !out.is_dir() {
+        bail!("--out {}: a file is there; give a folder for probe.json and the figures", out.display());
+    }
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let dtype = if args.precision == "f32" { DType::F32 } else { DType::F64 };
     run.cast(dtype);
     let n = (args.batch as usize).min(run.train.len());
