@@ -37,7 +37,10 @@ pub fn load(dir: &Path) -> Result<Vec<Summary>> {
         for f in ["summary.json", "error.json"] {
             let file = p.join(f);
             if file.exists() {
-                found.push(Summary::load(&file)?);
+                let s = Summary::load(&file)?;
+                odl_train::files::verify(&p, &s.files)
+                    .with_context(|| format!("{}: rerun `odl run {}` to rebuild it", file.display(), s.id))?;
+                found.push(s);
                 break;
             }
         }

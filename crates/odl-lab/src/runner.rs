@@ -146,6 +146,7 @@ pub fn run_one(
             .collect(),
         wall_s: t0.elapsed().as_secs_f64(),
         code_version: CODE_VERSION.into(),
+        files: odl_train::files::manifest(&tmp, &["summary.json"])?,
         error: None,
     };
     summary.save(&tmp.join("summary.json"))?;
@@ -172,6 +173,7 @@ fn failed(e: &Experiment, err: &anyhow::Error) -> Summary {
         figures: Vec::new(),
         wall_s: 0.0,
         code_version: CODE_VERSION.into(),
+        files: Default::default(),
         error: Some(format!("{err:#}")),
     }
 }
@@ -220,7 +222,7 @@ fn finished(out: &Path, e: &Experiment, scale: Scale, params: &Params) -> Option
         && s.scale == Some(scale)
         && s.params == params.to_map()
         && s.code_version == CODE_VERSION
-        && s.figures.iter().all(|f| out.join(e.id).join(&f.file).exists());
+        && odl_train::files::verify(&out.join(e.id), &s.files).is_ok();
     same.then_some(s)
 }
 

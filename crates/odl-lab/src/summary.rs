@@ -197,6 +197,10 @@ pub struct Summary {
     /// the code that made it ([`CODE_VERSION`])
     #[serde(default)]
     pub code_version: String,
+    /// checksums of the files the experiment wrote next to this summary
+    /// (figures, data), verified whenever the results are read back
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
     /// why it failed, for an experiment that did not finish
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

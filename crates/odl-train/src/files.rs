@@ -39,3 +39,38 @@ pub fn num(v: f64) -> serde_json::Value {
 pub fn nums(v: &[f64]) -> serde_json::Value {
     serde_json::Value::Array(v.iter().map(|x| num(*x)).collect())
 }
+
+/// The checksum of a file's bytes, as written in manifests (`crc32:1a2b3c4d`).
+pub fn checksum(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(format!("crc32:{:08x}", crc32fast::hash(&bytes)))
+}
+
+/// The checksums of the files directly in `dir` (sorted by name), except
+/// `skip`: what a result folder holds when it is complete.
+pub fn manifest(dir: &Path, skip: &[&str]) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.path().is_file() && !skip.contains(&name.as_str()) && !name.ends_with(".tmp") {
+            out.insert(name.clone(), checksum(&e.path())?);
+        }
+    }
+    Ok(out)
+}
+
+/// Checks the files of `dir` against a manifest: a file missing or changed
+/// since it was written is an error naming it.
+pub fn verify(dir: &Path, manifest: &std::collections::BTreeMap<String, String>) -> Result<()> {
+    for (name, sum) in manifest {
+        let p = dir.join(name);
+        if !p.exists() {
+            anyhow::bail!("{}: missing (the results that listed it are incomplete)", p.display());
+        }
+        let now = checksum(&p)?;
+        if &now != sum {
+            anyhow::bail!("{}: changed since it was written ({now}, recorded {sum})", p.display());
+        }
+    }
+    Ok(())
+}

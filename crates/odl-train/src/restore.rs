@@ -66,6 +66,21 @@ pub fn restore(target: &Path, sets: &[String], fresh: bool) -> Result<Restored> 
     let classes = train.classes().max(test.classes());
     let mut model = build::model(&spec, &in_shape, classes, &mut Rng::seed(spec.seed))?;
     let initial = model.param_values();
+    // the checkpoint a finished run recorded must be the one on disk
+    if let (Some(c), Ok(text)) = (&ckpt, std::fs::read_to_string(target.join("summary.json"))) {
+        let recorded = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("checkpoint").and_then(|c| c.as_str()).map(str::to_string));
+        if let Some(want) = recorded {
+            let now = crate::files::checksum(c)?;
+            if now != want {
+                bail!(
+                    "{}: changed since the run finished ({now}; its summary.json recorded {want}); train again or give --fresh",
+                    c.display()
+                );
+            }
+        }
+    }
     let trained = if let Some(c) = &ckpt {
         let npz = Npz::open(c)?;
         checkpoint::load_model_state(&npz, &mut model)?;

@@ -53,6 +53,8 @@ pub struct Summary {
     pub wall_s: f64,
     /// seconds per epoch (training steps only)
     pub s_per_epoch: f64,
+    /// the checksum of the final `checkpoint.npz` (probes verify it)
+    pub checkpoint: Option<String>,
 }
 
 /// The top eigenvalue of the Hessian of the (unsmoothed) cross-entropy on a
@@ -219,6 +221,11 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
         steps: step,
         wall_s: t0.elapsed().as_secs_f64(),
         s_per_epoch: if epochs_done > 0.0 { train_time / epochs_done } else { 0.0 },
+        checkpoint: if diverged_at.is_none() {
+            Some(crate::files::checksum(&out.join(checkpoint::FILE))?)
+        } else {
+            None
+        },
     };
     let mut js = serde_json::to_value(&summary)?;
     if summary.diverged {

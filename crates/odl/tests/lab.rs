@@ -61,9 +61,13 @@ fn lab_writes_a_report_and_rebuilds_it() {
     let start = svg.find(r#"<g class="series" data-index="0""#).unwrap();
     let end = start + svg[start..].find("</g>").unwrap() + 4;
     std::fs::write(&svg_path, format!("{}{}", &svg[..start], &svg[end..])).unwrap();
-    let (code, stdout, _) = odl(&["report", o, "--check-figures"]);
-    assert_eq!(code, 1, "{stdout}");
-    assert!(stdout.contains("alchemy/loss-width-10.svg") && stdout.contains("nothing is drawn"), "{stdout}");
+    // the summary's checksums notice first: the file changed after the experiment wrote it
+    let (code, _, err) = odl(&["report", o, "--check-figures"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("loss-width-10.svg: changed since it was written") && err.contains("odl run alchemy"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -165,6 +165,31 @@ fn bad_targets_and_options_are_clear_errors() {
 }
 
 #[test]
+fn a_checkpoint_changed_after_the_run_is_refused() {
+    let run = trained_run("changed");
+    let ckpt = run.join("checkpoint.npz");
+    // a valid archive with other values: its own CRCs pass, the run's record does not
+    let mut entries = odl_tensor::npy::read_npz(&ckpt).unwrap();
+    let w = entries.get_mut("param.0.weight").unwrap();
+    let a = w.to_array();
+    *w = odl_tensor::npy::NpyValue::from(
+        &a.binary(odl_tensor::BinaryOp::Mul, &odl_tensor::Array::scalar(2.0, a.dtype())),
+    );
+    odl_tensor::npy::write_npz(&ckpt, entries.iter().map(|(k, v)| (k.as_str(), v.clone()))).unwrap();
+    let (code, _, err) = odl(&["probe", "sharpness", run.to_str().unwrap(), "--batch", "32"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("checkpoint.npz: changed since the run finished"), "{err}");
+    // a flipped byte: the archive's own checksum
+    let mut bytes = std::fs::read(&ckpt).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 1;
+    std::fs::write(&ckpt, bytes).unwrap();
+    let (code, _, err) = odl(&["probe", "sharpness", run.to_str().unwrap(), "--batch", "32"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("checkpoint.npz") && !err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn a_run_folder_without_a_checkpoint_needs_fresh() {
     let run = trained_run("no-ckpt");
     std::fs::remove_file(run.join("checkpoint.npz")).unwrap();
