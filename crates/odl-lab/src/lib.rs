@@ -38,4 +38,4 @@ pub use claim::{g3, Check, Claim};
 pub use experiment::{Experiment, Fig, Outcome, Run, Scale};
 pub use params::{Param, Params};
 pub use runner::{claims_table, find, lab, list, resolve, run_one, LabOptions, LabResult};
-pub use summary::{Metric, Summary};
+pub use summary::{HoldRate, HoldRates, Metric, Summary};

@@ -229,6 +229,55 @@ impl Summary {
     }
 }
 
+/// How often each claim held over several seeds (`odl lab --seeds`),
+/// written as `hold-rates.json` next to the lab's results and shown by the
+/// report.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HoldRates {
+    /// the seeds
+    pub seeds: Vec<u64>,
+    /// one entry per claim of each experiment
+    pub claims: Vec<HoldRate>,
+}
+
+/// One claim's record over seeds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HoldRate {
+    /// the experiment
+    pub experiment: String,
+    /// the claim's id
+    pub claim: String,
+    /// seeds where it held
+    pub held: usize,
+    /// seeds that decided it (the experiment ran)
+    pub runs: usize,
+    /// the seeds where it did not hold
+    #[serde(default)]
+    pub failed_seeds: Vec<u64>,
+}
+
+impl HoldRates {
+    /// The file's name in a lab folder.
+    pub const FILE: &'static str = "hold-rates.json";
+
+    /// Reads `dir/hold-rates.json` if there is one.
+    pub fn load(dir: &Path) -> Result<Option<HoldRates>> {
+        let path = dir.join(HoldRates::FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(Some(
+            serde_json::from_str(&text).with_context(|| format!("{}: not odl hold rates", path.display()))?,
+        ))
+    }
+
+    /// The record of one claim.
+    pub fn get(&self, experiment: &str, claim: &str) -> Option<&HoldRate> {
+        self.claims.iter().find(|c| c.experiment == experiment && c.claim == claim)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

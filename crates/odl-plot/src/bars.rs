@@ -23,12 +23,22 @@ pub struct Bars {
     /// palette index (assigned)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<usize>,
+    /// error bars: lower and upper end per category (a confidence
+    /// interval), drawn as whiskers
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<crate::Band>,
 }
 
 impl Bars {
     /// A series of bars.
     pub fn new(label: impl Into<String>, values: Vec<f64>) -> Bars {
-        Bars { label: label.into(), values, key: None, color: None }
+        Bars { label: label.into(), values, key: None, color: None, errors: None }
+    }
+
+    /// Adds whiskers from `lo` to `hi` (one value each per category).
+    pub fn with_errors(mut self, lo: Vec<f64>, hi: Vec<f64>) -> Bars {
+        self.errors = Some(crate::Band { lo, hi });
+        self
     }
 
     /// The key colours are assigned by.
@@ -114,8 +124,14 @@ pub(crate) fn render(b: &BarChart) -> Result<String, String> {
     if n == 0 || b.series.iter().any(|s| s.values.len() != n) {
         return Err(format!("a bar chart needs one value per category ({n} categories)"));
     }
-    let values =
-        b.series.iter().flat_map(|s| s.values.iter().copied()).chain(b.references.iter().map(|r| r.value));
+    let errors =
+        b.series.iter().filter_map(|s| s.errors.as_ref()).flat_map(|e| e.lo.iter().chain(&e.hi).copied());
+    let values = b
+        .series
+        .iter()
+        .flat_map(|s| s.values.iter().copied())
+        .chain(b.references.iter().map(|r| r.value))
+        .chain(errors);
     // bars grow from 0 on a linear axis
     let y =
         if b.y_log { Axis::fit(values, true) } else { Axis::fit(values.chain(std::iter::once(0.0)), false) }
@@ -147,6 +163,20 @@ pub(crate) fn render(b: &BarChart) -> Result<String, String> {
                 (yb - ya).max(1.0),
                 color(c)
             ));
+            let ends = s.errors.as_ref().map(|e| (e.lo.get(i).copied(), e.hi.get(i).copied()));
+            if let Some((Some(lo), Some(hi))) = ends {
+                if y.shows(lo) && y.shows(hi) {
+                    let (mid, a, bb) = (left + width / 2.0, f.py(&y, lo), f.py(&y, hi));
+                    let cap = (width / 4.0).min(6.0);
+                    g.push_str(&format!(
+                        r##"<path class="whisker" d="M{mid:.1},{a:.1}V{bb:.1}M{:.1},{a:.1}H{:.1}M{:.1},{bb:.1}H{:.1}" stroke="#222" stroke-width="1.2" fill="none"/>"##,
+                        mid - cap,
+                        mid + cap,
+                        mid - cap,
+                        mid + cap
+                    ));
+                }
+            }
         }
         g.push_str("</g>");
         f.push(&g);

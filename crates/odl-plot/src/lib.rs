@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 pub use bars::{BarChart, Bars, Reference};
 pub use heatmap::Heatmap;
-pub use lines::{LinePlot, Series, Style};
+pub use lines::{Band, LinePlot, Series, Style};
 
 /// Something to draw.
 #[derive(Clone, Debug, Serialize, Deserialize)]

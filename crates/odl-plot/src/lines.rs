@@ -42,12 +42,33 @@ pub struct Series {
     /// palette index (assigned; default: the series' position)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<usize>,
+    /// a band around the series (a confidence interval): lower and upper
+    /// values at each x, drawn as a translucent area under the line
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub band: Option<Band>,
+}
+
+/// The lower and upper edge of a band, one value per point of its series.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Band {
+    /// lower edge
+    #[serde(with = "nan_vec")]
+    pub lo: Vec<f64>,
+    /// upper edge
+    #[serde(with = "nan_vec")]
+    pub hi: Vec<f64>,
 }
 
 impl Series {
     /// A solid line.
     pub fn line(label: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Series {
-        Series { label: label.into(), x, y, style: Style::Line, key: None, color: None }
+        Series { label: label.into(), x, y, style: Style::Line, key: None, color: None, band: None }
+    }
+    /// Adds a band from `lo` to `hi` (one value each per point, e.g. a 95 %
+    /// confidence interval).
+    pub fn with_band(mut self, lo: Vec<f64>, hi: Vec<f64>) -> Series {
+        self.band = Some(Band { lo, hi });
+        self
     }
     /// Markers only.
     pub fn points(label: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Series {
@@ -165,7 +186,9 @@ enum Place {
 
 pub(crate) fn render(p: &LinePlot) -> Result<String, String> {
     let xs = p.series.iter().flat_map(|s| s.x.iter().copied());
-    let ys = p.series.iter().flat_map(|s| s.y.iter().copied());
+    let bands =
+        p.series.iter().filter_map(|s| s.band.as_ref()).flat_map(|b| b.lo.iter().chain(&b.hi).copied());
+    let ys = p.series.iter().flat_map(|s| s.y.iter().copied()).chain(bands);
     let x = Axis::fit(xs, p.x_log).ok_or("no finite data to draw")?;
     let y = Axis::fit(ys, p.y_log).ok_or("no finite data to draw")?;
     let mut f = Frame::new(&p.title, &p.x_label, &p.y_label, &y);
@@ -220,6 +243,9 @@ pub(crate) fn render(p: &LinePlot) -> Result<String, String> {
         clips.retain(|r| !r.is_empty());
         clipped += clips.iter().map(Vec::len).sum::<usize>();
         let mut g = format!(r##"<g class="series" data-index="{i}" data-label="{}">"##, esc(&s.label));
+        if let Some(b) = &s.band {
+            g.push_str(&band_polygons(&f, &x, &y, &s.x, b, &col));
+        }
         let dots = matches!(s.style, Style::Points | Style::LinePoints);
         for run in &runs {
             if run.len() >= 2 && !matches!(s.style, Style::Points) {
@@ -279,10 +305,54 @@ pub(crate) fn render(p: &LinePlot) -> Result<String, String> {
     Ok(f.finish(&legend, &notes))
 }
 
+/// The band as translucent polygons, one per run of points where x and both
+/// edges can be drawn (a log axis' clipped values end a run).
+fn band_polygons(f: &Frame, x: &Axis, y: &Axis, xs: &[f64], b: &Band, col: &str) -> String {
+    let mut out = String::new();
+    let mut run: Vec<(f64, f64, f64)> = Vec::new();
+    let flush = |run: &mut Vec<(f64, f64, f64)>, out: &mut String| {
+        if run.len() >= 2 {
+            let upper = run.iter().map(|(a, _, h)| format!("{a:.1},{h:.1}"));
+            let lower = run.iter().rev().map(|(a, l, _)| format!("{a:.1},{l:.1}"));
+            let pts: Vec<String> = upper.chain(lower).collect();
+            out.push_str(&format!(
+                r##"<polygon class="band" points="{}" fill="{col}" fill-opacity="0.18" stroke="none"/>"##,
+                pts.join(" ")
+            ));
+        }
+        run.clear();
+    };
+    for (i, &xv) in xs.iter().enumerate() {
+        let (lo, hi) = (b.lo.get(i).copied().unwrap_or(f64::NAN), b.hi.get(i).copied().unwrap_or(f64::NAN));
+        if x.shows(xv) && y.shows(lo) && y.shows(hi) {
+            run.push((f.px(x, xv), f.py(y, lo), f.py(y, hi)));
+        } else {
+            flush(&mut run, &mut out);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Figure;
+
+    #[test]
+    fn a_band_is_drawn_under_its_line_and_widens_the_axis() {
+        let s = svg(LinePlot::new("loss vs lr", "lr", "loss").with([Series::line_points(
+            "mean over 5 seeds",
+            vec![1.0, 2.0, 3.0],
+            vec![1.0, 2.0, 3.0],
+        )
+        .with_band(vec![0.5, 1.5, 2.5], vec![1.5, 2.5, 9.0])]));
+        assert_eq!(s.matches(r#"<polygon class="band""#).count(), 1);
+        let band = s.find("class=\"band\"").unwrap();
+        assert!(band < s.find("<polyline").unwrap(), "the band is drawn first, under the line");
+        // the axis reaches the band's top (9), not only the line's (3)
+        assert!(s.contains(">8<") || s.contains(">9<") || s.contains(">10<"), "{s}");
+    }
 
     fn svg(p: LinePlot) -> String {
         Figure::Lines(p).to_svg()

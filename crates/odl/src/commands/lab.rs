@@ -11,6 +11,27 @@ fn parse_scale(s: &str) -> Result<Scale, String> {
     s.parse()
 }
 
+fn parse_seeds(s: &str) -> Result<Vec<u64>, String> {
+    let seeds: Vec<u64> = if s.contains("..") {
+        odl_sweep::file::parse_seeds(s).map_err(|e| format!("{e:#}"))?
+    } else {
+        s.split(',')
+            .map(|x| x.trim().parse::<u64>().map_err(|_| format!("'{x}' is not a seed")))
+            .collect::<Result<_, _>>()?
+    };
+    let mut seen = Vec::new();
+    for x in &seeds {
+        if seen.contains(x) {
+            return Err(format!("seed {x} given twice"));
+        }
+        seen.push(*x);
+    }
+    if seeds.is_empty() {
+        return Err("no seeds".into());
+    }
+    Ok(seeds)
+}
+
 /// Arguments of `odl lab`.
 #[derive(clap::Args, Debug)]
 pub struct LabArgs {
@@ -27,8 +48,12 @@ pub struct LabArgs {
     #[arg(long, default_value = "lab-report")]
     out: PathBuf,
     /// seed of every experiment
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, conflicts_with = "seeds")]
     seed: u64,
+    /// run the lab at several seeds (0..10, or 0,3,7): the report shows each claim's hold rate
+    /// (the other seeds run as a sweep in OUT/seeds/)
+    #[arg(long, value_parser = parse_seeds)]
+    seeds: Option<Vec<u64>>,
     /// rerun every experiment (by default an interrupted or repeated lab keeps the results already
     /// finished with the same parameters and code)
     #[arg(long)]
@@ -53,9 +78,31 @@ pub fn lab(args: &LabArgs) -> Result<bool> {
         seed: args.seed,
         fresh: args.fresh,
     };
-    let res = odl_lab::lab(&opts)?;
+    let (res, rates) = match &args.seeds {
+        Some(seeds) if seeds.len() > 1 => {
+            let exe = std::env::current_exe()?;
+            let (res, rates) = odl_sweep::seeds::lab(&opts, seeds, &exe)?;
+            (res, Some(rates))
+        }
+        Some(seeds) => {
+            let _ = std::fs::remove_file(args.out.join(odl_lab::HoldRates::FILE));
+            (odl_lab::lab(&LabOptions { seed: seeds[0], ..opts })?, None)
+        }
+        None => {
+            // a lab at one seed: hold rates of an earlier --seeds run no longer describe the page
+            let _ = std::fs::remove_file(args.out.join(odl_lab::HoldRates::FILE));
+            (odl_lab::lab(&opts)?, None)
+        }
+    };
     println!();
     print!("{}", claims_table(&res.summaries));
+    if let Some(r) = &rates {
+        println!("\nOver {} seeds:", r.seeds.len());
+        for c in &r.claims {
+            let mark = if c.held * 10 >= c.runs * 9 { "✓" } else { "✗" };
+            println!("{mark} {:<24} {:<28} holds in {}/{} seeds", c.experiment, c.claim, c.held, c.runs);
+        }
+    }
     let (held, total) = res.held();
     println!(
         "\n{held}/{total} claims hold; {} experiment(s) failed; {:.0} s. Report: {}",

@@ -2,4 +2,5 @@
 
 pub mod bench;
 pub mod lab;
+pub mod sweep;
 pub mod train;
