@@ -52,8 +52,8 @@ pub struct LabArgs {
     seed: u64,
     /// run the lab at several seeds (0..10, or 0,3,7): the report shows each claim's hold rate
     /// (the other seeds run as a sweep in OUT/seeds/)
-    #[arg(long, value_parser = parse_seeds)]
-    seeds: Option<Vec<u64>>,
+    #[arg(long, value_name = "SEEDS")]
+    seeds: Option<String>,
     /// rerun every experiment (by default an interrupted or repeated lab keeps the results already
     /// finished with the same parameters and code)
     #[arg(long)]
@@ -78,7 +78,8 @@ pub fn lab(args: &LabArgs) -> Result<bool> {
         seed: args.seed,
         fresh: args.fresh,
     };
-    let (res, rates) = match &args.seeds {
+    let seeds = args.seeds.as_deref().map(parse_seeds).transpose().map_err(|e| anyhow::anyhow!("--seeds: {e}"))?;
+    let (res, rates) = match &seeds {
         Some(seeds) if seeds.len() > 1 => {
             let exe = std::env::current_exe()?;
             let (res, rates) = odl_sweep::seeds::lab(&opts, seeds, &exe)?;
