@@ -233,27 +233,39 @@ fn value_rows(f: &SweepFile) -> Result<Vec<BTreeMap<String, String>>> {
     }
     if let Some(rand) = &f.random {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(rand.seed);
-        let samples: Vec<BTreeMap<String, String>> = (0..rand.samples)
-            .map(|_| {
-                rand.ranges
-                    .iter()
-                    .map(|(k, g)| {
-                        let u: f64 = rng.random();
-                        let v = if g.log {
-                            (g.low.ln() + u * (g.high.ln() - g.low.ln())).exp()
-                        } else {
-                            g.low + u * (g.high - g.low)
-                        };
-                        let text = if g.int {
-                            format!("{}", v.round() as i64)
-                        } else {
-                            format!("{}", round_sig(v, 4))
-                        };
-                        (k.clone(), text)
-                    })
-                    .collect()
-            })
-            .collect();
+        // draws rounded to 4 digits can repeat: draw until `samples` differ
+        let mut samples: Vec<BTreeMap<String, String>> = Vec::with_capacity(rand.samples);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..rand.samples.saturating_mul(50) {
+            if samples.len() == rand.samples {
+                break;
+            }
+            let s: BTreeMap<String, String> = rand
+                .ranges
+                .iter()
+                .map(|(k, g)| {
+                    let u: f64 = rng.random();
+                    let v = if g.log {
+                        (g.low.ln() + u * (g.high.ln() - g.low.ln())).exp()
+                    } else {
+                        g.low + u * (g.high - g.low)
+                    };
+                    let text =
+                        if g.int { format!("{}", v.round() as i64) } else { format!("{}", round_sig(v, 4)) };
+                    (k.clone(), text)
+                })
+                .collect();
+            if seen.insert(s.clone()) {
+                samples.push(s);
+            }
+        }
+        if samples.len() < rand.samples {
+            bail!(
+                "random: only {} different samples among the ranges' values, not {}; widen the ranges or draw fewer",
+                samples.len(),
+                rand.samples
+            );
+        }
         rows = rows
             .into_iter()
             .flat_map(|r| {
@@ -265,13 +277,8 @@ fn value_rows(f: &SweepFile) -> Result<Vec<BTreeMap<String, String>>> {
             })
             .collect();
     }
-    let mut uniq: Vec<BTreeMap<String, String>> = Vec::with_capacity(rows.len());
-    for r in rows {
-        if !uniq.contains(&r) {
-            uniq.push(r);
-        }
-    }
-    Ok(uniq)
+    let mut seen = std::collections::BTreeSet::new();
+    Ok(rows.into_iter().filter(|r| seen.insert(r.clone())).collect())
 }
 
 /// `v` to `n` significant digits (random draws as readable `--set` values).

@@ -23,8 +23,11 @@ fn spec_sweep(d: &Path, seeds: &str, epochs: usize) -> PathBuf {
     )
     .unwrap();
     let sweep = d.join("moons-sweep.toml");
-    std::fs::write(&sweep, format!("spec = \"moons.toml\"\nseeds = \"{seeds}\"\n[grid]\n\"optim.lr\" = [0.05, 0.1]\n"))
-        .unwrap();
+    std::fs::write(
+        &sweep,
+        format!("spec = \"moons.toml\"\nseeds = \"{seeds}\"\n[grid]\n\"optim.lr\" = [0.05, 0.1]\n"),
+    )
+    .unwrap();
     sweep
 }
 
@@ -97,7 +100,10 @@ fn a_sweep_killed_at_any_moment_resumes_to_the_uninterrupted_result() {
         let before: Vec<(String, std::time::SystemTime)> = finished(&out)
             .into_iter()
             .map(|id| {
-                let t = std::fs::metadata(out.join("points").join(&id).join("result.json")).unwrap().modified().unwrap();
+                let t = std::fs::metadata(out.join("points").join(&id).join("result.json"))
+                    .unwrap()
+                    .modified()
+                    .unwrap();
                 (id, t)
             })
             .collect();
@@ -110,7 +116,10 @@ fn a_sweep_killed_at_any_moment_resumes_to_the_uninterrupted_result() {
         let (code, stdout, err) = odl(&["sweep", s, "--out", o, "--resume", "--jobs", "2"]);
         assert_eq!(code, 0, "{stdout}{err}");
         for (id, t) in &before {
-            let now = std::fs::metadata(out.join("points").join(id).join("result.json")).unwrap().modified().unwrap();
+            let now = std::fs::metadata(out.join("points").join(id).join("result.json"))
+                .unwrap()
+                .modified()
+                .unwrap();
             assert_eq!(*t, now, "point {id} finished before the kill was not run again");
         }
         assert_eq!(columns(&out.join("results.csv"), &SAME), want, "after SIG{signal}");
@@ -152,7 +161,10 @@ fn a_killed_worker_is_a_failed_point_that_retry_failed_completes() {
     assert_eq!(failed.len(), 1, "{rows:?}");
     assert_eq!(rows.len() - 1, 4, "the other points ran on");
     let page = std::fs::read_to_string(out.join("index.html")).unwrap();
-    assert!(page.contains("Failed points") && page.contains("killed by signal 9"), "the report shows the failure");
+    assert!(
+        page.contains("Failed points") && page.contains("killed by signal 9"),
+        "the report shows the failure"
+    );
     // --resume alone keeps the failure; --retry-failed runs it again
     let (code, stdout, _) = odl(&["sweep", s, "--out", o, "--resume"]);
     assert_eq!(code, 1, "{stdout}");
@@ -175,7 +187,10 @@ fn the_report_aggregates_its_rows_and_an_edited_sweep_adds_points() {
     // the aggregate's mean and interval are those of the rows it summarizes
     let rows = csv(&out.join("results.csv"));
     let h = &rows[0];
-    let (di, si) = (h.iter().position(|c| c == "depths").unwrap(), h.iter().position(|c| c == "slope_ln_iters_vs_depth").unwrap());
+    let (di, si) = (
+        h.iter().position(|c| c == "depths").unwrap(),
+        h.iter().position(|c| c == "slope_ln_iters_vs_depth").unwrap(),
+    );
     assert_eq!(rows.len() - 1, 6);
     let agg = std::fs::read_to_string(out.join("aggregate.csv")).unwrap();
     let agg_rows: Vec<&str> = agg.lines().collect();
@@ -204,7 +219,8 @@ fn the_report_aggregates_its_rows_and_an_edited_sweep_adds_points() {
     let page = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(page.contains("Claims: how often each holds") && page.contains("/3 seeds"));
     // the file grows by a depth list and a seed: the 6 finished points are kept, 6 new ones run
-    std::fs::write(&sweep, text.replace("0..3", "0..4").replace("\"2,3,4\"]", "\"2,3,4\", \"3,6\"]")).unwrap();
+    std::fs::write(&sweep, text.replace("0..3", "0..4").replace("\"2,3,4\"]", "\"2,3,4\", \"3,6\"]"))
+        .unwrap();
     let (code, stdout, err) = odl(&["sweep", s, "--out", o, "--resume"]);
     assert_eq!(code, 0, "{stdout}{err}");
     assert!(stdout.contains("12 points: 6 kept, 6 run now"), "{stdout}");
@@ -257,8 +273,17 @@ fn bad_sweeps_are_refused_with_the_key_and_nothing_is_written() {
 fn the_lab_over_seeds_reports_each_claims_hold_rate() {
     let d = dir("sweep", "lab-seeds");
     let o = d.to_str().unwrap();
-    let (code, stdout, err) =
-        odl(&["lab", "--scale", "tiny", "--only", "shamir-depth,momentum-rates", "--seeds", "0..3", "--out", o]);
+    let (code, stdout, err) = odl(&[
+        "lab",
+        "--scale",
+        "tiny",
+        "--only",
+        "shamir-depth,momentum-rates",
+        "--seeds",
+        "0..3",
+        "--out",
+        o,
+    ]);
     assert_eq!(code, 0, "{stdout}{err}");
     assert!(stdout.contains("Over 3 seeds:") && stdout.contains("holds in 3/3 seeds"), "{stdout}");
     let rates: serde_json::Value =
@@ -275,4 +300,21 @@ fn the_lab_over_seeds_reports_each_claims_hold_rate() {
     assert_eq!(code, 0);
     assert!(!d.join("hold-rates.json").exists());
     assert!(!std::fs::read_to_string(d.join("index.html")).unwrap().contains("Over 3 seeds"));
+}
+
+#[test]
+fn the_shipped_sweep_files_plan_without_errors() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sweeps");
+    let mut n = 0;
+    for e in std::fs::read_dir(&root).unwrap().flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            let (code, stdout, err) =
+                odl(&["sweep", p.to_str().unwrap(), "--dry-run", "--out", "/nonexistent/odl"]);
+            assert_eq!(code, 0, "{}: {err}", p.display());
+            assert!(stdout.contains("points would run"), "{stdout}");
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "the examples are there");
 }

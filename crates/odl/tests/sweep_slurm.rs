@@ -69,7 +69,10 @@ fn a_sweep_runs_as_a_job_array_and_a_cancelled_task_is_retried() {
     // the script, without submitting anything
     let (code, script, err) = odl_env(&["sweep", s, "--out", o, "--backend", "slurm", "--dry-run"], &env);
     assert_eq!(code, 0, "{err}");
-    assert!(script.contains("#SBATCH --array=0-3%2") && script.contains("#SBATCH --time=00:10:00"), "{script}");
+    assert!(
+        script.contains("#SBATCH --array=0-3%2") && script.contains("#SBATCH --time=00:10:00"),
+        "{script}"
+    );
     assert!(!out.exists(), "a dry run writes nothing");
 
     let mut driver = Command::new(env!("CARGO_BIN_EXE_odl"))
@@ -84,7 +87,10 @@ fn a_sweep_runs_as_a_job_array_and_a_cancelled_task_is_retried() {
     // cancel the first task once it runs
     let mut task = String::new();
     wait_until("a running task", 120, || {
-        let q = Command::new("squeue").args(["-h", "-r", "-j", &job, "-t", "RUNNING", "-o", "%i"]).output().unwrap();
+        let q = Command::new("squeue")
+            .args(["-h", "-r", "-j", &job, "-t", "RUNNING", "-o", "%i"])
+            .output()
+            .unwrap();
         task = String::from_utf8_lossy(&q.stdout).lines().next().unwrap_or("").trim().to_string();
         !task.is_empty()
     });
@@ -94,13 +100,19 @@ fn a_sweep_runs_as_a_job_array_and_a_cancelled_task_is_retried() {
     assert_eq!(done.status.code(), Some(1), "one point failed: exit 1\n{stdout}{stderr}");
     assert!(stdout.contains("4 points: 0 kept, 4 run now (3 done, 1 failed)"), "{stdout}{stderr}");
     let page = std::fs::read_to_string(out.join("index.html")).unwrap();
-    assert!(page.contains("Failed points") && page.contains(&format!("Slurm task {task} ended CANCELLED")), "{page}");
+    assert!(
+        page.contains("Failed points") && page.contains(&format!("Slurm task {task} ended CANCELLED")),
+        "{page}"
+    );
 
     // the cancelled point runs again, the three others are kept
     let (code, stdout, err) =
         odl_env(&["sweep", s, "--out", o, "--backend", "slurm", "--resume", "--retry-failed"], &env);
     assert_eq!(code, 0, "{stdout}{err}");
-    assert!(stdout.contains("4 points: 3 kept, 1 run now (1 done, 0 failed); 0 failed in all"), "{stdout}{err}");
+    assert!(
+        stdout.contains("4 points: 3 kept, 1 run now (1 done, 0 failed); 0 failed in all"),
+        "{stdout}{err}"
+    );
     let rows = std::fs::read_to_string(out.join("results.csv")).unwrap();
     assert_eq!(rows.lines().filter(|l| l.contains(",ok,")).count(), 4, "{rows}");
 }

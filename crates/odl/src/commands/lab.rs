@@ -78,7 +78,8 @@ pub fn lab(args: &LabArgs) -> Result<bool> {
         seed: args.seed,
         fresh: args.fresh,
     };
-    let seeds = args.seeds.as_deref().map(parse_seeds).transpose().map_err(|e| anyhow::anyhow!("--seeds: {e}"))?;
+    let seeds =
+        args.seeds.as_deref().map(parse_seeds).transpose().map_err(|e| anyhow::anyhow!("--seeds: {e}"))?;
     let (res, rates) = match &seeds {
         Some(seeds) if seeds.len() > 1 => {
             let exe = std::env::current_exe()?;
