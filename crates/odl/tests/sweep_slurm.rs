@@ -75,7 +75,7 @@ fn a_sweep_runs_as_a_job_array_and_a_cancelled_task_is_retried() {
     );
     assert!(!out.exists(), "a dry run writes nothing");
 
-    let mut driver = Command::new(env!("CARGO_BIN_EXE_odl"))
+    let driver = Command::new(env!("CARGO_BIN_EXE_odl"))
         .args(["sweep", s, "--out", o, "--backend", "slurm"])
         .env("ODL_SLURM_POLL_MS", "300")
         .stdout(Stdio::piped())
