@@ -137,7 +137,11 @@ pub fn write(dir: &Path) -> Result<PathBuf> {
             r.seeds.first().copied().unwrap_or(0)
         );
     }
-    h.push_str("<h2>Overview</h2><table><tr><th>lecture</th><th>experiment</th><th>claims</th><th>scale</th><th>time</th></tr>");
+    let seeds_head = if rates.is_some() { "<th>over seeds (worst claim)</th>" } else { "" };
+    let _ = write!(
+        h,
+        "<h2>Overview</h2><table><tr><th>lecture</th><th>experiment</th><th>claims</th>{seeds_head}<th>scale</th><th>time</th></tr>"
+    );
     for r in &results {
         let id = &r.id;
         let marks: String = if r.error.is_some() {
@@ -153,9 +157,28 @@ pub fn write(dir: &Path) -> Result<PathBuf> {
                 .join(" ")
                 + &format!(" {}/{}", r.held(), r.claims.len())
         };
+        let seeds_cell = match &rates {
+            None => String::new(),
+            Some(t) => {
+                let worst = r
+                    .claims
+                    .iter()
+                    .filter_map(|c| t.get(id, &c.id))
+                    .min_by(|a, b| (a.held * b.runs).cmp(&(b.held * a.runs)));
+                match worst {
+                    Some(w) => format!(
+                        "<td class=\"{}\">{}/{} seeds</td>",
+                        if w.held * 10 >= w.runs * 9 { "ok" } else { "bad" },
+                        w.held,
+                        w.runs
+                    ),
+                    None => "<td>—</td>".into(),
+                }
+            }
+        };
         let _ = write!(
             h,
-            "<tr><td>{}</td><td><a href=\"#{id}\">{}</a> <code>{id}</code></td><td>{marks}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td><a href=\"#{id}\">{}</a> <code>{id}</code></td><td>{marks}</td>{seeds_cell}<td>{}</td><td>{}</td></tr>",
             esc(&r.lecture),
             esc(&r.title),
             r.scale.map_or("", Scale::name),

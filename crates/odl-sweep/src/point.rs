@@ -34,8 +34,9 @@ pub fn run(dir: &Path, id: &str) -> Result<Status> {
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let t0 = Instant::now();
-    let outcome = catch_unwind(AssertUnwindSafe(|| measure(p, &tmp)))
-        .unwrap_or_else(|payload| Err(anyhow!("internal error: {}", panic_text(&*payload))));
+    let outcome = catch_unwind(AssertUnwindSafe(|| measure(p, &tmp))).unwrap_or_else(|payload| {
+        Err(anyhow!("internal error: {}", odl_lab::runner::panic_message(&*payload)))
+    });
     let wall_s = t0.elapsed().as_secs_f64();
     let result = match outcome {
         Ok((metrics, claims)) => PointResult {
@@ -117,14 +118,6 @@ pub fn flatten(prefix: &str, m: &Metric, out: &mut BTreeMap<String, Option<f64>>
         }
         Metric::Text(_) | Metric::List(_) => {}
     }
-}
-
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 #[cfg(test)]
