@@ -71,30 +71,39 @@ fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     let t0 = Instant::now();
     while !f() {
         assert!(t0.elapsed() < Duration::from_secs(secs), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// The tests that start worker processes run one at a time: on a 2-core
+/// machine several sweeps at once would starve the kill tests' polling.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 const SAME: [&str; 5] = ["seed", "optim.lr", "final_train_loss", "test_loss", "test_accuracy"];
 
 #[test]
 fn a_sweep_killed_at_any_moment_resumes_to_the_uninterrupted_result() {
+    let _one = heavy();
     let d = dir("sweep", "kill");
-    let sweep = spec_sweep(&d, "0..4", 300);
+    let sweep = spec_sweep(&d, "0..6", 300);
     let s = sweep.to_str().unwrap();
     // the reference: one uninterrupted run
     let reference = d.join("reference");
     let (code, out, err) = odl(&["sweep", s, "--out", reference.to_str().unwrap(), "--jobs", "2"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("8 points: 0 kept, 8 run now (8 done, 0 failed)"), "{out}");
+    assert!(out.contains("12 points: 0 kept, 12 run now (12 done, 0 failed)"), "{out}");
     let want = columns(&reference.join("results.csv"), &SAME);
-    assert_eq!(want.len(), 8);
+    assert_eq!(want.len(), 12);
 
     for signal in ["KILL", "INT"] {
         let out = d.join(format!("killed-{signal}"));
         let o = out.to_str().unwrap();
         let mut driver = spawn(&["sweep", s, "--out", o, "--jobs", "2"]);
-        wait_until("two finished points", 120, || finished(&out).len() >= 2);
+        wait_until("a finished point", 120, || !finished(&out).is_empty());
         Command::new("kill").args([&format!("-{signal}"), &driver.id().to_string()]).status().unwrap();
         driver.wait().unwrap();
         let before: Vec<(String, std::time::SystemTime)> = finished(&out)
@@ -107,7 +116,7 @@ fn a_sweep_killed_at_any_moment_resumes_to_the_uninterrupted_result() {
                 (id, t)
             })
             .collect();
-        assert!(before.len() < 8, "the driver was killed before the end");
+        assert!(before.len() < 12, "the driver was killed before the end");
         // started again without --resume: refused, nothing changed
         let (code, _, err) = odl(&["sweep", s, "--out", o]);
         assert_eq!(code, 2);
@@ -134,6 +143,7 @@ fn a_sweep_killed_at_any_moment_resumes_to_the_uninterrupted_result() {
 
 #[test]
 fn a_killed_worker_is_a_failed_point_that_retry_failed_completes() {
+    let _one = heavy();
     let d = dir("sweep", "worker");
     let sweep = spec_sweep(&d, "0..2", 600);
     let s = sweep.to_str().unwrap();
@@ -176,6 +186,7 @@ fn a_killed_worker_is_a_failed_point_that_retry_failed_completes() {
 
 #[test]
 fn the_report_aggregates_its_rows_and_an_edited_sweep_adds_points() {
+    let _one = heavy();
     let d = dir("sweep", "report");
     let sweep = d.join("shamir.toml");
     let text = "experiment = \"shamir-depth\"\nscale = \"tiny\"\nseeds = \"0..3\"\n[grid]\ndepths = [\"2,4\", \"2,3,4\"]\n";
@@ -271,6 +282,7 @@ fn bad_sweeps_are_refused_with_the_key_and_nothing_is_written() {
 
 #[test]
 fn the_lab_over_seeds_reports_each_claims_hold_rate() {
+    let _one = heavy();
     let d = dir("sweep", "lab-seeds");
     let o = d.to_str().unwrap();
     let (code, stdout, err) = odl(&[
