@@ -38,3 +38,16 @@ pub fn dir(suite: &str, name: &str) -> PathBuf {
 pub fn summary(dir: &std::path::Path, id: &str) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join(id).join("summary.json")).unwrap()).unwrap()
 }
+
+/// Whether this process ignores SIGINT (inherited by the `odl` it starts):
+/// true when the tests were started in the background by a non-interactive
+/// shell (`cmd &`), where POSIX shells set SIGINT to ignored. A kill test
+/// with SIGINT then cannot interrupt anything.
+pub fn sigint_ignored() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << 1) != 0) // SIGINT = 2 → bit 1
+}
