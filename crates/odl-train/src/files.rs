@@ -7,13 +7,19 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use odl_plot::Figure;
 
-/// Writes `value` as pretty JSON to `path`, atomically.
-pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(value)?)
-        .with_context(|| format!("writing {}", tmp.display()))?;
+/// Writes `text` to `path` atomically: to `<path>.tmp`, then renamed.
+pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+/// Writes `value` as pretty JSON to `path`, atomically.
+pub fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    write_atomic(path, &serde_json::to_string_pretty(value)?)
 }
 
 /// Writes `dir/<name>.svg` and `dir/<name>.fig.json` for each figure.
