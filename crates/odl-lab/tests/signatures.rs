@@ -46,6 +46,8 @@ fn signature(id: &str, metrics: &[&str]) {
     let disk = Summary::load(&folder.join("summary.json")).unwrap();
     assert_eq!(disk.claims, s.claims);
     assert_eq!(disk.params, s.params);
+    // passed: the folder goes (a failing test keeps it for a look)
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]

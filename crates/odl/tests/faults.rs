@@ -7,13 +7,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::odl;
 
-fn dir(name: &str) -> PathBuf {
+fn dir(name: &str) -> common::TestDir {
     common::dir("faults", name)
 }
 

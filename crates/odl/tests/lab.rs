@@ -5,11 +5,9 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::{odl, odl_env, summary};
 
-fn dir(name: &str) -> PathBuf {
+fn dir(name: &str) -> common::TestDir {
     common::dir("lab", name)
 }
 

@@ -4,12 +4,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::odl;
 
 /// A small two-moons MLP trained for a few epochs (the run folder).
-fn trained_run(name: &str) -> PathBuf {
+fn trained_run(name: &str) -> common::TestDir {
     let d = common::dir("probe", name);
     let spec = d.join("spec.toml");
     std::fs::write(
@@ -21,7 +19,7 @@ fn trained_run(name: &str) -> PathBuf {
     let run = d.join("run");
     let (code, _, err) = odl(&["train", spec.to_str().unwrap(), "--out", run.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    run
+    d.into_child("run")
 }
 
 fn probe_json(dir: &std::path::Path) -> serde_json::Value {

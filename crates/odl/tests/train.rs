@@ -3,11 +3,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::odl;
 
-fn dir(name: &str) -> PathBuf {
+fn dir(name: &str) -> common::TestDir {
     common::dir("train", name)
 }
 

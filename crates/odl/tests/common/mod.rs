@@ -26,12 +26,50 @@ pub fn odl_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
 }
 
 /// A fresh, empty folder for one test (`odl-<suite>-<pid>-<name>` in the
-/// temporary directory).
-pub fn dir(suite: &str, name: &str) -> PathBuf {
+/// temporary directory), removed when the test passes and kept for a look
+/// when it fails (dropped while panicking).
+pub fn dir(suite: &str, name: &str) -> TestDir {
     let d = std::env::temp_dir().join(format!("odl-{suite}-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TestDir { root: d.clone(), path: d }
+}
+
+/// A test's folder: a `Path` that deletes its root folder unless the test
+/// failed.
+pub struct TestDir {
+    root: PathBuf,
+    path: PathBuf,
+}
+
+impl TestDir {
+    /// The same guard, now pointing at `name` inside the folder (a run the
+    /// test made there); the whole folder still goes when it drops.
+    pub fn into_child(mut self, name: &str) -> TestDir {
+        self.path = self.path.join(name);
+        self
+    }
+}
+
+impl std::ops::Deref for TestDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl AsRef<std::path::Path> for TestDir {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
 }
 
 /// The summary an `odl run` wrote.
