@@ -20,9 +20,13 @@ impl Tensor {
         self.mul_scalar(0.5).tanh().mul_scalar(0.5).add_scalar(0.5)
     }
 
-    /// `log(1 + eˣ)`, computed stably as `max(x,0) + log(1 + e^{-|x|})`.
+    /// `log(1 + eˣ)`, computed stably as `m + log(e^{−m} + e^{x−m})` with the
+    /// shift `m = max(x, 0)` a constant: exact to every order everywhere,
+    /// `x = 0` included (through `max` and `|x|` its derivative there
+    /// would come out 0 instead of ½).
     pub fn softplus(&self) -> Tensor {
-        self.relu().add(&self.abs().neg().exp().add_scalar(1.0).log())
+        let m = self.relu().detach();
+        m.add(&m.neg().exp().add(&self.sub(&m).exp()).log())
     }
 
     /// GELU with the tanh approximation (as `torch.nn.GELU(approximate="tanh")`).

@@ -3,7 +3,7 @@
 //! differentiable, over several shapes including broadcasting and every
 //! reduction axis.
 
-use odl_autodiff::{check_grads, CheckOptions, Tensor};
+use odl_autodiff::{check_grads, grad, grad_graph, CheckOptions, Tensor};
 use odl_tensor::{Array, DType, Rng};
 
 type F = fn(&[Tensor]) -> Tensor;
@@ -296,4 +296,16 @@ fn a_derivative_that_is_nan_on_both_sides_is_a_failure() {
     // the same function where it is defined passes
     let x = Array::from_vec(vec![1.0, 2.0], &[2]);
     check_grads(|t| t[0].sqrt().sum_all(), &[x], &CheckOptions::order(2)).unwrap();
+}
+
+/// Where a composite is built from kinks (`max`, `|x|`), its derivative at the
+/// kink must still be the smooth function's: softplus at exactly 0 has
+/// slope ½ and curvature ¼ (the Dirac-GAN's equilibrium sits there).
+#[test]
+fn softplus_is_smooth_at_zero_to_second_order() {
+    let x = Tensor::param(Array::from_vec(vec![0.0f64, 0.0], &[2]));
+    let g = grad_graph(&x.softplus().sum_all(), &[&x]).remove(0);
+    assert_eq!(g.to_vec_f64(), vec![0.5, 0.5]);
+    let h = grad(&g.sum_all(), &[&x]).remove(0);
+    assert_eq!(h.to_vec_f64(), vec![0.25, 0.25]);
 }

@@ -1,0 +1,167 @@
+//! Algorithms for differentiable games, as one [`Solver`] that steps a
+//! [`Point`]. With `ξ` the game's field and `J` its Jacobian:
+//!
+//! | method | update |
+//! |---|---|
+//! | simultaneous GDA | `θ ← θ − ηξ(θ)` |
+//! | alternating GDA | players in turn, each seeing the others' new values |
+//! | extragradient (Korpelevich 1976) | `θ ← θ − ηξ(θ − ηξ(θ))` |
+//! | optimistic GDA (Daskalakis et al. 2018) | `θ ← θ − 2ηξₖ + ηξₖ₋₁` |
+//! | consensus (Mescheder et al. 2017) | `θ ← θ − η(ξ + γJᵀξ)` |
+//! | symplectic gradient adjustment (Balduzzi et al. 2018) | `θ ← θ − η(ξ + λAᵀξ)`, `A = (J − Jᵀ)/2` |
+//! | unrolled (Metz et al. 2017) | the first player descends `ℓ₁(x, yₖ(x))`, `yₖ` after `k` steps of the second player, differentiated through |
+
+use odl_autodiff::{grad, grad_graph, Tensor};
+
+use crate::field::{field, field_and_jt_vec, field_tensors, j_vec, Point};
+use crate::game::{leaf, Game};
+
+/// A game algorithm.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Method {
+    /// simultaneous gradient descent(–ascent)
+    Simultaneous,
+    /// alternating gradient descent(–ascent), players in order
+    Alternating,
+    /// extragradient
+    Extragradient,
+    /// optimistic gradient descent(–ascent)
+    Optimistic,
+    /// consensus optimization with weight `gamma`
+    Consensus {
+        /// weight of `∇½‖ξ‖² = Jᵀξ`
+        gamma: f64,
+    },
+    /// symplectic gradient adjustment with weight `lambda`
+    Sga {
+        /// weight of `Aᵀξ`
+        lambda: f64,
+    },
+    /// two players: the first looks `steps` steps of size `lr` of the
+    /// second ahead and differentiates through them
+    Unrolled {
+        /// unrolled steps of the second player
+        steps: usize,
+        /// their step size
+        lr: f64,
+    },
+}
+
+impl Method {
+    /// A short name for tables and legends.
+    pub fn name(&self) -> String {
+        match self {
+            Method::Simultaneous => "simultaneous GDA".into(),
+            Method::Alternating => "alternating GDA".into(),
+            Method::Extragradient => "extragradient".into(),
+            Method::Optimistic => "optimistic GDA".into(),
+            Method::Consensus { gamma } => format!("consensus γ={gamma}"),
+            Method::Sga { lambda } => format!("SGA λ={lambda}"),
+            Method::Unrolled { steps, .. } => format!("unrolled k={steps}"),
+        }
+    }
+}
+
+/// Steps a game with one method and step size `η`; keeps what the method
+/// remembers (optimistic GDA's previous field).
+#[derive(Clone, Debug)]
+pub struct Solver {
+    /// the algorithm
+    pub method: Method,
+    /// the step size `η`
+    pub lr: f64,
+    prev: Option<Point>,
+}
+
+fn axpy(z: &mut [Vec<f64>], a: f64, v: &[Vec<f64>]) {
+    for (zb, vb) in z.iter_mut().zip(v) {
+        for (x, y) in zb.iter_mut().zip(vb) {
+            *x += a * y;
+        }
+    }
+}
+
+impl Solver {
+    /// A solver for `method` with step size `lr`.
+    pub fn new(method: Method, lr: f64) -> Solver {
+        Solver { method, lr, prev: None }
+    }
+
+    /// One step from `z`, in place.
+    pub fn step(&mut self, game: &dyn Game, z: &mut Point) {
+        let eta = self.lr;
+        match self.method {
+            Method::Simultaneous => {
+                let xi = field(game, z);
+                axpy(z, -eta, &xi);
+            }
+            Method::Alternating => {
+                for i in 0..z.len() {
+                    let xi = field(game, z);
+                    for (x, g) in z[i].iter_mut().zip(&xi[i]) {
+                        *x -= eta * g;
+                    }
+                }
+            }
+            Method::Extragradient => {
+                let mut half = z.clone();
+                axpy(&mut half, -eta, &field(game, z));
+                axpy(z, -eta, &field(game, &half));
+            }
+            Method::Optimistic => {
+                let xi = field(game, z);
+                let prev = self.prev.replace(xi.clone()).unwrap_or_else(|| xi.clone());
+                axpy(z, -2.0 * eta, &xi);
+                axpy(z, eta, &prev);
+            }
+            Method::Consensus { gamma } => {
+                let xi = field(game, z);
+                let (_, jt) = field_and_jt_vec(game, z, &xi);
+                axpy(z, -eta, &xi);
+                axpy(z, -eta * gamma, &jt);
+            }
+            Method::Sga { lambda } => {
+                // Aᵀξ = ½(Jᵀξ − Jξ)
+                let xi = field(game, z);
+                let (_, jt) = field_and_jt_vec(game, z, &xi);
+                let jv = j_vec(game, z, &xi);
+                axpy(z, -eta, &xi);
+                axpy(z, -eta * lambda / 2.0, &jt);
+                axpy(z, eta * lambda / 2.0, &jv);
+            }
+            Method::Unrolled { steps, lr } => {
+                assert_eq!(z.len(), 2, "unrolled steps need a two-player game");
+                let gx = unrolled_grad(game, z, steps, lr);
+                let xi = field(game, z);
+                for (x, g) in z[0].iter_mut().zip(&gx) {
+                    *x -= eta * g;
+                }
+                for (y, g) in z[1].iter_mut().zip(&xi[1]) {
+                    *y -= eta * g;
+                }
+            }
+        }
+    }
+}
+
+/// `∇ₓ ℓ₁(x, yₖ(x))` with `y₀ = y`, `yₜ₊₁ = yₜ − lr ∇_y ℓ₂(x, yₜ)`, the
+/// dependence of every `yₜ` on `x` differentiated through.
+pub fn unrolled_grad(game: &dyn Game, z: &[Vec<f64>], steps: usize, lr: f64) -> Vec<f64> {
+    let x = leaf(&z[0]);
+    let mut y: Tensor = leaf(&z[1]);
+    for _ in 0..steps {
+        let l2 = game.losses(&[x.clone(), y.clone()]).remove(1);
+        let gy = grad_graph(&l2, &[&y]).remove(0);
+        y = &y - &(gy * lr);
+    }
+    let l1 = game.losses(&[x.clone(), y]).remove(0);
+    grad(&l1, &[&x]).remove(0).to_vec_f64()
+}
+
+/// The field's value at `z` as tensors that keep their graph (for callers
+/// that build their own second-order updates).
+pub fn field_graph(game: &dyn Game, z: &[Vec<f64>]) -> (Vec<Tensor>, Vec<Tensor>) {
+    let params: Vec<Tensor> = z.iter().map(|b| leaf(b)).collect();
+    let xi = field_tensors(game, &params, true);
+    (params, xi)
+}
