@@ -165,3 +165,66 @@ pub fn field_graph(game: &dyn Game, z: &[Vec<f64>]) -> (Vec<Tensor>, Vec<Tensor>
     let xi = field_tensors(game, &params, true);
     (params, xi)
 }
+
+/// The path of a game under a solver: every point and its distance to an
+/// equilibrium.
+#[derive(Clone, Debug)]
+pub struct Trajectory {
+    /// `z₀, z₁, …, z_K`
+    pub points: Vec<Point>,
+    /// `‖zₖ − z*‖` for each point
+    pub distance: Vec<f64>,
+}
+
+impl Trajectory {
+    /// The measured per-step rate over the last `window` steps,
+    /// `(dist_K / dist_{K−w})^{1/w}`: the spectral radius of the linearized
+    /// update once its slowest (or fastest-growing) mode dominates. `NaN`
+    /// when a distance is 0 or not finite.
+    pub fn rate(&self, window: usize) -> f64 {
+        let k = self.distance.len() - 1;
+        let w = window.min(k).max(1);
+        let (a, b) = (self.distance[k - w], self.distance[k]);
+        if a > 0.0 && b > 0.0 && a.is_finite() && b.is_finite() {
+            (b / a).powf(1.0 / w as f64)
+        } else {
+            f64::NAN
+        }
+    }
+
+    /// `max_k dist_k / dist_0`.
+    pub fn max_growth(&self) -> f64 {
+        self.distance.iter().fold(0.0f64, |m, d| m.max(*d)) / self.distance[0]
+    }
+}
+
+/// Runs `steps` steps of `solver` from `z0`, recording the path and its
+/// distance to `equilibrium` (stops early if the point stops being finite).
+pub fn trajectory(
+    game: &dyn Game,
+    solver: &mut Solver,
+    z0: Point,
+    steps: usize,
+    equilibrium: &[Vec<f64>],
+) -> Trajectory {
+    let dist = |z: &Point| {
+        z.iter()
+            .flatten()
+            .zip(equilibrium.iter().flatten())
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            .sqrt()
+    };
+    let mut z = z0;
+    let mut t = Trajectory { distance: vec![dist(&z)], points: vec![z.clone()] };
+    for _ in 0..steps {
+        solver.step(game, &mut z);
+        let d = dist(&z);
+        t.points.push(z.clone());
+        t.distance.push(d);
+        if !d.is_finite() {
+            break;
+        }
+    }
+    t
+}

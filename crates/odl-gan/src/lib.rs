@@ -37,6 +37,6 @@ pub mod dynamics;
 pub mod field;
 pub mod game;
 
-pub use dynamics::{Method, Solver};
+pub use dynamics::{trajectory, Method, Solver, Trajectory};
 pub use field::{diagnostics, field, jacobian, Diagnostics};
 pub use game::{Bilinear, DiracGan, Game, MinMax};

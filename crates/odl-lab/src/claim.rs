@@ -29,6 +29,12 @@ pub fn g3(v: f64) -> String {
     }
     if v.abs() < 1e-3 || v.abs() >= 1e4 {
         format!("{v:.2e}")
+    } else if v.abs() < 1.0 {
+        // 3 significant digits: 0.00125, 0.0741, 0.98
+        let decimals = (2 - v.abs().log10().floor() as i32).max(0) as usize;
+        let s = format!("{v:.decimals$}");
+        let s = s.trim_end_matches('0');
+        s.trim_end_matches('.').to_string()
     } else {
         format!("{}", (v * 1e3).round() / 1e3)
     }
@@ -237,6 +243,11 @@ mod tests {
         assert_eq!(g3(0.0), "0");
         assert_eq!(g3(1.23456), "1.235");
         assert_eq!(g3(1e-5), "1.00e-5");
+        // below 1, digits that count, not a fixed 3 decimals (0.00125 is not 0.001)
+        assert_eq!(
+            (g3(0.00125), g3(-0.0741), g3(0.98), g3(0.5)),
+            ("0.00125".into(), "-0.0741".into(), "0.98".into(), "0.5".into())
+        );
         assert_eq!(g3(f64::NAN), "—");
         assert_eq!(g3(2.88e-18), "2.88e-18");
         assert_eq!(g3(f64::INFINITY), "∞");

@@ -163,3 +163,19 @@ fn deep_faster_signature() {
 fn edge_of_stability_signature() {
     signature("edge-of-stability", &["sharpness_over_2_by_eta"]);
 }
+
+#[test]
+fn dirac_gan_signature() {
+    signature(
+        "dirac-gan",
+        &["jacobian_eigenvalue_error", "rate_gan_simultaneous", "predicted_rate_r1", "rate_consensus"],
+    );
+}
+
+#[test]
+fn bilinear_games_signature() {
+    signature(
+        "bilinear-games",
+        &["rate_simultaneous", "predicted_rate_optimistic", "rate_sga", "jacobian_eigenvalue_error"],
+    );
+}

@@ -19,6 +19,9 @@ pub enum Style {
     Points,
     /// a line with markers
     LinePoints,
+    /// open rings around points (a prediction that measured points of
+    /// other series should sit inside)
+    Rings,
 }
 
 /// One named series of points.
@@ -74,7 +77,13 @@ impl Series {
     pub fn points(label: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Series {
         Series { style: Style::Points, ..Series::line(label, x, y) }
     }
-    /// A dashed line.
+    /// Open rings around the points (a closed form that the measured
+    /// points of other series should sit inside).
+    pub fn rings(label: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Series {
+        Series { style: Style::Rings, ..Series::line(label, x, y) }
+    }
+
+    /// A dashed line (a prediction, a reference level).
     pub fn dashed(label: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Series {
         Series { style: Style::Dashed, ..Series::line(label, x, y) }
     }
@@ -248,6 +257,14 @@ pub(crate) fn render(p: &LinePlot) -> Result<String, String> {
         }
         let dots = matches!(s.style, Style::Points | Style::LinePoints);
         for run in &runs {
+            if s.style == Style::Rings {
+                for (a, b) in run {
+                    g.push_str(&format!(
+                        r##"<circle cx="{a:.1}" cy="{b:.1}" r="7" fill="none" stroke="{col}" stroke-width="1.5"/>"##
+                    ));
+                }
+                continue;
+            }
             if run.len() >= 2 && !matches!(s.style, Style::Points) {
                 let pts: Vec<String> = run.iter().map(|(a, b)| format!("{a:.1},{b:.1}")).collect();
                 let dash = if s.style == Style::Dashed { r#" stroke-dasharray="6 4""# } else { "" };
@@ -290,6 +307,7 @@ pub(crate) fn render(p: &LinePlot) -> Result<String, String> {
                 Style::Dashed => Swatch::Dashed,
                 Style::Points => Swatch::Dot,
                 Style::LinePoints => Swatch::LineDot,
+                Style::Rings => Swatch::Ring,
             };
             legend.push(Entry { label: s.label.clone(), color: c, swatch });
         }

@@ -47,6 +47,8 @@ pub enum Swatch {
     LineDot,
     /// a filled square (bars)
     Square,
+    /// an open ring
+    Ring,
 }
 
 /// One legend entry: the label, its colour and how its sample looks.
@@ -225,6 +227,10 @@ impl Frame {
                         Swatch::LineDot => format!(
                             r##"<line x1="{x:.1}" y1="{cy:.1}" x2="{:.1}" y2="{cy:.1}" stroke="{c}" stroke-width="2.5"/><circle cx="{:.1}" cy="{cy:.1}" r="3.5" fill="{c}"/>"##,
                             x + 22.0,
+                            x + 11.0
+                        ),
+                        Swatch::Ring => format!(
+                            r##"<circle cx="{:.1}" cy="{cy:.1}" r="6" fill="none" stroke="{c}" stroke-width="1.5"/>"##,
                             x + 11.0
                         ),
                         Swatch::Square => format!(

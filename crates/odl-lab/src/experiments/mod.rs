@@ -8,7 +8,9 @@ pub mod adaptive_generalization;
 pub mod alchemy;
 pub mod backprop_forms;
 pub mod batchnorm;
+pub mod bilinear_games;
 pub mod deep_faster;
+pub mod dirac_gan;
 pub mod dynamical_isometry;
 pub mod edge_of_stability;
 pub mod explode_vanish;
@@ -62,4 +64,6 @@ pub static ALL: &[&Experiment] = &[
     &loss_landscape::EXPERIMENT,
     &deep_faster::EXPERIMENT,
     &edge_of_stability::EXPERIMENT,
+    &dirac_gan::EXPERIMENT,
+    &bilinear_games::EXPERIMENT,
 ];
