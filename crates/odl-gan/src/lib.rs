@@ -34,9 +34,11 @@
 //! ```
 
 pub mod dynamics;
+pub mod fdiv;
 pub mod field;
 pub mod game;
 
 pub use dynamics::{trajectory, Method, Solver, Trajectory};
+pub use fdiv::FDivergence;
 pub use field::{diagnostics, field, jacobian, Diagnostics};
 pub use game::{Bilinear, DiracGan, Game, MinMax};

@@ -179,3 +179,11 @@ fn bilinear_games_signature() {
         &["rate_simultaneous", "predicted_rate_optimistic", "rate_sga", "jacobian_eigenvalue_error"],
     );
 }
+
+#[test]
+fn f_divergences_signature() {
+    signature(
+        "f-divergences",
+        &["true_kl", "sup_pearson_chi2", "max_bound_above_truth", "worst_relative_gap_tight"],
+    );
+}
