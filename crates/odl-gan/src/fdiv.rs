@@ -142,6 +142,14 @@ impl FDivergence {
     }
 }
 
+/// The quadratic critic `V(x) = a + bx + cx²` for `w = (a, b, c)`: the
+/// family that contains `log p/q` for any two Gaussians, so every optimal
+/// critic above whose activation inverts to a log-ratio.
+pub fn quadratic_critic(w: &Tensor, x: &Tensor) -> Tensor {
+    let (a, b, c) = (w.slice(0, 0, 1, 1), w.slice(0, 1, 2, 1), w.slice(0, 2, 3, 1));
+    &a + &(x * &b) + x.square() * &c
+}
+
 /// The density of `N(mu, sigma²)`.
 pub fn normal_pdf(x: f64, mu: f64, sigma: f64) -> f64 {
     (-(x - mu).powi(2) / (2.0 * sigma * sigma)).exp() / (sigma * (2.0 * std::f64::consts::PI).sqrt())

@@ -105,3 +105,90 @@ mod special_tests {
         assert!((trigamma(0.5) - pi2 / 2.0).abs() < 1e-12);
     }
 }
+
+/// Maximizes a smooth concave function of a few parameters by Newton's
+/// method, the Hessian by double backward through `value`, with step
+/// halving so the value never decreases. Returns the maximizer found after
+/// at most `iters` steps (it stops early at a singular Hessian or when no
+/// halving improves).
+pub fn newton_max(
+    value: &dyn Fn(&odl_autodiff::Tensor) -> odl_autodiff::Tensor,
+    w0: Vec<f64>,
+    iters: usize,
+) -> Vec<f64> {
+    use odl_autodiff::{grad, grad_graph, Tensor};
+    use odl_tensor::{Array, DType};
+    let n = w0.len();
+    let eval = |w: &[f64]| value(&Tensor::from_f64(w, &[n], DType::F64)).item();
+    let mut w = w0;
+    for _ in 0..iters {
+        let p = Tensor::param(Array::from_vec(w.clone(), &[n]));
+        let g = grad_graph(&value(&p), &[&p]).remove(0);
+        let h: Vec<Vec<f64>> =
+            (0..n).map(|i| grad(&g.slice(0, i, i + 1, 1).sum_all(), &[&p]).remove(0).to_vec_f64()).collect();
+        let Some(step) = solve(h, g.to_vec_f64()) else { break };
+        let f0 = eval(&w);
+        let mut t = 1.0;
+        loop {
+            let cand: Vec<f64> = w.iter().zip(&step).map(|(a, s)| a - t * s).collect();
+            let f1 = eval(&cand);
+            if f1.is_finite() && f1 >= f0 {
+                w = cand;
+                break;
+            }
+            t /= 2.0;
+            if t < 1e-12 {
+                return w;
+            }
+        }
+    }
+    w
+}
+
+/// Solves the small dense system `A x = b` by Gaussian elimination with
+/// partial pivoting; `None` when `A` is singular.
+pub fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
+    let n = b.len();
+    for c in 0..n {
+        let piv = (c..n).max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs()))?;
+        if a[piv][c].abs() < 1e-300 || !a[piv][c].is_finite() {
+            return None;
+        }
+        a.swap(c, piv);
+        b.swap(c, piv);
+        for r in c + 1..n {
+            let f = a[r][c] / a[c][c];
+            for k in c..n {
+                a[r][k] -= f * a[c][k];
+            }
+            b[r] -= f * b[c];
+        }
+    }
+    let mut x = vec![0.0; n];
+    for r in (0..n).rev() {
+        x[r] = (b[r] - (r + 1..n).map(|k| a[r][k] * x[k]).sum::<f64>()) / a[r][r];
+    }
+    Some(x)
+}
+
+#[cfg(test)]
+mod newton_tests {
+    use super::*;
+    use odl_autodiff::Tensor;
+
+    #[test]
+    fn newton_finds_the_maximum_of_a_concave_function() {
+        // f(w) = −Σ softplus(wᵢ − i) − ½‖w‖² + w₀w₁/4: concave, maximizer where ∇f = 0
+        let f = |w: &Tensor| {
+            let shift = Tensor::from_f64(&[0.0, 1.0, 2.0], &[3], odl_tensor::DType::F64);
+            -(w - &shift).softplus().sum_all() - w.square().sum_all() * 0.5
+                + w.slice(0, 0, 1, 1).sum_all() * w.slice(0, 1, 2, 1).sum_all() * 0.25
+        };
+        let w = newton_max(&f, vec![5.0, -5.0, 5.0], 50);
+        let p = Tensor::param(odl_tensor::Array::from_vec(w.clone(), &[3]));
+        let g = odl_autodiff::grad(&f(&p), &[&p]).remove(0).to_vec_f64();
+        assert!(g.iter().all(|x| x.abs() < 1e-12), "gradient at the maximizer {g:?}");
+        assert_eq!(solve(vec![vec![0.0, 1.0], vec![1.0, 0.0]], vec![2.0, 3.0]), Some(vec![3.0, 2.0]));
+        assert_eq!(solve(vec![vec![1.0, 2.0], vec![2.0, 4.0]], vec![1.0, 1.0]), None);
+    }
+}

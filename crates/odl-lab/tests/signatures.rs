@@ -187,3 +187,11 @@ fn f_divergences_signature() {
         &["true_kl", "sup_pearson_chi2", "max_bound_above_truth", "worst_relative_gap_tight"],
     );
 }
+
+#[test]
+fn gan_theory_signature() {
+    signature(
+        "gan-theory",
+        &["discriminator_max_error", "value_at_trained_d", "minus_log4_plus_2jsd", "grad_minimax"],
+    );
+}

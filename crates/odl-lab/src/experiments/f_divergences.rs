@@ -3,14 +3,15 @@
 //! critic approaches the divergence from below; the bound is tight exactly
 //! when the critic family contains `T* = f'(p/q)`.
 
-use odl_autodiff::{grad, grad_graph, Tensor};
-use odl_gan::fdiv::normal_pdf;
+use odl_autodiff::{grad, Tensor};
+use odl_gan::fdiv::{normal_pdf, quadratic_critic};
 use odl_gan::game::gauss_hermite;
 use odl_gan::FDivergence;
 use odl_optim::{adam, Transform};
 use odl_tensor::{Array, DType};
 
 use super::prelude::*;
+use crate::fit::newton_max;
 
 /// The experiment.
 pub static EXPERIMENT: Experiment = Experiment {
@@ -59,13 +60,8 @@ impl Bound {
         }
     }
 
-    fn critic(w: &Tensor, x: &Tensor) -> Tensor {
-        let (a, b, c) = (w.slice(0, 0, 1, 1), w.slice(0, 1, 2, 1), w.slice(0, 2, 3, 1));
-        &a + &(x * &b) + x.square() * &c
-    }
-
     fn value(&self, w: &Tensor) -> Tensor {
-        self.d.bound(&Self::critic(w, &self.xp), &self.wp, &Self::critic(w, &self.xq), &self.wq)
+        self.d.bound(&quadratic_critic(w, &self.xp), &self.wp, &quadratic_critic(w, &self.xq), &self.wq)
     }
 
     fn eval(&self, w: &[f64]) -> f64 {
@@ -76,61 +72,6 @@ impl Bound {
         let p = Tensor::param(Array::from_vec(w.to_vec(), &[3]));
         grad(&self.value(&p), &[&p]).remove(0).to_vec_f64()
     }
-
-    /// Newton's method on the concave bound, with step halving.
-    fn newton(&self, mut w: Vec<f64>, iters: usize) -> Vec<f64> {
-        for _ in 0..iters {
-            let p = Tensor::param(Array::from_vec(w.clone(), &[3]));
-            let g = grad_graph(&self.value(&p), &[&p]).remove(0);
-            let gv = g.to_vec_f64();
-            let mut h = [[0.0; 3]; 3];
-            for (i, row) in h.iter_mut().enumerate() {
-                let hi = grad(&g.slice(0, i, i + 1, 1).sum_all(), &[&p]).remove(0).to_vec_f64();
-                row.copy_from_slice(&hi);
-            }
-            let Some(step) = solve3(h, gv) else { break };
-            let f0 = self.eval(&w);
-            let mut t = 1.0;
-            loop {
-                let cand: Vec<f64> = w.iter().zip(&step).map(|(a, s)| a - t * s).collect();
-                let f1 = self.eval(&cand);
-                if f1.is_finite() && f1 >= f0 {
-                    w = cand;
-                    break;
-                }
-                t /= 2.0;
-                if t < 1e-12 {
-                    return w;
-                }
-            }
-        }
-        w
-    }
-}
-
-/// Solves `H s = g` for a 3 × 3 system by Gaussian elimination with partial
-/// pivoting; `None` when singular.
-fn solve3(mut h: [[f64; 3]; 3], mut g: Vec<f64>) -> Option<Vec<f64>> {
-    for c in 0..3 {
-        let piv = (c..3).max_by(|&i, &j| h[i][c].abs().total_cmp(&h[j][c].abs()))?;
-        if h[piv][c].abs() < 1e-300 {
-            return None;
-        }
-        h.swap(c, piv);
-        g.swap(c, piv);
-        for r in c + 1..3 {
-            let f = h[r][c] / h[c][c];
-            for k in c..3 {
-                h[r][k] -= f * h[c][k];
-            }
-            g[r] -= f * g[c];
-        }
-    }
-    let mut s = vec![0.0; 3];
-    for r in (0..3).rev() {
-        s[r] = (g[r] - (r + 1..3).map(|k| h[r][k] * s[k]).sum::<f64>()) / h[r][r];
-    }
-    Some(s)
 }
 
 fn run(r: &Run) -> Result<Outcome> {
@@ -157,7 +98,7 @@ fn run(r: &Run) -> Result<Outcome> {
             opt.step(&mut w, vec![Array::from_f64(&g, &[3], DType::F64)]);
         }
         let adam_end = truth - gap[steps];
-        let ws = b.newton(w[0].to_vec_f64(), 50);
+        let ws = newton_max(&|w| b.value(w), w[0].to_vec_f64(), 50);
         let sup = b.eval(&ws);
         above = above.max(sup - truth);
         out.metric(&format!("true_{}", d.key()), truth);

@@ -15,6 +15,7 @@ pub mod dynamical_isometry;
 pub mod edge_of_stability;
 pub mod explode_vanish;
 pub mod f_divergences;
+pub mod gan_theory;
 pub mod hanin_rolnick;
 pub mod loss_landscape;
 pub mod lr_schedules;
@@ -65,6 +66,7 @@ pub static ALL: &[&Experiment] = &[
     &loss_landscape::EXPERIMENT,
     &deep_faster::EXPERIMENT,
     &edge_of_stability::EXPERIMENT,
+    &gan_theory::EXPERIMENT,
     &f_divergences::EXPERIMENT,
     &dirac_gan::EXPERIMENT,
     &bilinear_games::EXPERIMENT,
