@@ -24,7 +24,7 @@ runs="$out/runs.jsonl"
 # the GEMM peak at the start as well as at the end: the efficiency table
 # takes the better of the two (this machine's speed drifts within a run)
 "$odl" bench --workload G1024 --target "$target" >> "$runs"
-for w in W1 W2 W3 W4 W4P W5 W6 W7 W8; do
+for w in W1 W2 W3 W4 W4P W5 W6 W7 W8 W9 W10; do
   for fw in torch jax; do
     "$venv/bin/python" "$peers" --framework "$fw" --workload "$w" --inproc --target "$target" >> "$runs" || true
   done

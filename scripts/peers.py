@@ -22,10 +22,10 @@ import time
 
 import numpy as np
 
-WORKLOADS = ["W1", "W2", "W3", "W4", "W4P", "W5", "W6", "W7", "W8"]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W4P", "W5", "W6", "W7", "W8", "W9", "W10"]
 GEMM = ["G1024", "G256"]
 NAMES = {"W1": "chain1d", "W2": "mlp", "W3": "deepnarrow", "W4": "hvp", "W4P": "hvp_power20", "W5": "pgd",
-         "W6": "cnn", "W7": "wgangp", "W8": "jacspec", "G1024": "gemm1024", "G256": "gemm256"}
+         "W6": "cnn", "W7": "wgangp", "W8": "jacspec", "W9": "unrolled", "W10": "consensus", "G1024": "gemm1024", "G256": "gemm256"}
 W2_SIZES = [784, 256, 256, 256, 10]
 W3_SIZES = [64] * 33 + [10]
 
@@ -92,6 +92,14 @@ def inputs(wl):
         centres = np.stack([2 * np.cos(2 * np.pi * k / 8), 2 * np.sin(2 * np.pi * k / 8)], 1)
         d["x_real"] = (centres + 0.02 * rng.standard_normal((256, 2))).astype(np.float32)
         d["z"], d["eps"] = normal(rng, (256, 2)), rng.uniform(0, 1, (256, 1)).astype(np.float32)
+    elif wl in ("W9", "W10"):
+        rng = np.random.default_rng(int(wl[1:]))
+        layers("G", mlp_layers(rng, [2, 128, 128, 2]))
+        layers("D", mlp_layers(rng, [2, 128, 128, 1]))
+        k = rng.integers(0, 8, 256)
+        centres = np.stack([2 * np.cos(2 * np.pi * k / 8), 2 * np.sin(2 * np.pi * k / 8)], 1)
+        d["x_real"] = (centres + 0.02 * rng.standard_normal((256, 2))).astype(np.float32)
+        d["z"] = normal(rng, (256, 2))
     elif wl == "W8":
         rng = np.random.default_rng(8)
         for l in range(32):
@@ -237,6 +245,50 @@ def torch_step(wl, d):
             loss.backward()
             opt.step()
             return loss.item()
+        return step
+    if wl in ("W9", "W10"):
+        gp = [p for wb in leaf(params(d, "G")) for p in wb]
+        dp = [p for wb in leaf(params(d, "D")) for p in wb]
+        xr, z = t(d["x_real"]), t(d["z"])
+
+        def net(ps, x):
+            return mlp(list(zip(ps[0::2], ps[1::2])), x, torch.relu)
+
+        def d_loss(dd, xf):
+            return F.softplus(-net(dd, xr)).mean() + F.softplus(net(dd, xf)).mean()
+
+        def g_loss(dd, xf):
+            return F.softplus(-net(dd, xf)).mean()
+
+        if wl == "W9":
+            opt = torch.optim.Adam(gp, lr=1e-4, betas=(0.5, 0.999), eps=1e-8)
+
+            def step():
+                opt.zero_grad()
+                xf = net(gp, z)
+                dd = dp
+                for _ in range(5):
+                    gs = torch.autograd.grad(d_loss(dd, xf), dd, create_graph=True)
+                    dd = [p - 0.01 * g for p, g in zip(dd, gs)]
+                lg = g_loss(dd, xf)
+                for p, g in zip(gp, torch.autograd.grad(lg, gp)):
+                    p.grad = g
+                opt.step()
+                return lg.item()
+            return step
+        opt = torch.optim.SGD(gp + dp, lr=1e-4)
+
+        def step():
+            opt.zero_grad()
+            xf = net(gp, z)
+            xi = list(torch.autograd.grad(g_loss(dp, xf), gp, create_graph=True))
+            xi += list(torch.autograd.grad(d_loss(dp, xf), dp, create_graph=True))
+            h = 0.5 * sum((x * x).sum() for x in xi)
+            jt = torch.autograd.grad(h, gp + dp)
+            for p, x, j in zip(gp + dp, xi, jt):
+                p.grad = x.detach() + 0.1 * j
+            opt.step()
+            return h.item()
         return step
     if wl == "W8":
         ws = [t(d[f"Ws.{l}"]) for l in range(32)]
@@ -410,6 +462,62 @@ def jax_step(wl, d):
             state["t"] += 1
             state["p"], state["m"], state["s"], l = upd(state["p"], state["m"], state["s"], state["t"])
             return float(l.block_until_ready())
+        return step
+    if wl in ("W9", "W10"):
+        gp, dp = tree(params(d, "G")), tree(params(d, "D"))
+        xr, z = jnp.asarray(d["x_real"]), jnp.asarray(d["z"])
+
+        def d_loss(dd, xf):
+            return jnp.mean(jax.nn.softplus(-mlp(dd, xr, jax.nn.relu))) + jnp.mean(jax.nn.softplus(mlp(dd, xf, jax.nn.relu)))
+
+        def g_loss(dd, xf):
+            return jnp.mean(jax.nn.softplus(-mlp(dd, xf, jax.nn.relu)))
+
+        if wl == "W9":
+            zeros = jax.tree_util.tree_map(jnp.zeros_like, gp)
+            state = {"p": gp, "m": zeros, "s": zeros, "t": 0}
+
+            def unrolled(g):
+                xf = mlp(g, z, jax.nn.relu)
+                dd = dp
+                for _ in range(5):
+                    gd = jax.grad(d_loss)(dd, xf)
+                    dd = jax.tree_util.tree_map(lambda p, q: p - 0.01 * q, dd, gd)
+                return g_loss(dd, xf)
+
+            @jax.jit
+            def upd(p, m, s, t):
+                l, g = jax.value_and_grad(unrolled)(p)
+                m = jax.tree_util.tree_map(lambda m, g: 0.5 * m + 0.5 * g, m, g)
+                s = jax.tree_util.tree_map(lambda s, g: 0.999 * s + 0.001 * g * g, s, g)
+                c1, c2 = 1 - 0.5 ** t, 1 - 0.999 ** t
+                p = jax.tree_util.tree_map(lambda p, m, s: p - 1e-4 * (m / c1) / (jnp.sqrt(s / c2) + 1e-8), p, m, s)
+                return p, m, s, l
+
+            def step():
+                state["t"] += 1
+                state["p"], state["m"], state["s"], l = upd(state["p"], state["m"], state["s"], state["t"])
+                return float(l.block_until_ready())
+            return step
+        state = {"p": (gp, dp)}
+
+        def field(p):
+            g, dd = p
+            xf = mlp(g, z, jax.nn.relu)
+            return (jax.grad(lambda g: g_loss(dd, mlp(g, z, jax.nn.relu)))(g), jax.grad(lambda dd: d_loss(dd, xf))(dd))
+
+        def ham(p):
+            xi = field(p)
+            return 0.5 * sum(jnp.sum(x * x) for x in jax.tree_util.tree_leaves(xi)), xi
+
+        @jax.jit
+        def upd(p):
+            (h, xi), jt = jax.value_and_grad(ham, has_aux=True)(p)
+            return jax.tree_util.tree_map(lambda p, x, j: p - 1e-4 * (x + 0.1 * j), p, xi, jt), h
+
+        def step():
+            state["p"], h = upd(state["p"])
+            return float(h.block_until_ready())
         return step
     if wl == "W8":
         ws = jnp.stack([jnp.asarray(d[f"Ws.{l}"]) for l in range(32)])

@@ -197,3 +197,33 @@ fn w8_top_singular_value_matches_reverse_mode_jacobian() {
     let sigma = lam.sqrt();
     assert!((got - sigma).abs() < 1e-4 * sigma, "{got} vs {sigma}");
 }
+
+/// W9 and W10 start from the committed dumps; PyTorch and JAX computed their
+/// checks from the same files (peer_checks.json): the unrolled generator loss
+/// after five differentiable discriminator steps, and ½‖ξ‖² of the game field.
+#[test]
+fn w9_and_w10_match_pytorch_and_jax_on_the_same_inputs() {
+    let checks: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("peer_checks.json")).unwrap()).unwrap();
+    for wl in ["W9", "W10"] {
+        let got = first_check(wl, &Source::Dump(&fixtures()));
+        for fw in ["torch", "jax"] {
+            let want = checks["checks"][wl][fw].as_f64().unwrap();
+            assert!((got - want).abs() <= 1e-5 * want.abs(), "{wl}: odl {got} vs {fw} {want}");
+        }
+    }
+    // the unrolled loss is not the plain one: the five steps moved D
+    let plain = {
+        let npz = odl_tensor::npy::Npz::open(fixtures().join("W9.npz")).unwrap();
+        let layer =
+            |p: &str, i: usize, j: usize| npz.array(&format!("{p}.{i}.{j}"), DType::F32, None).unwrap();
+        let g: Vec<Tensor> =
+            (0..3).flat_map(|i| [layer("G", i, 0), layer("G", i, 1)]).map(Tensor::constant).collect();
+        let d: Vec<Tensor> =
+            (0..3).flat_map(|i| [layer("D", i, 0), layer("D", i, 1)]).map(Tensor::constant).collect();
+        let z = Tensor::constant(npz.array("z", DType::F32, Some(&[256, 2])).unwrap());
+        forward(&d, &forward(&g, &z, Activation::Relu), Activation::Relu).neg().softplus().mean_all().item()
+    };
+    let unrolled = first_check("W9", &Source::Dump(&fixtures()));
+    assert!((plain - unrolled).abs() > 1e-4, "plain {plain} vs unrolled {unrolled}");
+}

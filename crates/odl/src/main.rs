@@ -35,7 +35,7 @@ enum Cmd {
     Report(commands::lab::ReportArgs),
     /// Look inside a trained run (or a fresh network from a spec): Hessian, Jacobian, signal, landscape, sharpness, NTK.
     Probe(probe::ProbeArgs),
-    /// Run the benchmark workloads (W1–W8, GEMM) and print JSON lines.
+    /// Run the benchmark workloads (W1–W10, GEMM) and print JSON lines.
     Bench(commands::bench::BenchArgs),
     /// Train a model from a spec file into a run folder.
     Train(commands::train::TrainArgs),

@@ -1,9 +1,10 @@
-//! The workloads of `docs/workloads.md` (W1–W8) and two GEMM calibrations, one
+//! The workloads of `docs/workloads.md` (W1–W10) and two GEMM calibrations, one
 //! file each. A workload is a [`Workload`]: its id, the peers' short name,
 //! and how to build its timed step from a [`Source`] of inputs.
 
 mod gemm;
 mod mlp;
+mod w10_consensus;
 mod w1_chain;
 mod w2_mlp;
 mod w3_deep_narrow;
@@ -12,6 +13,7 @@ mod w5_pgd;
 mod w6_cnn;
 mod w7_wgangp;
 mod w8_jacobian;
+mod w9_unrolled;
 
 use anyhow::{bail, Result};
 
@@ -56,6 +58,8 @@ pub static ALL: &[&Workload] = &[
     &w6_cnn::WORKLOAD,
     &w7_wgangp::WORKLOAD,
     &w8_jacobian::WORKLOAD,
+    &w9_unrolled::WORKLOAD,
+    &w10_consensus::WORKLOAD,
 ];
 
 /// The GEMM calibrations (odl's own peak rate).

@@ -16,8 +16,30 @@ use crate::data::{maybe_open, mlp, Layer, Source};
 /// The workload.
 pub static WORKLOAD: Workload = Workload { id: "W7", name: "wgangp", prepare };
 
-fn flatten(layers: Vec<Layer>) -> Vec<Array> {
+/// A layer list as `[W₀, b₀, W₁, b₁, …]`.
+pub(super) fn flatten(layers: Vec<Layer>) -> Vec<Array> {
     layers.into_iter().flat_map(|(w, b)| [w, b]).collect()
+}
+
+/// The 2-D GAN batch of W7, W9 and W10: 256 rows of `x_real` from 8
+/// Gaussians on a ring (centres `2(cos 2πk/8, sin 2πk/8)`, std 0.02) and
+/// noise `z ~ N(0, 1)`, from odl's generator or the dump (`x_real`, `z`).
+pub(super) fn ring_batch(npz: Option<&odl_tensor::npy::Npz>, rng: &mut Rng) -> Result<(Array, Array)> {
+    Ok(match npz {
+        None => {
+            let k: Vec<usize> = (0..256).map(|_| rng.below(8)).collect();
+            let mut xr = Vec::with_capacity(512);
+            for &ki in &k {
+                let ang = 2.0 * std::f64::consts::PI * ki as f64 / 8.0;
+                xr.push(2.0 * ang.cos() + 0.02 * rng.normal_f64());
+                xr.push(2.0 * ang.sin() + 0.02 * rng.normal_f64());
+            }
+            (Array::from_f64(&xr, &[256, 2], DType::F32), rng.normal(&[256, 2], 0.0, 1.0, DType::F32))
+        }
+        Some(npz) => {
+            (npz.array("x_real", DType::F32, Some(&[256, 2]))?, npz.array("z", DType::F32, Some(&[256, 2]))?)
+        }
+    })
 }
 
 fn prepare(src: &Source) -> Result<Prepared> {
@@ -28,24 +50,10 @@ fn prepare(src: &Source) -> Result<Prepared> {
         .map(Tensor::constant)
         .collect();
     let mut d_params = flatten(mlp(src, npz.as_ref(), "D", &[2, 128, 128, 1], &mut rng)?);
-    let (x_real, z, eps) = match &npz {
-        None => {
-            let k: Vec<usize> = (0..256).map(|_| rng.below(8)).collect();
-            let mut xr = Vec::with_capacity(512);
-            for &ki in &k {
-                let ang = 2.0 * std::f64::consts::PI * ki as f64 / 8.0;
-                xr.push(2.0 * ang.cos() + 0.02 * rng.normal_f64());
-                xr.push(2.0 * ang.sin() + 0.02 * rng.normal_f64());
-            }
-            let z = rng.normal(&[256, 2], 0.0, 1.0, DType::F32);
-            let e = rng.uniform(&[256, 1], 0.0, 1.0, DType::F32);
-            (Array::from_f64(&xr, &[256, 2], DType::F32), z, e)
-        }
-        Some(npz) => (
-            npz.array("x_real", DType::F32, Some(&[256, 2]))?,
-            npz.array("z", DType::F32, Some(&[256, 2]))?,
-            npz.array("eps", DType::F32, Some(&[256, 1]))?,
-        ),
+    let (x_real, z) = ring_batch(npz.as_ref(), &mut rng)?;
+    let eps = match &npz {
+        None => rng.uniform(&[256, 1], 0.0, 1.0, DType::F32),
+        Some(npz) => npz.array("eps", DType::F32, Some(&[256, 1]))?,
     };
     // every term of the critic's loss is a mean over the 256 rows (real,
     // noise and mixing weight row by row), so the batch splits into one shard
