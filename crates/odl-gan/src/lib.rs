@@ -17,6 +17,10 @@
 //!   unrolled steps of the second player differentiated through (Metz et
 //!   al. 2017) — every one a derivative of derivatives, which odl's engine
 //!   computes exactly.
+//! - [`fdiv`]: the f-GAN family — six f-divergences with their conjugates,
+//!   output activations and variational bound.
+//! - [`metrics`]: FID (a stable Fréchet distance) and the unbiased KID on
+//!   features the caller names.
 //!
 //! ```
 //! use odl_gan::{dynamics::{Method, Solver}, game::Bilinear};
@@ -37,6 +41,7 @@ pub mod dynamics;
 pub mod fdiv;
 pub mod field;
 pub mod game;
+pub mod metrics;
 
 pub use dynamics::{trajectory, Method, Solver, Trajectory};
 pub use fdiv::FDivergence;

@@ -195,3 +195,17 @@ fn gan_theory_signature() {
         &["discriminator_max_error", "value_at_trained_d", "minus_log4_plus_2jsd", "grad_minimax"],
     );
 }
+
+#[test]
+fn gan_metrics_signature() {
+    signature(
+        "gan-metrics",
+        &[
+            "feature_net_test_acc",
+            "fid_noise",
+            "kid_blur",
+            "fid_real_vs_real_by_size",
+            "kid_real_vs_real_by_size",
+        ],
+    );
+}

@@ -32,7 +32,7 @@ fn bench_prints_one_json_line_per_workload() {
 #[test]
 fn bad_arguments_are_clear_errors() {
     for (args, needle) in [
-        (vec!["bench", "--workload", "W9"], "unknown workload 'W9'"),
+        (vec!["bench", "--workload", "W99"], "unknown workload 'W99'"),
         (vec!["bench", "--target", "0"], "--target must be a positive number"),
         (vec!["bench", "--repeat", "0"], "--repeat must be at least 1"),
         (vec!["bench", "--threads", "0"], "--threads must be at least 1"),

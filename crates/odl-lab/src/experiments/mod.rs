@@ -15,6 +15,7 @@ pub mod dynamical_isometry;
 pub mod edge_of_stability;
 pub mod explode_vanish;
 pub mod f_divergences;
+pub mod gan_metrics;
 pub mod gan_theory;
 pub mod hanin_rolnick;
 pub mod loss_landscape;
@@ -69,5 +70,6 @@ pub static ALL: &[&Experiment] = &[
     &gan_theory::EXPERIMENT,
     &f_divergences::EXPERIMENT,
     &dirac_gan::EXPERIMENT,
+    &gan_metrics::EXPERIMENT,
     &bilinear_games::EXPERIMENT,
 ];
