@@ -333,6 +333,26 @@ def jax_step(wl, d):
     def tree(ps):
         return [(jnp.asarray(w), jnp.asarray(b)) for w, b in ps]
 
+    def adam_steps(loss, p0, b1, b2, lr=1e-4, eps=1e-8):
+        """A timed step of Adam (bias-corrected, jit-compiled) on `loss` from p0."""
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, p0)
+        state = {"p": p0, "m": zeros, "s": zeros, "t": 0}
+
+        @jax.jit
+        def upd(p, m, s, t):
+            l, g = jax.value_and_grad(loss)(p)
+            m = jax.tree_util.tree_map(lambda m, g: b1 * m + (1 - b1) * g, m, g)
+            s = jax.tree_util.tree_map(lambda s, g: b2 * s + (1 - b2) * g * g, s, g)
+            c1, c2 = 1 - b1 ** t, 1 - b2 ** t
+            p = jax.tree_util.tree_map(lambda p, m, s: p - lr * (m / c1) / (jnp.sqrt(s / c2) + eps), p, m, s)
+            return p, m, s, l
+
+        def step():
+            state["t"] += 1
+            state["p"], state["m"], state["s"], l = upd(state["p"], state["m"], state["s"], state["t"])
+            return float(l.block_until_ready())
+        return step
+
     def dot(a, b):
         return sum(jnp.vdot(p, q) for p, q in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
 
@@ -438,8 +458,6 @@ def jax_step(wl, d):
     if wl == "W7":
         gp = tree(params(d, "G"))
         dp = tree(params(d, "D"))
-        zeros = jax.tree_util.tree_map(jnp.zeros_like, dp)
-        state = {"p": dp, "m": zeros, "s": zeros, "t": 0}
         xr, z, eps = jnp.asarray(d["x_real"]), jnp.asarray(d["z"]), jnp.asarray(d["eps"])
 
         def critic_loss(p):
@@ -449,20 +467,7 @@ def jax_step(wl, d):
             gpen = jnp.mean((jnp.sqrt(jnp.sum(g * g, axis=1)) - 1) ** 2)
             return jnp.mean(mlp(p, xf, jax.nn.relu)) - jnp.mean(mlp(p, xr, jax.nn.relu)) + 10 * gpen
 
-        @jax.jit
-        def upd(p, m, s, t):
-            l, g = jax.value_and_grad(critic_loss)(p)
-            m = jax.tree_util.tree_map(lambda m, g: 0.5 * m + 0.5 * g, m, g)
-            s = jax.tree_util.tree_map(lambda s, g: 0.9 * s + 0.1 * g * g, s, g)
-            c1, c2 = 1 - 0.5 ** t, 1 - 0.9 ** t
-            p = jax.tree_util.tree_map(lambda p, m, s: p - 1e-4 * (m / c1) / (jnp.sqrt(s / c2) + 1e-8), p, m, s)
-            return p, m, s, l
-
-        def step():
-            state["t"] += 1
-            state["p"], state["m"], state["s"], l = upd(state["p"], state["m"], state["s"], state["t"])
-            return float(l.block_until_ready())
-        return step
+        return adam_steps(critic_loss, dp, 0.5, 0.9)
     if wl in ("W9", "W10"):
         gp, dp = tree(params(d, "G")), tree(params(d, "D"))
         xr, z = jnp.asarray(d["x_real"]), jnp.asarray(d["z"])
@@ -474,9 +479,6 @@ def jax_step(wl, d):
             return jnp.mean(jax.nn.softplus(-mlp(dd, xf, jax.nn.relu)))
 
         if wl == "W9":
-            zeros = jax.tree_util.tree_map(jnp.zeros_like, gp)
-            state = {"p": gp, "m": zeros, "s": zeros, "t": 0}
-
             def unrolled(g):
                 xf = mlp(g, z, jax.nn.relu)
                 dd = dp
@@ -485,20 +487,7 @@ def jax_step(wl, d):
                     dd = jax.tree_util.tree_map(lambda p, q: p - 0.01 * q, dd, gd)
                 return g_loss(dd, xf)
 
-            @jax.jit
-            def upd(p, m, s, t):
-                l, g = jax.value_and_grad(unrolled)(p)
-                m = jax.tree_util.tree_map(lambda m, g: 0.5 * m + 0.5 * g, m, g)
-                s = jax.tree_util.tree_map(lambda s, g: 0.999 * s + 0.001 * g * g, s, g)
-                c1, c2 = 1 - 0.5 ** t, 1 - 0.999 ** t
-                p = jax.tree_util.tree_map(lambda p, m, s: p - 1e-4 * (m / c1) / (jnp.sqrt(s / c2) + 1e-8), p, m, s)
-                return p, m, s, l
-
-            def step():
-                state["t"] += 1
-                state["p"], state["m"], state["s"], l = upd(state["p"], state["m"], state["s"], state["t"])
-                return float(l.block_until_ready())
-            return step
+            return adam_steps(unrolled, gp, 0.5, 0.999)
         state = {"p": (gp, dp)}
 
         def field(p):
