@@ -209,3 +209,16 @@ fn gan_metrics_signature() {
         ],
     );
 }
+
+#[test]
+fn spectral_normalization_signature() {
+    signature(
+        "spectral-normalization",
+        &[
+            "worst_relative_error_after_warmup",
+            "lipschitz_bound_sn",
+            "lipschitz_bound_plain_growth",
+            "max_input_gradient_sn",
+        ],
+    );
+}

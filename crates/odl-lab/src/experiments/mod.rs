@@ -28,6 +28,7 @@ pub mod resnet_depth;
 pub mod saddle_escape;
 pub mod shamir_depth;
 pub mod sharp_minima;
+pub mod spectral_normalization;
 pub mod spurious_minima;
 
 use crate::experiment::Experiment;
@@ -70,6 +71,7 @@ pub static ALL: &[&Experiment] = &[
     &gan_theory::EXPERIMENT,
     &f_divergences::EXPERIMENT,
     &dirac_gan::EXPERIMENT,
+    &spectral_normalization::EXPERIMENT,
     &gan_metrics::EXPERIMENT,
     &bilinear_games::EXPERIMENT,
 ];
