@@ -13,7 +13,7 @@
 
 use odl_autodiff::{grad, grad_graph, Tensor};
 
-use crate::field::{field, field_and_jt_vec, field_tensors, j_vec, Point};
+use crate::field::{field, field_and_jt_vec, j_vec, Point};
 use crate::game::{leaf, Game};
 
 /// A game algorithm.
@@ -156,14 +156,6 @@ pub fn unrolled_grad(game: &dyn Game, z: &[Vec<f64>], steps: usize, lr: f64) -> 
     }
     let l1 = game.losses(&[x.clone(), y]).remove(0);
     grad(&l1, &[&x]).remove(0).to_vec_f64()
-}
-
-/// The field's value at `z` as tensors that keep their graph (for callers
-/// that build their own second-order updates).
-pub fn field_graph(game: &dyn Game, z: &[Vec<f64>]) -> (Vec<Tensor>, Vec<Tensor>) {
-    let params: Vec<Tensor> = z.iter().map(|b| leaf(b)).collect();
-    let xi = field_tensors(game, &params, true);
-    (params, xi)
 }
 
 /// The path of a game under a solver: every point and its distance to an

@@ -145,6 +145,34 @@ pub fn newton_max(
     w
 }
 
+/// Gradient ascent with Adam (β = 0.9, 0.999) on a function of a few
+/// parameters from `w0` (a critic's or discriminator's training): `steps + 1`
+/// updates, each after recording the value it starts from. Returns those
+/// values and the point after the last update.
+pub fn adam_ascent(
+    value: &dyn Fn(&odl_autodiff::Tensor) -> odl_autodiff::Tensor,
+    w0: &[f64],
+    lr: f64,
+    steps: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    use odl_autodiff::{grad, Tensor};
+    use odl_optim::Transform;
+    use odl_tensor::{Array, DType};
+    let n = w0.len();
+    let mut opt = odl_optim::adam(lr, 0.9, 0.999, 1e-8);
+    let mut w = vec![Array::from_f64(w0, &[n], DType::F64)];
+    let mut trace = Vec::with_capacity(steps + 1);
+    for _ in 0..=steps {
+        let p = Tensor::param(w[0].clone());
+        let v = value(&p);
+        trace.push(v.item());
+        // ascent: the optimizer descends −value
+        let g: Vec<f64> = grad(&v, &[&p]).remove(0).to_vec_f64().iter().map(|x| -x).collect();
+        opt.step(&mut w, vec![Array::from_f64(&g, &[n], DType::F64)]);
+    }
+    (trace, w[0].to_vec_f64())
+}
+
 /// Solves the small dense system `A x = b` by Gaussian elimination with
 /// partial pivoting; `None` when `A` is singular.
 pub fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {

@@ -6,6 +6,7 @@
 
 use anyhow::bail;
 use odl_gan::{trajectory, Bilinear, Method, Solver};
+use odl_nn::orthogonal;
 use odl_tensor::Rng;
 
 use super::prelude::*;
@@ -86,25 +87,6 @@ fn predicted(method: Method, eta: f64, sigmas: &[f64]) -> f64 {
     sigmas.iter().map(|&s| per(s)).fold(0.0, f64::max)
 }
 
-/// A random `n × n` orthogonal matrix (Gram–Schmidt on Gaussian columns).
-fn orthogonal(n: usize, rng: &mut Rng) -> Vec<Vec<f64>> {
-    let mut q: Vec<Vec<f64>> = Vec::new();
-    while q.len() < n {
-        let mut v: Vec<f64> = (0..n).map(|_| rng.normal_f64()).collect();
-        for _ in 0..2 {
-            for u in &q {
-                let d: f64 = v.iter().zip(u).map(|(a, b)| a * b).sum();
-                v.iter_mut().zip(u).for_each(|(a, b)| *a -= d * b);
-            }
-        }
-        let nv = v.iter().map(|a| a * a).sum::<f64>().sqrt();
-        if nv > 1e-8 {
-            q.push(v.into_iter().map(|a| a / nv).collect());
-        }
-    }
-    q
-}
-
 fn run(r: &Run) -> Result<Outcome> {
     let p = r.params;
     let (n, smin, smax, eta, gamma, steps) = (
@@ -122,9 +104,11 @@ fn run(r: &Run) -> Result<Outcome> {
     let sigmas: Vec<f64> = (0..n)
         .map(|i| if n == 1 { smax } else { smin * (smax / smin).powf(i as f64 / (n - 1) as f64) })
         .collect();
-    let (u, v) = (orthogonal(n, &mut rng), orthogonal(n, &mut rng));
-    let a: Vec<f64> =
-        (0..n * n).map(|ij| (0..n).map(|k| u[k][ij / n] * sigmas[k] * v[k][ij % n]).sum()).collect();
+    // A = U diag(σ) Vᵀ with Haar-random orthogonal U, V (rows of the flat matrices)
+    let (u, v) = (orthogonal(&mut rng, n, n, 1.0), orthogonal(&mut rng, n, n, 1.0));
+    let a: Vec<f64> = (0..n * n)
+        .map(|ij| (0..n).map(|k| u[k * n + ij / n] * sigmas[k] * v[k * n + ij % n]).sum())
+        .collect();
     let game = Bilinear::new(a, n, n);
     let z0 = vec![
         (0..n).map(|_| rng.normal_f64()).collect::<Vec<f64>>(),

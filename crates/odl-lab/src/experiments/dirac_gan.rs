@@ -3,6 +3,7 @@
 //! optimization make the equilibrium attractive — with the Jacobian
 //! eigenvalues and rates the paper derives.
 
+use odl_gan::field::eigenvalues;
 use odl_gan::game::DiracLoss;
 use odl_gan::{diagnostics, trajectory, DiracGan, Method, Solver};
 
@@ -48,19 +49,8 @@ fn mul(p: M2, q: M2) -> M2 {
     ]
 }
 
-/// Eigenvalues `(re, im)` of a 2 × 2 real matrix, `−i` first.
-fn eig2(m: M2) -> [(f64, f64); 2] {
-    let (t, det) = (m[0] + m[3], m[0] * m[3] - m[1] * m[2]);
-    let disc = t * t / 4.0 - det;
-    if disc >= 0.0 {
-        [(t / 2.0 - disc.sqrt(), 0.0), (t / 2.0 + disc.sqrt(), 0.0)]
-    } else {
-        [(t / 2.0, -(-disc).sqrt()), (t / 2.0, (-disc).sqrt())]
-    }
-}
-
 fn radius(m: M2) -> f64 {
-    eig2(m).iter().map(|e| e.0.hypot(e.1)).fold(0.0, f64::max)
+    eigenvalues(&m, 2).iter().map(|e| e.0.hypot(e.1)).fold(0.0, f64::max)
 }
 
 /// The spectral radius of the linearized update of `J` with step `eta`.
@@ -154,7 +144,7 @@ fn run(r: &Run) -> Result<Outcome> {
         let dg = diagnostics(&v.game, &origin);
         let jm: M2 = [dg.jacobian[0], dg.jacobian[1], dg.jacobian[2], dg.jacobian[3]];
         let jm = if let Method::Consensus { gamma } = v.method { consensus_jacobian(jm, gamma) } else { jm };
-        let (em, ec) = (eig2(jm), eig2(v.closed_form));
+        let (em, ec) = (eigenvalues(&jm, 2), eigenvalues(&v.closed_form, 2));
         for (a, b) in em.iter().zip(&ec) {
             eig_err = eig_err.max((a.0 - b.0).abs()).max((a.1 - b.1).abs());
         }

@@ -3,15 +3,14 @@
 //! critic approaches the divergence from below; the bound is tight exactly
 //! when the critic family contains `T* = f'(p/q)`.
 
-use odl_autodiff::{grad, Tensor};
+use odl_autodiff::Tensor;
 use odl_gan::fdiv::{normal_pdf, quadratic_critic};
 use odl_gan::game::gauss_hermite;
 use odl_gan::FDivergence;
-use odl_optim::{adam, Transform};
-use odl_tensor::{Array, DType};
+use odl_tensor::DType;
 
 use super::prelude::*;
-use crate::fit::newton_max;
+use crate::fit::{adam_ascent, newton_max};
 
 /// The experiment.
 pub static EXPERIMENT: Experiment = Experiment {
@@ -67,11 +66,6 @@ impl Bound {
     fn eval(&self, w: &[f64]) -> f64 {
         self.value(&Tensor::from_f64(w, &[3], DType::F64)).item()
     }
-
-    fn gradient(&self, w: &[f64]) -> Vec<f64> {
-        let p = Tensor::param(Array::from_vec(w.to_vec(), &[3]));
-        grad(&self.value(&p), &[&p]).remove(0).to_vec_f64()
-    }
 }
 
 fn run(r: &Run) -> Result<Outcome> {
@@ -85,20 +79,11 @@ fn run(r: &Run) -> Result<Outcome> {
         r.progress(i as f64 / 6.0, d.name());
         let truth = d.integrate(|x| normal_pdf(x, mu, sp), |x| normal_pdf(x, 0.0, 1.0), -20.0, 20.0, 40_000);
         let b = Bound::new(*d, mu, sp);
-        let mut opt = adam(lr, 0.9, 0.999, 1e-8);
-        let mut w = vec![Array::from_f64(&[0.0, 0.0, 0.0], &[3], DType::F64)];
-        let mut gap = Vec::with_capacity(steps + 1);
-        for _ in 0..=steps {
-            let wv = w[0].to_vec_f64();
-            let v = b.eval(&wv);
-            gap.push(truth - v);
-            above = above.max(v - truth);
-            // ascent: the optimizer descends −bound
-            let g: Vec<f64> = b.gradient(&wv).iter().map(|x| -x).collect();
-            opt.step(&mut w, vec![Array::from_f64(&g, &[3], DType::F64)]);
-        }
-        let adam_end = truth - gap[steps];
-        let ws = newton_max(&|w| b.value(w), w[0].to_vec_f64(), 50);
+        let (values, w_end) = adam_ascent(&|w| b.value(w), &[0.0, 0.0, 0.0], lr, steps);
+        above = values.iter().fold(above, |a, v| a.max(v - truth));
+        let gap: Vec<f64> = values.iter().map(|v| truth - v).collect();
+        let adam_end = values[steps];
+        let ws = newton_max(&|w| b.value(w), w_end, 50);
         let sup = b.eval(&ws);
         above = above.max(sup - truth);
         out.metric(&format!("true_{}", d.key()), truth);

@@ -63,6 +63,11 @@ fn blur(x: &[f64], r: usize) -> Vec<f64> {
     out
 }
 
+/// `v` as "a, b, c" with 3 significant digits.
+fn list(v: &[f64]) -> String {
+    v.iter().map(|x| g3(*x)).collect::<Vec<_>>().join(", ")
+}
+
 fn run(r: &Run) -> Result<Outcome> {
     let p = r.params;
     let (n_train, epochs, n_eval, reps) =
@@ -201,16 +206,8 @@ fn run(r: &Run) -> Result<Outcome> {
         "monotone_in_noise",
         "FID and KID rise monotonically with the noise added to real images",
         vec![
-            Check::that(
-                "FID increasing in σ",
-                format!("FID = {}", fid_noise.iter().map(|v| g3(*v)).collect::<Vec<_>>().join(", ")),
-                increasing(&fid_noise),
-            ),
-            Check::that(
-                "KID increasing in σ",
-                format!("KID = {}", kid_noise.iter().map(|v| g3(*v)).collect::<Vec<_>>().join(", ")),
-                increasing(&kid_noise),
-            ),
+            Check::that("FID increasing in σ", format!("FID = {}", list(&fid_noise)), increasing(&fid_noise)),
+            Check::that("KID increasing in σ", format!("KID = {}", list(&kid_noise)), increasing(&kid_noise)),
         ],
     ));
     out.claim(Claim::all(
@@ -219,12 +216,12 @@ fn run(r: &Run) -> Result<Outcome> {
         vec![
             Check::that(
                 "FID increasing in the radius",
-                format!("FID = {}", fid_blur.iter().map(|v| g3(*v)).collect::<Vec<_>>().join(", ")),
+                format!("FID = {}", list(&fid_blur)),
                 increasing(&fid_blur),
             ),
             Check::that(
                 "KID increasing in the radius",
-                format!("KID = {}", kid_blur.iter().map(|v| g3(*v)).collect::<Vec<_>>().join(", ")),
+                format!("KID = {}", list(&kid_blur)),
                 increasing(&kid_blur),
             ),
         ],

@@ -7,11 +7,10 @@ use odl_autodiff::{grad, Tensor};
 use odl_gan::fdiv::{normal_pdf, quadratic_critic};
 use odl_gan::game::gauss_hermite;
 use odl_gan::FDivergence;
-use odl_optim::{adam, Transform};
 use odl_tensor::{Array, DType};
 
 use super::prelude::*;
-use crate::fit::newton_max;
+use crate::fit::{adam_ascent, newton_max};
 
 /// The experiment.
 pub static EXPERIMENT: Experiment = Experiment {
@@ -57,16 +56,9 @@ impl Value {
     }
 
     fn train(&self, lr: f64, steps: usize, trace: &mut Vec<f64>) -> Vec<f64> {
-        let mut opt = adam(lr, 0.9, 0.999, 1e-8);
-        let mut w = vec![Array::from_f64(&[0.0, 0.0, 0.0], &[3], DType::F64)];
-        for _ in 0..=steps {
-            let p = Tensor::param(w[0].clone());
-            let v = self.of(&p);
-            trace.push(v.item());
-            let g: Vec<f64> = grad(&v, &[&p]).remove(0).to_vec_f64().iter().map(|x| -x).collect();
-            opt.step(&mut w, vec![Array::from_f64(&g, &[3], DType::F64)]);
-        }
-        newton_max(&|w| self.of(w), w[0].to_vec_f64(), 50)
+        let (values, w) = adam_ascent(&|w| self.of(w), &[0.0, 0.0, 0.0], lr, steps);
+        trace.extend(values);
+        newton_max(&|w| self.of(w), w, 50)
     }
 }
 
