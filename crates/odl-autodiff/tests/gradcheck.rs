@@ -238,6 +238,22 @@ fn conv2d_and_its_adjoints() {
 }
 
 #[test]
+fn upsample_nearest_to_third_order() {
+    // the adjoint of 2× upsampling sums each 2×2 block: ⟨up(x), y⟩ = ⟨x, sum-pool(y)⟩
+    let x = Array::from_vec((0..2 * 3 * 2 * 2).map(|i| i as f64 * 0.3 - 1.0).collect(), &[2, 3, 2, 2]);
+    let up = Tensor::constant(x.clone()).upsample_nearest(2);
+    assert_eq!(up.shape(), &[2, 3, 4, 4]);
+    let (u, xv) = (up.to_vec_f64(), x.to_vec_f64());
+    for (k, v) in u.iter().enumerate() {
+        let (nc, r, c) = (k / 16, (k % 16) / 4, k % 4);
+        assert_eq!(*v, xv[nc * 4 + (r / 2) * 2 + c / 2]);
+    }
+    check("upsample ×2", |x| x[0].upsample_nearest(2).sin().square(), vec![x.clone()], 3);
+    let f = |x: &[Tensor]| x[0].upsample_nearest(3).conv2d(&x[1], 1, 1).tanh();
+    check_grads(f, &inputs(&[&[1, 2, 2, 2], &[2, 2, 3, 3]], -1.0, 1.0, 56), &CheckOptions::order(2)).unwrap();
+}
+
+#[test]
 fn max_pool2d() {
     // distinct values so that no window has a tie within ε
     let mut rng = Rng::seed(60);

@@ -21,6 +21,13 @@
 //!   output activations and variational bound.
 //! - [`metrics`]: FID (a stable Fréchet distance) and the unbiased KID on
 //!   features the caller names.
+//! - [`loss`]: minimax, non-saturating, WGAN (with weight clipping), hinge,
+//!   least squares and the f-GAN losses; [`penalty`]: R1, R2, WGAN-GP's
+//!   gradient penalty, BigGAN's orthogonal regularization, the generator's
+//!   moving average and the truncation trick.
+//! - [`mixture`]: ring-8 and grid-25 and their mode-coverage metrics.
+//! - [`train`]: `odl gan SPEC.toml` — GAN training from a spec into a run
+//!   folder.
 //!
 //! ```
 //! use odl_gan::{dynamics::{Method, Solver}, game::Bilinear};
@@ -41,9 +48,16 @@ pub mod dynamics;
 pub mod fdiv;
 pub mod field;
 pub mod game;
+pub mod loss;
 pub mod metrics;
+pub mod mixture;
+pub mod penalty;
+pub mod train;
 
 pub use dynamics::{trajectory, Method, Solver, Trajectory};
 pub use fdiv::FDivergence;
 pub use field::{diagnostics, field, jacobian, Diagnostics};
 pub use game::{Bilinear, DiracGan, Game, MinMax};
+pub use loss::Loss;
+pub use mixture::{Coverage, Mixture};
+pub use penalty::Penalty;

@@ -195,6 +195,39 @@ impl Module for Flatten {
     }
 }
 
+/// `[n, rest] → [n, shape…]`: the inverse of [`Flatten`] (a generator's
+/// vector turned into feature maps).
+pub struct Unflatten(pub Vec<usize>);
+
+impl Module for Unflatten {
+    fn forward(&mut self, x: &Tensor, _: &mut Ctx) -> Tensor {
+        let mut s = vec![x.shape()[0]];
+        s.extend(&self.0);
+        x.reshape(&s)
+    }
+    fn named_params(&self) -> Vec<(String, &Tensor)> {
+        Vec::new()
+    }
+    fn params_mut(&mut self) -> Vec<&mut Tensor> {
+        Vec::new()
+    }
+}
+
+/// Nearest-neighbour upsampling of feature maps by an integer factor.
+pub struct Upsample(pub usize);
+
+impl Module for Upsample {
+    fn forward(&mut self, x: &Tensor, _: &mut Ctx) -> Tensor {
+        x.upsample_nearest(self.0)
+    }
+    fn named_params(&self) -> Vec<(String, &Tensor)> {
+        Vec::new()
+    }
+    fn params_mut(&mut self) -> Vec<&mut Tensor> {
+        Vec::new()
+    }
+}
+
 /// Noise injected after normalization (Santurkar et al. 2018's "noisy BN"):
 /// per channel and step, `y ← y·(1 + scale_std·ξ) + shift_std·ζ`, ξ, ζ ~ N(0, 1).
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -30,7 +30,8 @@ pub mod spectral;
 pub use activation::Activation;
 pub use init::{critical_tanh, fans, gain, orthogonal, Init};
 pub use layers::{
-    avg_pool2d, BatchNorm, BnNoise, Conv2d, Dropout, Flatten, LayerNorm, Linear, Pool2d, Residual, Sequential,
+    avg_pool2d, BatchNorm, BnNoise, Conv2d, Dropout, Flatten, LayerNorm, Linear, Pool2d, Residual,
+    Sequential, Unflatten, Upsample,
 };
 pub use loss::{bce_with_logits, cross_entropy_smoothed, hinge, lp_loss};
 pub use mlp::{MlpConfig, Norm};

@@ -11,7 +11,8 @@
 //! clipped on the axis' edge with a note, never dropped; short log ranges
 //! get intermediate ticks; values within rounding error of 0 print as 0; the
 //! legend sits below the plot area, never on the data. The SVG is semantic
-//! ([`svg`]), so [`check`] can verify a figure against its data.
+//! ([`svg`]), so [`check`] can verify a figure against its data. Pictures
+//! that are pixels (a generator's images) go to PNG grids ([`image`]).
 //!
 //! ```
 //! use odl_plot::{Figure, LinePlot, Series};
@@ -28,6 +29,7 @@ pub mod axis;
 mod bars;
 pub mod check;
 mod heatmap;
+pub mod image;
 mod lines;
 pub mod svg;
 

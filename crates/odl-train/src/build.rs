@@ -11,7 +11,7 @@ use odl_optim::{
 };
 use odl_tensor::{DType, Rng};
 
-use crate::spec::{InitName, ModelKind, NormName, OptimName, ScheduleKind, Spec};
+use crate::spec::{InitName, ModelKind, NormName, OptimName, OptimSpec, ScheduleKind, ScheduleSpec, Spec};
 
 fn init(spec: &Spec) -> Init {
     let (name, slope) = spec.model.activation.gain_name();
@@ -85,8 +85,12 @@ pub fn model(spec: &Spec, in_shape: &[usize], classes: usize, rng: &mut Rng) -> 
 
 /// The learning-rate schedule of `spec` over a run of `total` steps.
 pub fn schedule(spec: &Spec, total: usize) -> Box<dyn Schedule> {
-    let s = &spec.schedule;
-    let lr = spec.optim.lr;
+    schedule_of(&spec.optim, &spec.schedule, total)
+}
+
+/// The schedule `s` of the optimizer `o`'s peak rate over `total` steps.
+pub fn schedule_of(o: &OptimSpec, s: &ScheduleSpec, total: usize) -> Box<dyn Schedule> {
+    let lr = o.lr;
     let after = total.saturating_sub(s.warmup).max(1);
     let base: Box<dyn Schedule> = match s.kind {
         ScheduleKind::Constant => Box::new(lr),
@@ -112,7 +116,12 @@ pub fn schedule(spec: &Spec, total: usize) -> Box<dyn Schedule> {
 /// clipping, coupled weight decay, the method's scaling, decoupled decay
 /// (AdamW), the learning rate — in that order, as PyTorch applies them.
 pub fn optimizer(spec: &Spec, total: usize) -> Chain {
-    let o = &spec.optim;
+    optimizer_of(&spec.optim, &spec.schedule, total)
+}
+
+/// The optimizer `o` with schedule `s` over a run of `total` steps (see
+/// [`optimizer`]).
+pub fn optimizer_of(o: &OptimSpec, s: &ScheduleSpec, total: usize) -> Chain {
     let mut parts: Vec<Box<dyn Transform>> = Vec::new();
     if let Some(c) = o.clip_norm {
         parts.push(Box::new(clip_by_global_norm(c)));
@@ -138,6 +147,6 @@ pub fn optimizer(spec: &Spec, total: usize) -> Chain {
             }
         }
     }
-    parts.push(Box::new(scale_by_learning_rate(schedule(spec, total))));
+    parts.push(Box::new(scale_by_learning_rate(schedule_of(o, s, total))));
     chain(parts)
 }

@@ -14,6 +14,7 @@ pub const CSV_COLUMNS: [&str; 9] =
 pub struct Logs {
     jsonl: std::fs::File,
     csv: std::fs::File,
+    columns: Vec<String>,
 }
 
 impl Logs {
@@ -24,9 +25,16 @@ impl Logs {
     /// and opened for appending — so a resumed run's logs equal an
     /// uninterrupted run's, line for line.
     pub fn open(out: &Path, resume_at: Option<usize>) -> Result<Logs> {
+        Logs::with_columns(out, resume_at, &CSV_COLUMNS)
+    }
+
+    /// [`Logs::open`] with other CSV columns (`odl gan`'s, say); every
+    /// record still goes whole into `metrics.jsonl`.
+    pub fn with_columns(out: &Path, resume_at: Option<usize>, columns: &[&str]) -> Result<Logs> {
+        let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
         let resume = resume_at.is_some();
         if let Some(k) = resume_at {
-            cut_back(out, k)?;
+            cut_back(out, k, &columns)?;
         }
         let open = |name: &str| -> Result<std::fs::File> {
             let p = out.join(name);
@@ -40,17 +48,18 @@ impl Logs {
         };
         let mut csv = open("metrics.csv")?;
         if !resume {
-            writeln!(csv, "{}", CSV_COLUMNS.join(","))?;
+            writeln!(csv, "{}", columns.join(","))?;
         }
-        Ok(Logs { jsonl: open("metrics.jsonl")?, csv })
+        Ok(Logs { jsonl: open("metrics.jsonl")?, csv, columns })
     }
 
     /// Appends one record to both files.
     pub fn write(&mut self, rec: &serde_json::Value) -> Result<()> {
         writeln!(self.jsonl, "{rec}")?;
-        let cells: Vec<String> = CSV_COLUMNS
+        let cells: Vec<String> = self
+            .columns
             .iter()
-            .map(|k| rec.get(*k).and_then(|v| v.as_f64()).map(|v| v.to_string()).unwrap_or_default())
+            .map(|k| rec.get(k.as_str()).and_then(|v| v.as_f64()).map(|v| v.to_string()).unwrap_or_default())
             .collect();
         writeln!(self.csv, "{}", cells.join(","))?;
         Ok(())
@@ -65,7 +74,7 @@ fn record_step(line: &str) -> Option<usize> {
 
 /// Rewrites `metrics.jsonl` and `metrics.csv` in `out` to the records of
 /// steps 1..=`k` (whole lines only), each atomically.
-fn cut_back(out: &Path, k: usize) -> Result<()> {
+fn cut_back(out: &Path, k: usize, columns: &[String]) -> Result<()> {
     let keep = |name: &str, header: bool, step_of: &dyn Fn(&str) -> Option<usize>| -> Result<()> {
         let p = out.join(name);
         let text = match std::fs::read_to_string(&p) {
@@ -76,7 +85,7 @@ fn cut_back(out: &Path, k: usize) -> Result<()> {
         let mut kept = String::new();
         let mut lines = text.split_inclusive('\n');
         if header {
-            kept.push_str(&format!("{}\n", CSV_COLUMNS.join(",")));
+            kept.push_str(&format!("{}\n", columns.join(",")));
             lines.next();
         }
         // a complete line (ending in a newline) of a step up to k; the log is

@@ -333,8 +333,10 @@ fn set(table: &mut toml::Table, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// Reads a spec file, applies `--set key=value` overrides, and validates it.
-pub fn load(path: &Path, sets: &[String]) -> Result<Spec> {
+/// Reads a TOML spec of any type `T` (unknown keys and type errors name
+/// their key), after `--set key=value` overrides; returns it with the
+/// origin that error messages cite (the file, and the `--set`s).
+pub fn read<T: serde::de::DeserializeOwned>(path: &Path, sets: &[String]) -> Result<(T, String)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut table: toml::Table =
         toml::from_str(&text).with_context(|| format!("{}: not valid TOML", path.display()))?;
@@ -355,40 +357,55 @@ pub fn load(path: &Path, sets: &[String]) -> Result<Spec> {
         format!("{} with --set {}", path.display(), sets.join(" --set "))
     };
     // the key of a type error, by its path in the table (`train.epochs`)
-    let spec: Spec = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+    let spec: T = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
         let key = e.path().to_string();
         let inner = e.into_inner();
         anyhow::anyhow!("{origin}: {key}: {}", inner.message())
     })?;
+    Ok((spec, origin))
+}
+
+/// Reads a spec file, applies `--set key=value` overrides, and validates it.
+pub fn load(path: &Path, sets: &[String]) -> Result<Spec> {
+    let (spec, origin): (Spec, String) = read(path, sets)?;
     spec.validate().with_context(|| origin.clone())?;
     Ok(spec)
+}
+
+impl OptimSpec {
+    /// Range checks of the optimizer's values; `key` is the section's name
+    /// in messages (`optim`, `optim.generator`).
+    pub fn validate(&self, key: &str) -> Result<()> {
+        let pos = |k: &str, v: f64| -> Result<()> {
+            if !(v.is_finite() && v > 0.0) {
+                bail!("{key}.{k} = {v}: must be a positive number");
+            }
+            Ok(())
+        };
+        pos("lr", self.lr)?;
+        pos("eps", self.eps)?;
+        if !(0.0..1.0).contains(&self.momentum) {
+            bail!("{key}.momentum = {}: must be in [0, 1)", self.momentum);
+        }
+        for (i, b) in self.betas.iter().enumerate() {
+            if !(0.0..1.0).contains(b) {
+                bail!("{key}.betas[{i}] = {b}: must be in [0, 1)");
+            }
+        }
+        if self.weight_decay < 0.0 {
+            bail!("{key}.weight_decay = {}: must be ≥ 0", self.weight_decay);
+        }
+        if let Some(c) = self.clip_norm {
+            pos("clip_norm", c)?;
+        }
+        Ok(())
+    }
 }
 
 impl Spec {
     /// Range checks and cross-field rules; names the key and what is allowed.
     pub fn validate(&self) -> Result<()> {
-        let pos = |k: &str, v: f64| -> Result<()> {
-            if !(v.is_finite() && v > 0.0) {
-                bail!("{k} = {v}: must be a positive number");
-            }
-            Ok(())
-        };
-        pos("optim.lr", self.optim.lr)?;
-        pos("optim.eps", self.optim.eps)?;
-        if !(0.0..1.0).contains(&self.optim.momentum) {
-            bail!("optim.momentum = {}: must be in [0, 1)", self.optim.momentum);
-        }
-        for (i, b) in self.optim.betas.iter().enumerate() {
-            if !(0.0..1.0).contains(b) {
-                bail!("optim.betas[{i}] = {b}: must be in [0, 1)");
-            }
-        }
-        if self.optim.weight_decay < 0.0 {
-            bail!("optim.weight_decay = {}: must be ≥ 0", self.optim.weight_decay);
-        }
-        if let Some(c) = self.optim.clip_norm {
-            pos("optim.clip_norm", c)?;
-        }
+        self.optim.validate("optim")?;
         if !(0.0..=1.0).contains(&self.data.corrupt_labels) {
             bail!("data.corrupt_labels = {}: must be in [0, 1]", self.data.corrupt_labels);
         }

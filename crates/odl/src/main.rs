@@ -1,6 +1,6 @@
 //! The `odl` command line: a thin layer over the libraries. Each command
 //! parses its arguments here and calls one library entry point:
-//! `lab`/`run`/`list`/`report` → odl-lab, `train` → odl-train, `probe` →
+//! `lab`/`run`/`list`/`report` → odl-lab, `train` → odl-train, `gan` → odl-gan, `probe` →
 //! odl-probe (through [`probe`]), `bench` → odl-bench, `sweep` → odl-sweep. Errors print as one
 //! clear message and exit with status 2; a lab whose claims fail under
 //! `--strict` exits with 1.
@@ -39,6 +39,8 @@ enum Cmd {
     Bench(commands::bench::BenchArgs),
     /// Train a model from a spec file into a run folder.
     Train(commands::train::TrainArgs),
+    /// Train a GAN from a spec file into a run folder (samples, modes or FID, checkpoints).
+    Gan(commands::gan::GanArgs),
     /// Run a lab experiment or a training spec over a grid of values × seeds (locally or on Slurm), then aggregate.
     Sweep(commands::sweep::SweepArgs),
 }
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Cmd::Bench(args) => commands::bench::run(&args),
         Cmd::Probe(args) => probe::run(&args),
         Cmd::Train(args) => commands::train::run(&args),
+        Cmd::Gan(args) => commands::gan::run(&args),
         Cmd::Sweep(args) => match commands::sweep::run(&args) {
             Ok(0) => Ok(()),
             Ok(code) => return ExitCode::from(code),

@@ -43,6 +43,23 @@ impl Tensor {
         )
     }
 
+    /// Nearest-neighbour upsampling of `[n, c, h, w]` by `factor` in both
+    /// spatial axes (each pixel becomes a `factor×factor` block): a reshape,
+    /// a broadcast and a reshape, so its gradient (sum over each block) and
+    /// every higher derivative come from those primitives' rules.
+    #[track_caller]
+    pub fn upsample_nearest(&self, factor: usize) -> Tensor {
+        assert!(self.ndim() == 4, "upsample_nearest: need [n, c, h, w], got {:?}", self.shape());
+        assert!(factor >= 1, "upsample_nearest: factor must be at least 1");
+        let (n, c, h, w) = (self.shape()[0], self.shape()[1], self.shape()[2], self.shape()[3]);
+        self.reshape(&[n, c, h, 1, w, 1]).expand(&[n, c, h, factor, w, factor]).reshape(&[
+            n,
+            c,
+            h * factor,
+            w * factor,
+        ])
+    }
+
     /// Max pooling over `k×k` windows with `stride` (no padding), as a gather
     /// at the argmax: the gradient flows to the chosen element of each window.
     #[track_caller]

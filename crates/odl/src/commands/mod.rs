@@ -1,6 +1,7 @@
 //! The commands' arguments and their calls into the libraries.
 
 pub mod bench;
+pub mod gan;
 pub mod lab;
 pub mod sweep;
 pub mod train;
