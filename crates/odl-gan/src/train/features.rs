@@ -28,6 +28,9 @@ pub struct Features {
     /// real features, `[n_real, 64]` row-major
     real: Vec<f64>,
     n_real: usize,
+    /// the real features' root mean square: every feature is divided by it,
+    /// so that KID's cubic kernel sees values of order 1
+    rms: f64,
     /// where it came from (the cache file, or "trained now")
     pub origin: String,
 }
@@ -117,9 +120,16 @@ impl Features {
             }
         };
         let n = real.shape()[0].min(MAX_REAL);
-        let mut f = Features { net, real: Vec::new(), n_real: n, origin };
-        f.real = f.of(&real.to_vec_f64()[..n * 784], n);
+        let mut f = Features { net, real: Vec::new(), n_real: n, rms: 1.0, origin };
+        let raw = f.of(&real.to_vec_f64()[..n * 784], n);
+        f.rms = (raw.iter().map(|v| v * v).sum::<f64>() / raw.len().max(1) as f64).sqrt().max(1e-12);
+        f.real = raw.iter().map(|v| v / f.rms).collect();
         Ok(f)
+    }
+
+    /// How many real images the reference statistics use (the first ones).
+    pub fn n_real(&self) -> usize {
+        self.n_real
     }
 
     /// The metric suffix: which features.
@@ -127,7 +137,8 @@ impl Features {
         "mlp64"
     }
 
-    /// Features `[n, 64]` of `n` images (flattened, in [−1, 1]).
+    /// Features `[n, 64]` of `n` images (flattened, in [−1, 1]), divided
+    /// by the real features' root mean square.
     pub fn of(&mut self, x: &[f64], n: usize) -> Vec<f64> {
         let xt = Tensor::constant(Array::from_f64(x, &[n, 784], DType::F32));
         let mut ctx = Ctx::eval();
@@ -138,7 +149,7 @@ impl Features {
             for l in &mut self.net.0[..layers - 1] {
                 h = l.forward(&h, &mut ctx);
             }
-            h.to_vec_f64()
+            h.to_vec_f64().into_iter().map(|v| v / self.rms).collect()
         })
     }
 

@@ -510,6 +510,14 @@ fn evaluate(
                 None => feats.insert(Features::cached(real)?),
             };
             let (fid, kid) = f.fid_kid(&xv, n)?;
+            // the floor: FID of as many held-out real images (what a perfect generator would score)
+            let held = real.shape()[0].saturating_sub(f.n_real()).min(n);
+            if held >= 2 {
+                let rv = real.to_vec_f64();
+                let start = f.n_real() * 784;
+                let (floor, _) = f.fid_kid(&rv[start..start + held * 784], held)?;
+                m.insert("fid_real_floor".into(), num(floor));
+            }
             m.insert(format!("fid_{}", f.name()), num(fid));
             m.insert(format!("kid_{}", f.name()), num(kid));
             m.insert("fid".into(), num(fid));
