@@ -54,7 +54,8 @@ fn each_discriminator_loss_is_minimized_by_its_known_optimal_output() {
         let pointwise = |loss: Loss, real_ok: f64, fake_ok: f64| {
             move |v: f64| {
                 let (r, f) = (t(&[v]), t(&[v]));
-                p * loss.discriminator(&r, &t(&[fake_ok])).item() + q * loss.discriminator(&t(&[real_ok]), &f).item()
+                p * loss.discriminator(&r, &t(&[fake_ok])).item()
+                    + q * loss.discriminator(&t(&[real_ok]), &f).item()
             }
         };
         // the original GAN: D* = p/(p+q), the logit log(p/q)
@@ -71,7 +72,8 @@ fn each_discriminator_loss_is_minimized_by_its_known_optimal_output() {
             let v = argmin(
                 |v| {
                     let x = t(&[v]);
-                    -p * f.activation(&x).sum_all().item() + q * f.conjugate_of_activation(&x).sum_all().item()
+                    -p * f.activation(&x).sum_all().item()
+                        + q * f.conjugate_of_activation(&x).sum_all().item()
                 },
                 -30.0,
                 30.0,
@@ -185,7 +187,8 @@ fn mixture_coverage_of_its_own_samples_and_of_a_collapsed_generator() {
         assert_eq!(c.covered, 1);
         let kf = k as f64;
         let m1 = (1.0 + 1.0 / kf) / 2.0;
-        let js = 0.5 * (1.0 / m1).ln() + 0.5 * ((1.0 / kf) * (1.0 / kf / m1).ln() + (kf - 1.0) / kf * 2f64.ln());
+        let js =
+            0.5 * (1.0 / m1).ln() + 0.5 * ((1.0 / kf) * (1.0 / kf / m1).ln() + (kf - 1.0) / kf * 2f64.ln());
         assert!((c.js_uniform - js).abs() < 1e-14, "{} vs {js}", c.js_uniform);
     }
     // nothing high quality: JS is log 2, nothing covered; NaN samples are low quality

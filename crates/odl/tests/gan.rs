@@ -45,7 +45,11 @@ fn write_spec(d: &Path, text: &str) -> String {
 }
 
 fn lines(p: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(p.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(p.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
@@ -57,22 +61,35 @@ fn bad_gan_specs_name_the_key_and_exit_2() {
         (RING.replace("\"non-saturating\"", "\"f-gan\"\ndivergence = \"tv\""), "loss.divergence = \"tv\""),
         (RING.replace("r1 = 0.1", "r1 = -1.0"), "regularizer.r1 = -1"),
         (RING.replace("r1 = 0.1", "r3 = 1.0"), "unknown field `r3`"),
-        (RING.replace("hidden = [32]\nlatent = 2", "kind = \"dcgan\"\nchannels = [8, 4]"), "convolutions need images"),
+        (
+            RING.replace("hidden = [32]\nlatent = 2", "kind = \"dcgan\"\nchannels = [8, 4]"),
+            "convolutions need images",
+        ),
         (RING.replace("name = \"ring\"", "name = \"grid\"\nmodes = 24"), "data.modes = 24"),
         (RING.replace("ema = 0.9", "ema = 1.0"), "train.ema = 1"),
-        (RING.replace("lr = 1e-3\n[optim.discriminator]", "lr = 0.0\n[optim.discriminator]"), "optim.generator.lr = 0"),
-        (RING.replace("[train]", "[algorithm]\nname = \"unrolled\"\nunroll = 0\n[train]"), "algorithm.unroll = 0"),
+        (
+            RING.replace("lr = 1e-3\n[optim.discriminator]", "lr = 0.0\n[optim.discriminator]"),
+            "optim.generator.lr = 0",
+        ),
+        (
+            RING.replace("[train]", "[algorithm]\nname = \"unrolled\"\nunroll = 0\n[train]"),
+            "algorithm.unroll = 0",
+        ),
     ];
     for (text, needle) in cases {
         let spec = write_spec(&d, &text);
         let out = d.join("run");
         let (code, _, err) = odl(&["gan", &spec, "--out", out.to_str().unwrap()]);
         assert_eq!(code, 2, "{needle}: {err}");
-        assert!(err.contains(needle) && err.contains("spec.toml") && !err.contains("panicked"), "{needle}: {err}");
+        assert!(
+            err.contains(needle) && err.contains("spec.toml") && !err.contains("panicked"),
+            "{needle}: {err}"
+        );
         assert!(!out.exists(), "nothing is written for an invalid spec");
     }
     let spec = write_spec(&d, RING);
-    let (code, _, err) = odl(&["gan", &spec, "--set", "algorithm.name=gda", "--out", d.join("x").to_str().unwrap()]);
+    let (code, _, err) =
+        odl(&["gan", &spec, "--set", "algorithm.name=gda", "--out", d.join("x").to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(err.contains("algorithm.name") && err.contains("unknown variant `gda`"), "{err}");
 }
@@ -92,12 +109,22 @@ fn a_gan_run_folder_holds_logs_samples_figures_and_a_checkpoint() {
     let recs = lines(&out);
     assert_eq!(recs.len(), 20);
     // every step logs both losses; evaluation steps add the coverage and σ_max of each generator weight
-    assert!(recs.iter().all(|r| r["d_loss"].is_f64() && r["g_loss"].is_f64() && r["penalty"].as_f64().unwrap() >= 0.0));
+    assert!(recs
+        .iter()
+        .all(|r| r["d_loss"].is_f64() && r["g_loss"].is_f64() && r["penalty"].as_f64().unwrap() >= 0.0));
     assert!(recs[9]["modes"].is_number() && recs[9]["sigma_max.0.weight"].as_f64().unwrap() > 0.0);
     assert!(recs[8].get("modes").is_none());
     let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
     assert!(csv.starts_with("step,d_loss,g_loss,penalty"), "{csv}");
-    for f in ["samples/step-000010.svg", "samples/step-000020.svg", "samples.svg", "training.svg", "modes.svg", "checkpoint.npz", "spec.toml"] {
+    for f in [
+        "samples/step-000010.svg",
+        "samples/step-000020.svg",
+        "samples.svg",
+        "training.svg",
+        "modes.svg",
+        "checkpoint.npz",
+        "spec.toml",
+    ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     let svg = std::fs::read_to_string(out.join("samples.svg")).unwrap();
@@ -112,21 +139,27 @@ fn a_gan_run_folder_holds_logs_samples_figures_and_a_checkpoint() {
 fn gan_divergence_is_a_recorded_result() {
     let d = dir("diverge");
     // SGD with an absurd step on a linear critic overflows f32 within a few steps
-    let text = RING
-        .replace("name = \"adam\"\nlr = 1e-3\n[train]", "name = \"sgd\"\nlr = 1e30\n[train]")
-        .replace("[discriminator]\nhidden = [32]", "[discriminator]\nhidden = [32]\nactivation = \"identity\"");
+    let text =
+        RING.replace("name = \"adam\"\nlr = 1e-3\n[train]", "name = \"sgd\"\nlr = 1e30\n[train]").replace(
+            "[discriminator]\nhidden = [32]",
+            "[discriminator]\nhidden = [32]\nactivation = \"identity\"",
+        );
     let spec = write_spec(&d, &text);
     let out = d.join("run");
     let (code, _, err) = odl(&["gan", &spec, "--out", out.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(s["diverged"], true, "{s}");
     let k = s["diverged_at_step"].as_u64().unwrap();
     assert!(k < 20);
     assert_eq!(s["result"], format!("diverged at step {}", k + 1));
     let last = lines(&out).pop().unwrap();
     assert_eq!(last["diverged"], true);
-    assert!(last["what"].as_str().unwrap().contains("NaN") || last["what"].as_str().unwrap().contains("inf"), "{last}");
+    assert!(
+        last["what"].as_str().unwrap().contains("NaN") || last["what"].as_str().unwrap().contains("inf"),
+        "{last}"
+    );
 }
 
 #[test]

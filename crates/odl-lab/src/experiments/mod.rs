@@ -21,6 +21,7 @@ pub mod hanin_rolnick;
 pub mod loss_landscape;
 pub mod lr_schedules;
 pub mod matrix_sensing;
+pub mod mode_collapse;
 pub mod momentum_rates;
 pub mod overparam_ntk;
 pub mod random_labels;
@@ -72,6 +73,7 @@ pub static ALL: &[&Experiment] = &[
     &f_divergences::EXPERIMENT,
     &dirac_gan::EXPERIMENT,
     &spectral_normalization::EXPERIMENT,
+    &mode_collapse::EXPERIMENT,
     &gan_metrics::EXPERIMENT,
     &bilinear_games::EXPERIMENT,
 ];
