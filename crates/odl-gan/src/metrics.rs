@@ -92,6 +92,30 @@ pub fn kid(x: &[f64], n1: usize, y: &[f64], n2: usize, d: usize) -> f64 {
     within(x, n1) + within(y, n2) - 2.0 * cross / (n1 * n2) as f64
 }
 
+/// The Inception-Score formula `exp(E_x KL(p(y|x) ‖ p(y)))` (Salimans et
+/// al. 2016) from class probabilities `probs` (`n` rows of `k`, each summing
+/// to 1) of whatever classifier the caller names: 1 when every sample gets
+/// the same distribution, `k` when samples are confidently and evenly spread
+/// over the `k` classes.
+pub fn inception_score(probs: &[f64], n: usize, k: usize) -> f64 {
+    assert!(n >= 1 && probs.len() == n * k, "inception_score: {} values for {n} rows of {k}", probs.len());
+    let mut marginal = vec![0.0; k];
+    for row in probs.chunks(k) {
+        for (m, p) in marginal.iter_mut().zip(row) {
+            *m += p / n as f64;
+        }
+    }
+    let mut kl = 0.0;
+    for row in probs.chunks(k) {
+        for (p, m) in row.iter().zip(&marginal) {
+            if *p > 0.0 {
+                kl += p * (p / m).ln() / n as f64;
+            }
+        }
+    }
+    kl.exp()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +174,24 @@ mod tests {
         let se = (ks.iter().map(|k| (k - km).powi(2)).sum::<f64>() / (reps * (reps - 1)) as f64).sqrt();
         assert!(km.abs() < 3.0 * se, "KID mean {km} vs standard error {se}");
         assert!(fm > 10.0 * se && fm > 0.2, "FID's small-sample bias: mean {fm}");
+    }
+
+    #[test]
+    fn inception_score_is_one_for_constant_predictions_and_k_for_confident_even_ones() {
+        let same: Vec<f64> = (0..5).flat_map(|_| [0.2, 0.3, 0.5]).collect();
+        assert!((inception_score(&same, 5, 3) - 1.0).abs() < 1e-14);
+        let spread: Vec<f64> = (0..6)
+            .flat_map(|i| {
+                let mut r = [0.0; 3];
+                r[i % 3] = 1.0;
+                r
+            })
+            .collect();
+        assert!((inception_score(&spread, 6, 3) - 3.0).abs() < 1e-14);
+        // two samples, p(y|x) = (1, 0) and (½, ½): marginal (¾, ¼);
+        // KL₁ = log(4/3), KL₂ = ½log(2/3) + ½log 2; IS = exp of their mean
+        let v = [1.0, 0.0, 0.5, 0.5];
+        let want = (0.5 * ((4.0f64 / 3.0).ln() + 0.5 * (2.0f64 / 3.0).ln() + 0.5 * 2f64.ln())).exp();
+        assert!((inception_score(&v, 2, 2) - want).abs() < 1e-14);
     }
 }

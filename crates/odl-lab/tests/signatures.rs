@@ -225,5 +225,8 @@ fn spectral_normalization_signature() {
 
 #[test]
 fn mode_collapse_signature() {
-    signature("mode-collapse", &["final_modes_plain", "mean_final_modes_r1", "final_modes_wgan_gp"]);
+    signature(
+        "mode-collapse",
+        &["final_modes_plain", "mean_final_modes_r1", "final_modes_wgan_gp", "generator_sigma_max_final"],
+    );
 }

@@ -190,3 +190,67 @@ fn a_resumed_gan_run_ends_exactly_where_an_uninterrupted_one_does() {
         );
     }
 }
+
+#[test]
+fn an_image_gan_reports_fid_kid_and_is_on_cached_odl_features() {
+    let d = dir("images");
+    let text = r#"
+seed = 0
+[data]
+name = "fashion-mnist-subset"
+n_train = 1200
+[generator]
+kind = "dcgan"
+channels = [8, 4]
+latent = 16
+[discriminator]
+kind = "dcgan"
+channels = [4, 8]
+activation = { leaky-relu = 0.2 }
+[loss]
+name = "hinge"
+[regularizer]
+orthogonal = 1e-4
+[optim.generator]
+name = "adam"
+lr = 2e-4
+[optim.discriminator]
+name = "adam"
+lr = 2e-4
+[train]
+steps = 4
+batch_size = 16
+eval_every = 2
+eval_samples = 100
+truncation = 1.0
+"#;
+    let spec = write_spec(&d, text);
+    let cache = d.join("cache");
+    let out = d.join("run");
+    let run = |out: &Path| {
+        let (code, stdout, err) = common::odl_env(
+            &["gan", &spec, "--out", out.to_str().unwrap()],
+            &[("ODL_CACHE_DIR", cache.to_str().unwrap())],
+        );
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(stdout.trim()).unwrap()
+    };
+    let s = run(&out);
+    let m = &s["metrics"];
+    for k in ["fid_mlp64", "kid_mlp64", "is_mlp64", "fid_real_floor", "is_real"] {
+        assert!(m[k].as_f64().unwrap().is_finite(), "{k}: {s}");
+    }
+    // four steps of a tiny generator are far from the data; held-out real images are close
+    assert!(m["fid_mlp64"].as_f64().unwrap() > 5.0 * m["fid_real_floor"].as_f64().unwrap(), "{s}");
+    let is = m["is_mlp64"].as_f64().unwrap();
+    assert!((1.0..=10.0).contains(&is) && m["is_real"].as_f64().unwrap() > is, "{s}");
+    assert!(cache.join("features-fashion-mlp64-v1.npz").is_file(), "the feature network is cached");
+    for f in ["samples/step-000002.png", "samples.png", "fid.svg", "training.svg"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let png = std::fs::read(out.join("samples.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    // a second run reads the cache and measures the same numbers
+    let again = run(&d.join("again"));
+    assert_eq!(again["metrics"], s["metrics"]);
+}

@@ -9,7 +9,8 @@
 //! * `metrics.jsonl`, `metrics.csv` — one row per generator step (`step`,
 //!   `d_loss`, `g_loss`, `penalty`, `grad_norm_d`, `grad_norm_g`, `time_s`),
 //!   with, on evaluation steps, `modes`, `high_quality`, `js_uniform`
-//!   (mixtures) or `fid`, `kid` (images; see [`super::features`]) and
+//!   (mixtures) or `fid`, `kid`, `is_mlp64` and the references `fid_real_floor`,
+//!   `is_real` (images; see [`super::features`]) and
 //!   `sigma_max.<generator weight>` (its largest singular value: BigGAN's
 //!   observation that they grow);
 //! * `samples/step-NNNNNN.svg` (points over the mixture's centers) or
@@ -517,9 +518,11 @@ fn evaluate(
                 let start = f.n_real() * 784;
                 let (floor, _) = f.fid_kid(&rv[start..start + held * 784], held)?;
                 m.insert("fid_real_floor".into(), num(floor));
+                m.insert("is_real".into(), num(f.score(&rv[start..start + held * 784], held)));
             }
             m.insert(format!("fid_{}", f.name()), num(fid));
             m.insert(format!("kid_{}", f.name()), num(kid));
+            m.insert(format!("is_{}", f.name()), num(f.score(&xv, n)));
             m.insert("fid".into(), num(fid));
             m.insert("kid".into(), num(kid));
             let k = 64.min(n);

@@ -4,6 +4,7 @@
 //! al.'s R1 — keeps all eight covered. The runs are `odl gan`'s own
 //! players and step ([`odl_gan::train::Players`]).
 
+use odl_gan::train::run::sigma_max;
 use odl_gan::train::{GanSpec, Players, Source};
 use odl_tensor::Rng;
 
@@ -75,13 +76,23 @@ fn spec(v: &Variant, seed: u64, steps: usize, batch: usize, lr: f64, every: usiz
     Ok(s)
 }
 
-/// Modes covered and the high-quality fraction after every `every` steps.
-fn run_one(s: &GanSpec) -> Result<(Vec<f64>, Vec<f64>)> {
+/// What one run measured every `eval_every` steps.
+struct Trace {
+    modes: Vec<f64>,
+    hq: Vec<f64>,
+    /// per generator weight: its name and σ_max at step 0 and at each evaluation
+    sigma: Vec<(String, Vec<f64>)>,
+}
+
+/// Modes covered, the high-quality fraction and the generator's σ_max per
+/// layer after every `every` steps.
+fn run_one(s: &GanSpec) -> Result<Trace> {
     let source = Source::of(s)?;
     let mix = s.data.mixture().expect("ring data");
     let mut p = Players::new(s, &source.shape(), source)?;
     let z = p.latents(s.train.eval_samples, &mut Rng::seed(s.seed ^ 0xC0DE));
     let (mut modes, mut hq) = (Vec::new(), Vec::new());
+    let mut sigma: Vec<(String, Vec<f64>)> = sigma_max(&p.g).into_iter().map(|(n, v)| (n, vec![v])).collect();
     for k in 0..s.train.steps {
         if let Err(what) = p.step(k) {
             anyhow::bail!("seed {}: diverged at step {}: {what}", s.seed, k + 1);
@@ -90,9 +101,12 @@ fn run_one(s: &GanSpec) -> Result<(Vec<f64>, Vec<f64>)> {
             let c = mix.coverage(&p.sample(&z).to_vec_f64());
             modes.push(c.covered as f64);
             hq.push(c.high_quality);
+            for ((_, v), (_, now)) in sigma.iter_mut().zip(sigma_max(&p.g)) {
+                v.push(now);
+            }
         }
     }
-    Ok((modes, hq))
+    Ok(Trace { modes, hq, sigma })
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -113,6 +127,7 @@ fn run(r: &Run) -> Result<Outcome> {
     let mut rows = Vec::new();
     let mut finals: Vec<Vec<f64>> = Vec::new();
     let mut peaks: Vec<f64> = Vec::new();
+    let mut plain_sigma: Vec<(String, Vec<f64>)> = Vec::new();
     for v in &VARIANTS[..n_variants] {
         let mut fin = Vec::new();
         let mut sum_modes: Vec<f64> = Vec::new();
@@ -120,7 +135,10 @@ fn run(r: &Run) -> Result<Outcome> {
         let mut peak = 0.0f64;
         for s in 0..seeds {
             let seed = r.seed().wrapping_add(s as u64);
-            let (modes, hq) = run_one(&spec(v, seed, steps, batch, lr, every)?)?;
+            let Trace { modes, hq, sigma } = run_one(&spec(v, seed, steps, batch, lr, every)?)?;
+            if s == 0 && v.key == "plain" {
+                plain_sigma = sigma;
+            }
             let last = *modes.last().expect("at least one evaluation");
             fin.push(last);
             peak = peak.max(modes.iter().copied().fold(0.0, f64::max));
@@ -160,6 +178,25 @@ fn run(r: &Run) -> Result<Outcome> {
         LinePlot::new("Fraction of samples within 3σ of a center", "generator step", "high-quality fraction").with(hq_curves),
     )
     .caption("The other side of the trade: the collapsed plain GAN puts many samples right on its one or two modes, while the penalized critics' generators still spread theirs along the ring — coverage first, sharpness later.");
+    // BigGAN's observation: the generator's top singular values grow in training
+    let xs: Vec<f64> =
+        (0..plain_sigma.first().map_or(0, |s| s.1.len())).map(|k| (k * every) as f64).collect();
+    let hidden = plain_sigma.len().saturating_sub(1);
+    let init_max = plain_sigma[..hidden].iter().map(|s| s.1[0]).fold(0.0, f64::max);
+    let end_max = plain_sigma[..hidden].iter().map(|s| *s.1.last().expect("measured")).fold(0.0, f64::max);
+    out.metric("generator_sigma_max_initial", init_max);
+    out.metric("generator_sigma_max_final", end_max);
+    out.figure(
+        "generator_sigma",
+        LinePlot::new("Plain GAN: largest singular value of each generator weight", "generator step", "σ_max(W)")
+            .with(plain_sigma.iter().map(|(n, v)| Series::line_points(n.as_str(), xs.clone(), v.clone()))),
+    )
+    .caption("As BigGAN reports, the hidden layers' top singular values grow during training; the output layer's stays near 1.");
+    out.claim(Claim::check(
+        "generator_sigma_grows",
+        "The generator's top singular values grow during training (Brock et al. 2019): the largest hidden-layer σ_max at the end is at least 1.5× its initial value",
+        Check::greater_than(("final max hidden σ_max", end_max), 1.5, ("initial", init_max)),
+    ));
     let plain_mean = mean(&finals[0]);
     out.claim(Claim::all(
         "plain_gan_collapses",
