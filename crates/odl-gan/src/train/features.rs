@@ -155,7 +155,7 @@ impl Features {
     }
 
     /// The Inception-Score formula on the feature network's own 10-class
-    /// head (`is_mlp64`; the real subset scores ≈ 8 on it).
+    /// head (`is_mlp64`; 1 000 held-out real images of the subset score 6.1).
     pub fn score(&mut self, x: &[f64], n: usize) -> f64 {
         if x.iter().any(|v| !v.is_finite()) {
             return f64::NAN;
