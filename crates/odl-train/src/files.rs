@@ -7,6 +7,46 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use odl_plot::Figure;
 
+/// Opens the run folder `out` of a training loop: refuses to overwrite a
+/// finished run (`summary.json`) unless resuming, requires the checkpoint
+/// `checkpoint` when resuming, creates the folder and writes the resolved
+/// spec as `spec.toml`.
+pub fn open_run_folder<S: serde::Serialize>(
+    out: &Path,
+    resume: bool,
+    checkpoint: &str,
+    spec: &S,
+) -> Result<()> {
+    if !resume && out.join("summary.json").exists() {
+        anyhow::bail!("{} already holds a run; choose another --out, or --resume it", out.display());
+    }
+    if resume && !out.join(checkpoint).exists() {
+        anyhow::bail!(
+            "--resume: {} holds no {checkpoint} to continue from (run without --resume to start afresh)",
+            out.display()
+        );
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::write(out.join("spec.toml"), toml::to_string_pretty(spec)?)
+        .with_context(|| format!("writing {}", out.join("spec.toml").display()))?;
+    Ok(())
+}
+
+/// The progress bar of a training loop of `total` steps at `pos` (`None`
+/// when stderr is not a terminal: loops print a line per evaluation then).
+pub fn progress_bar(total: usize, pos: usize) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(total as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]")
+                .expect("template"),
+        );
+        b.set_position(pos as u64);
+        b
+    })
+}
+
 /// Writes `text` to `path` atomically: to `<path>.tmp`, then renamed.
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
     let mut tmp = path.as_os_str().to_owned();

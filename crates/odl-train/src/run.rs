@@ -14,11 +14,10 @@
 //!   `test_accuracy`, `diverged`, `diverged_at_step`, `steps`, `wall_s`;
 //! * `checkpoint.npz` — see [`crate::checkpoint`].
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use odl_autodiff::Tensor;
 use odl_nn::{cross_entropy_smoothed, Ctx, Module, Sequential};
 use odl_optim::Transform;
@@ -77,11 +76,7 @@ fn blown_up(loss: f64, first: f64, factor: f64) -> bool {
 /// With `resume`, continues from `out/checkpoint.npz`.
 pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
     let t0 = Instant::now();
-    if !resume && out.join("summary.json").exists() {
-        bail!("{} already holds a run; choose another --out, or --resume it", out.display());
-    }
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    std::fs::write(out.join("spec.toml"), toml::to_string_pretty(spec)?)?;
+    crate::files::open_run_folder(out, resume, checkpoint::FILE, spec)?;
     let (train_set, val_set, test_set) = data::load(spec)?;
     let in_shape = data::example_shape(spec, &train_set)?;
     let classes = train_set.classes().max(test_set.classes());
@@ -91,30 +86,10 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
     let per_epoch = train_set.len().div_ceil(bs);
     let total = spec.train.steps.unwrap_or_else(|| spec.train.epochs.unwrap_or(1) * per_epoch);
     let mut opt = build::optimizer(spec, total);
-    let (mut step, mut first_loss) = if resume {
-        if !out.join(checkpoint::FILE).exists() {
-            bail!(
-                "--resume: {} holds no {} to continue from (train without --resume to start afresh)",
-                out.display(),
-                checkpoint::FILE
-            );
-        }
-        checkpoint::load(out, &mut model, &mut opt)?
-    } else {
-        (0, None)
-    };
+    let (mut step, mut first_loss) =
+        if resume { checkpoint::load(out, &mut model, &mut opt)? } else { (0, None) };
     let mut logs = Logs::open(out, resume.then_some(step))?;
-    let bar = if std::io::stderr().is_terminal() {
-        let b = indicatif::ProgressBar::new(total as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]")
-                .expect("template"),
-        );
-        b.set_position(step as u64);
-        Some(b)
-    } else {
-        None
-    };
+    let bar = crate::files::progress_bar(total, step);
     let mut diverged_at = None;
     let mut train_time = 0.0;
     // the fixed batch the sharpness is measured on

@@ -22,11 +22,10 @@
 //! * `checkpoint.npz` — see [`super::checkpoint`].
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use odl_autodiff::{grad, grad_graph, Tensor};
 use odl_nn::{Ctx, Module, Sequential};
 use odl_optim::{Chain, Transform};
@@ -585,22 +584,11 @@ fn figures(out: &Path, mixture: bool) -> Result<()> {
 /// doc). With `resume`, continues from `out/checkpoint.npz`.
 pub fn train(spec: &GanSpec, out: &Path, resume: bool) -> Result<GanSummary> {
     let t0 = Instant::now();
-    if !resume && out.join("summary.json").exists() {
-        bail!("{} already holds a run; choose another --out, or --resume it", out.display());
-    }
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    std::fs::write(out.join("spec.toml"), toml::to_string_pretty(spec)?)?;
+    odl_train::files::open_run_folder(out, resume, checkpoint::FILE, spec)?;
     let source = Source::of(spec)?;
     let mut p = Players::new(spec, &source.shape(), source)?;
     let total = spec.train.steps;
     let mut step = if resume {
-        if !out.join(checkpoint::FILE).exists() {
-            bail!(
-                "--resume: {} holds no {} to continue from (run without --resume to start afresh)",
-                out.display(),
-                checkpoint::FILE
-            );
-        }
         checkpoint::load(
             out,
             &mut State {
@@ -615,15 +603,7 @@ pub fn train(spec: &GanSpec, out: &Path, resume: bool) -> Result<GanSummary> {
         0
     };
     let mut logs = Logs::with_columns(out, resume.then_some(step), &CSV_COLUMNS)?;
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let b = indicatif::ProgressBar::new(total as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]")
-                .expect("template"),
-        );
-        b.set_position(step as u64);
-        b
-    });
+    let bar = odl_train::files::progress_bar(total, step);
     let mut feats = None;
     let mut last = serde_json::Map::new();
     let mut diverged_at = None;
