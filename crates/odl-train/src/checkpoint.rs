@@ -41,17 +41,24 @@ pub fn save(out: &Path, model: &Sequential, opt: &Chain, step: usize, first_loss
 /// Parameters (`param.<name>`) and buffers (`buffer.<name>`) from a
 /// checkpoint, checked against the model's names and shapes.
 pub fn load_model_state(npz: &Npz, model: &mut Sequential) -> Result<()> {
+    load_model_state_at(npz, "", model)
+}
+
+/// [`load_model_state`] for keys under `prefix` (`generator.` reads
+/// `generator.param.<name>` and `generator.buffer.<name>`): one file
+/// holding several models.
+pub fn load_model_state_at(npz: &Npz, prefix: &str, model: &mut Sequential) -> Result<()> {
     let shapes: Vec<(String, Vec<usize>, DType)> =
         model.named_params().into_iter().map(|(n, t)| (n, t.shape().to_vec(), t.dtype())).collect();
     let mut values = Vec::new();
     for (n, s, d) in &shapes {
-        values.push(npz.array(&format!("param.{n}"), *d, Some(s))?);
+        values.push(npz.array(&format!("{prefix}param.{n}"), *d, Some(s))?);
     }
     model.set_param_values(values);
     let names: Vec<(String, Vec<usize>, DType)> =
         model.named_buffers().into_iter().map(|(n, a)| (n, a.shape().to_vec(), a.dtype())).collect();
     for ((n, s, d), b) in names.iter().zip(model.buffers_mut()) {
-        *b = npz.array(&format!("buffer.{n}"), *d, Some(s))?;
+        *b = npz.array(&format!("{prefix}buffer.{n}"), *d, Some(s))?;
     }
     Ok(())
 }

@@ -57,18 +57,7 @@ pub fn save(out: &Path, s: &State, step: usize) -> Result<()> {
 }
 
 fn restore(npz: &Npz, prefix: &str, net: &mut Sequential, opt: &mut Chain, path: &Path) -> Result<()> {
-    let shapes: Vec<(String, Vec<usize>, odl_tensor::DType)> =
-        net.named_params().into_iter().map(|(n, t)| (n, t.shape().to_vec(), t.dtype())).collect();
-    let mut values = Vec::new();
-    for (n, sh, d) in &shapes {
-        values.push(npz.array(&format!("{prefix}.param.{n}"), *d, Some(sh))?);
-    }
-    net.set_param_values(values);
-    let bufs: Vec<(String, Vec<usize>, odl_tensor::DType)> =
-        net.named_buffers().into_iter().map(|(n, a)| (n, a.shape().to_vec(), a.dtype())).collect();
-    for ((n, sh, d), b) in bufs.iter().zip(net.buffers_mut()) {
-        *b = npz.array(&format!("{prefix}.buffer.{n}"), *d, Some(sh))?;
-    }
+    odl_train::checkpoint::load_model_state_at(npz, &format!("{prefix}."), net)?;
     let key = format!("optim.{prefix}.");
     let mut state = Vec::new();
     for k in npz.keys() {

@@ -31,6 +31,9 @@ pub struct Features {
     /// the real features' root mean square: every feature is divided by it,
     /// so that KID's cubic kernel sees values of order 1
     rms: f64,
+    /// FID and IS of as many held-out real images as the evaluations
+    /// generate (`None` when too few are left): what a perfect generator scores
+    pub floor: Option<(f64, f64)>,
     /// where it came from (the cache file, or "trained now")
     pub origin: String,
 }
@@ -82,8 +85,9 @@ fn train() -> Sequential {
 
 impl Features {
     /// The cached network (trained and cached on first use) with the
-    /// features of `real` (`[n, 1, 28, 28]` in [−1, 1]; the first half, at most 5 000).
-    pub fn cached(real: &Array) -> Result<Features> {
+    /// features of `real` (`[n, 1, 28, 28]` in [−1, 1]; the first half, at
+    /// most 5 000) and the floor of `n_eval` held-out real images.
+    pub fn cached(real: &Array, n_eval: usize) -> Result<Features> {
         let path = cache_dir().join(FILE);
         let mut net = architecture(&mut Rng::seed(0));
         let shapes: Vec<Vec<usize>> = net.params().iter().map(|t| t.shape().to_vec()).collect();
@@ -121,16 +125,18 @@ impl Features {
         };
         // half at most: the rest are held out for the real-vs-real floor
         let n = (real.shape()[0] / 2).clamp(2.min(real.shape()[0]), MAX_REAL);
-        let mut f = Features { net, real: Vec::new(), n_real: n, rms: 1.0, origin };
-        let raw = f.of(&real.to_vec_f64()[..n * 784], n);
+        let mut f = Features { net, real: Vec::new(), n_real: n, rms: 1.0, floor: None, origin };
+        let rv = real.to_vec_f64();
+        let raw = f.of(&rv[..n * 784], n);
         f.rms = (raw.iter().map(|v| v * v).sum::<f64>() / raw.len().max(1) as f64).sqrt().max(1e-12);
         f.real = raw.iter().map(|v| v / f.rms).collect();
+        let held = (real.shape()[0] - n).min(n_eval);
+        if held >= 2 {
+            let x = &rv[n * 784..(n + held) * 784];
+            let (fid, _) = f.fid_kid(x, held)?;
+            f.floor = Some((fid, f.score(x, held)));
+        }
         Ok(f)
-    }
-
-    /// How many real images the reference statistics use (the first ones).
-    pub fn n_real(&self) -> usize {
-        self.n_real
     }
 
     /// The metric suffix: which features.

@@ -118,13 +118,9 @@ impl Source {
             Source::Mixture(m) => m.sample(n, rng, DType::F32),
             Source::Images(x) => {
                 let total = x.shape()[0];
-                let idx: Vec<usize> = (0..n).map(|_| rng.below(total)).collect();
-                let v = x.to_vec_f64();
-                let mut out = Vec::with_capacity(n * 784);
-                for i in idx {
-                    out.extend_from_slice(&v[i * 784..(i + 1) * 784]);
-                }
-                Array::from_f64(&out, &[n, 1, 28, 28], DType::F32)
+                let flat: Vec<usize> =
+                    (0..n).map(|_| rng.below(total)).flat_map(|i| i * 784..(i + 1) * 784).collect();
+                x.take(&flat, &[n, 1, 28, 28])
             }
         }
     }
@@ -185,12 +181,9 @@ fn plus_noise(x: &Array, sigma: f64, rng: &mut Rng) -> Array {
     if sigma == 0.0 {
         return x.clone();
     }
-    let noise = rng.normal(x.shape(), 0.0, sigma, x.dtype());
-    Array::from_f64(
-        &x.to_vec_f64().iter().zip(noise.to_vec_f64()).map(|(a, b)| a + b).collect::<Vec<_>>(),
-        x.shape(),
-        x.dtype(),
-    )
+    let mut noisy = rng.normal(x.shape(), 0.0, sigma, x.dtype());
+    noisy.scale_add(1.0, x, 1.0);
+    noisy
 }
 
 impl Players {
@@ -372,14 +365,9 @@ impl Players {
                         xi.iter()
                             .zip(h)
                             .map(|(x, h)| {
-                                let v: Vec<f64> = x
-                                    .value()
-                                    .to_vec_f64()
-                                    .iter()
-                                    .zip(h.to_vec_f64())
-                                    .map(|(a, b)| a + gamma * b)
-                                    .collect();
-                                Array::from_f64(&v, x.shape(), x.dtype())
+                                let mut v = x.value().clone();
+                                v.scale_add(1.0, h, gamma);
+                                v
                             })
                             .collect()
                     };
@@ -507,21 +495,16 @@ fn evaluate(
         Source::Images(real) => {
             let f = match feats {
                 Some(f) => f,
-                None => feats.insert(Features::cached(real)?),
+                None => feats.insert(Features::cached(real, n)?),
             };
             let (fid, kid) = f.fid_kid(&xv, n)?;
-            // the floor: FID of as many held-out real images (what a perfect generator would score)
-            let held = real.shape()[0].saturating_sub(f.n_real()).min(n);
-            if held >= 2 {
-                let rv = real.to_vec_f64();
-                let start = f.n_real() * 784;
-                let (floor, _) = f.fid_kid(&rv[start..start + held * 784], held)?;
-                m.insert("fid_real_floor".into(), num(floor));
-                m.insert("is_real".into(), num(f.score(&rv[start..start + held * 784], held)));
-            }
             m.insert(format!("fid_{}", f.name()), num(fid));
             m.insert(format!("kid_{}", f.name()), num(kid));
             m.insert(format!("is_{}", f.name()), num(f.score(&xv, n)));
+            if let Some((fid, is)) = f.floor {
+                m.insert("fid_real_floor".into(), num(fid));
+                m.insert("is_real".into(), num(is));
+            }
             m.insert("fid".into(), num(fid));
             m.insert("kid".into(), num(kid));
             let k = 64.min(n);
