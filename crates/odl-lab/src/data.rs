@@ -47,6 +47,10 @@ pub struct LabData {
     pub description: String,
     /// a remark when the full data set was asked for but not found
     pub note: Option<String>,
+    /// the pixel mean subtracted from every input (`normalized = (pixel − mean)/std`)
+    pub mean: f64,
+    /// the pixel standard deviation inputs were divided by
+    pub std: f64,
 }
 
 impl LabData {
@@ -121,7 +125,7 @@ impl LabData {
                 Source::Full => "the whole data set (60 000 + 10 000 images, Debian's dataset-fashion-mnist)",
             }
         );
-        Ok(LabData { train, test, d, classes, source, description, note })
+        Ok(LabData { train, test, d, classes, source, description, note, mean: m, std: s })
     }
 
     /// The training inputs as one flat batch `[n, d]` (a constant).

@@ -230,3 +230,17 @@ fn mode_collapse_signature() {
         &["final_modes_plain", "mean_final_modes_r1", "final_modes_wgan_gp", "generator_sigma_max_final"],
     );
 }
+
+#[test]
+fn adversarial_examples_signature() {
+    signature(
+        "adversarial-examples",
+        &[
+            "clean_accuracy",
+            "fgsm_accuracy",
+            "pgd_accuracy",
+            "linear_l1_pixel_units",
+            "linear_worst_relative_deviation",
+        ],
+    );
+}

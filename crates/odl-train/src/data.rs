@@ -12,6 +12,26 @@ use crate::spec::{DataName, ModelKind, Spec};
 /// The data a spec asks for: `(train, validation, test)`, f32, altered and
 /// normalized as the spec says.
 pub fn load(spec: &Spec) -> Result<(Dataset, Option<Dataset>, Dataset)> {
+    load_scaled(spec).map(|(tr, val, te, _)| (tr, val, te))
+}
+
+/// How the model's inputs relate to the data's own units: `model = (raw −
+/// mean) / std` (the identity when the spec does not normalize).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scaling {
+    /// subtracted first
+    pub mean: f64,
+    /// then divided by
+    pub std: f64,
+}
+
+impl Scaling {
+    /// No change.
+    pub const IDENTITY: Scaling = Scaling { mean: 0.0, std: 1.0 };
+}
+
+/// [`load`], and the [`Scaling`] it applied.
+pub fn load_scaled(spec: &Spec) -> Result<(Dataset, Option<Dataset>, Dataset, Scaling)> {
     let d = &spec.data;
     let (mut train, mut test) = match d.name {
         DataName::FashionMnist => fashion_mnist(d.path.as_deref()).context(
@@ -48,9 +68,11 @@ pub fn load(spec: &Spec) -> Result<(Dataset, Option<Dataset>, Dataset)> {
     if d.corrupt_labels > 0.0 {
         train.corrupt_labels(d.corrupt_labels, spec.seed ^ 0xc0de);
     }
+    let mut scaling = Scaling::IDENTITY;
     if d.normalize {
         let (m, s) = train.normalize();
         test.normalize_with(m, s);
+        scaling = Scaling { mean: m, std: s };
     }
     let val = if d.val_fraction > 0.0 {
         let (rest, val) = train.split(1.0 - d.val_fraction, spec.seed ^ 0x7a1);
@@ -62,7 +84,7 @@ pub fn load(spec: &Spec) -> Result<(Dataset, Option<Dataset>, Dataset)> {
     if train.is_empty() || test.is_empty() || val.as_ref().is_some_and(Dataset::is_empty) {
         bail!("data: the training, validation or test set is empty");
     }
-    Ok((train, val, test))
+    Ok((train, val, test, scaling))
 }
 
 /// The input shape a spec's model sees for one example: flat vectors for

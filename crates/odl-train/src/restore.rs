@@ -27,6 +27,8 @@ pub struct Restored {
     pub train: Dataset,
     /// the test set
     pub test: Dataset,
+    /// how the data's own units were normalized for the model
+    pub scaling: data::Scaling,
     /// whether parameters came from a checkpoint
     pub trained: bool,
     /// the parameters the run started from (the spec's seeded initialization)
@@ -61,7 +63,7 @@ pub fn restore(target: &Path, sets: &[String], fresh: bool) -> Result<Restored> 
         bail!("{}: no such run folder or spec file", target.display());
     };
     let spec = crate::spec::load(&spec_path, sets)?;
-    let (train, _, test) = data::load(&spec)?;
+    let (train, _, test, scaling) = data::load_scaled(&spec)?;
     let in_shape = data::example_shape(&spec, &train)?;
     let classes = train.classes().max(test.classes());
     let mut model = build::model(&spec, &in_shape, classes, &mut Rng::seed(spec.seed))?;
@@ -88,7 +90,7 @@ pub fn restore(target: &Path, sets: &[String], fresh: bool) -> Result<Restored> 
     } else {
         false
     };
-    Ok(Restored { spec, model, in_shape, train, test, trained, initial })
+    Ok(Restored { spec, model, in_shape, train, test, scaling, trained, initial })
 }
 
 impl Restored {

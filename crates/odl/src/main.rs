@@ -41,6 +41,8 @@ enum Cmd {
     Train(commands::train::TrainArgs),
     /// Train a GAN from a spec file into a run folder (samples, modes or FID, checkpoints).
     Gan(commands::gan::GanArgs),
+    /// Attack a trained run's model: FGSM, PGD, APGD, Square or the AutoAttack-style ensemble (robust accuracy, adversarial images).
+    Attack(commands::attack::AttackArgs),
     /// Run a lab experiment or a training spec over a grid of values × seeds (locally or on Slurm), then aggregate.
     Sweep(commands::sweep::SweepArgs),
 }
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
         Cmd::Probe(args) => probe::run(&args),
         Cmd::Train(args) => commands::train::run(&args),
         Cmd::Gan(args) => commands::gan::run(&args),
+        Cmd::Attack(args) => commands::attack::run(&args),
         Cmd::Sweep(args) => match commands::sweep::run(&args) {
             Ok(0) => Ok(()),
             Ok(code) => return ExitCode::from(code),

@@ -75,6 +75,11 @@ fn bad_gan_specs_name_the_key_and_exit_2() {
             RING.replace("[train]", "[algorithm]\nname = \"unrolled\"\nunroll = 0\n[train]"),
             "algorithm.unroll = 0",
         ),
+        (
+            RING.replace("[train]", "[algorithm]\nname = \"unrolled\"\nunroll_with = \"adam\"\n[train]")
+                .replace("[optim.discriminator]\nname = \"adam\"", "[optim.discriminator]\nname = \"sgd\""),
+            "algorithm.unroll_with = \"adam\": needs optim.discriminator.name = \"adam\"",
+        ),
     ];
     for (text, needle) in cases {
         let spec = write_spec(&d, &text);
@@ -165,8 +170,12 @@ fn gan_divergence_is_a_recorded_result() {
 #[test]
 fn a_resumed_gan_run_ends_exactly_where_an_uninterrupted_one_does() {
     let d = dir("resume");
-    for algo in ["alternating", "unrolled", "consensus"] {
-        let text = RING.replace("[train]", &format!("[algorithm]\nname = \"{algo}\"\nunroll = 2\n[train]"));
+    for algo in ["alternating", "unrolled", "unrolled-adam", "consensus"] {
+        let (name, with) = algo.split_once('-').map_or((algo, "sgd"), |(a, w)| (a, w));
+        let text = RING.replace(
+            "[train]",
+            &format!("[algorithm]\nname = \"{name}\"\nunroll = 2\nunroll_with = \"{with}\"\n[train]"),
+        );
         let spec = write_spec(&d, &text);
         let (full, half) = (d.join(format!("{algo}-full")), d.join(format!("{algo}-half")));
         let (code, _, err) = odl(&["gan", &spec, "--out", full.to_str().unwrap()]);

@@ -16,7 +16,7 @@
 //! [regularizer]
 //! r1 = 0.0                 # also r2, gp, orthogonal, instance_noise
 //! [algorithm]
-//! name = "alternating"     # alternating | simultaneous | unrolled | consensus
+//! name = "alternating"     # alternating | simultaneous | unrolled (unroll, unroll_lr, unroll_with = "sgd" | "adam") | consensus
 //! [optim.generator]
 //! name = "adam"
 //! lr = 1e-3
@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use odl_nn::Activation;
-use odl_train::spec::{OptimSpec, ScheduleSpec};
+use odl_train::spec::{OptimName, OptimSpec, ScheduleSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::fdiv::FDivergence;
@@ -291,6 +291,18 @@ pub enum AlgoName {
     Consensus,
 }
 
+/// The update rule of an unrolled discriminator's look-ahead steps.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnrollWith {
+    /// `θ ← θ − η∇`
+    #[default]
+    Sgd,
+    /// Adam's rule continued from the discriminator optimizer's moments
+    /// (needs `optim.discriminator.name = "adam"`)
+    Adam,
+}
+
 /// How the players move.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -304,9 +316,12 @@ pub struct AlgoSpec {
     /// unrolled discriminator steps (unrolled)
     #[serde(default = "five")]
     pub unroll: usize,
-    /// step size of the unrolled SGD steps (unrolled; default: the discriminator's lr)
+    /// step size of the unrolled steps (unrolled; default: the discriminator's lr)
     #[serde(default)]
     pub unroll_lr: Option<f64>,
+    /// the rule of the unrolled steps: plain SGD or the discriminator's Adam
+    #[serde(default)]
+    pub unroll_with: UnrollWith,
     /// γ of consensus optimization
     #[serde(default = "tenth")]
     pub consensus: f64,
@@ -314,7 +329,14 @@ pub struct AlgoSpec {
 
 impl Default for AlgoSpec {
     fn default() -> AlgoSpec {
-        AlgoSpec { name: AlgoName::Alternating, n_critic: 1, unroll: 5, unroll_lr: None, consensus: 0.1 }
+        AlgoSpec {
+            name: AlgoName::Alternating,
+            n_critic: 1,
+            unroll: 5,
+            unroll_lr: None,
+            unroll_with: UnrollWith::Sgd,
+            consensus: 0.1,
+        }
     }
 }
 
@@ -416,6 +438,13 @@ impl GanSpec {
             if !(l.is_finite() && l > 0.0) {
                 bail!("algorithm.unroll_lr = {l}: must be a positive number");
             }
+        }
+        if self.algorithm.unroll_with == UnrollWith::Adam && self.optim.discriminator.name != OptimName::Adam
+        {
+            bail!(
+                "algorithm.unroll_with = \"adam\": needs optim.discriminator.name = \"adam\" (found {:?})",
+                self.optim.discriminator.name
+            );
         }
         if self.algorithm.name == AlgoName::Consensus && self.algorithm.n_critic != 1 {
             bail!("algorithm.n_critic: consensus moves both players at once; leave n_critic at 1");

@@ -5,6 +5,7 @@
 
 pub mod adam_counterexample;
 pub mod adaptive_generalization;
+pub mod adversarial_examples;
 pub mod alchemy;
 pub mod backprop_forms;
 pub mod batchnorm;
@@ -76,4 +77,5 @@ pub static ALL: &[&Experiment] = &[
     &mode_collapse::EXPERIMENT,
     &gan_metrics::EXPERIMENT,
     &bilinear_games::EXPERIMENT,
+    &adversarial_examples::EXPERIMENT,
 ];

@@ -1,5 +1,6 @@
 //! The commands' arguments and their calls into the libraries.
 
+pub mod attack;
 pub mod bench;
 pub mod gan;
 pub mod lab;

@@ -1,0 +1,36 @@
+//! The ensemble in AutoAttack's protocol (Croce & Hein 2020): APGD-CE, then
+//! APGD-T (targeted DLR) on the examples it left standing, then the Square
+//! attack on what is left (ℓ∞; skipped for ℓ2, which odl's Square attack
+//! does not cover). An example counts as robust only if every attack
+//! failed on it; the robust accuracy after each stage is recorded.
+
+use super::{single, Attack, AttackName, Outcome};
+use crate::classifier::Classifier;
+use crate::threat::{Norm, Threat};
+
+/// The ensemble's stages for a threat model.
+pub fn stages(t: &Threat) -> Vec<AttackName> {
+    let mut s = vec![AttackName::ApgdCe, AttackName::ApgdT];
+    if t.norm == Norm::Linf {
+        s.push(AttackName::Square);
+    }
+    s
+}
+
+/// Runs the stages in order on the survivors of the previous ones.
+pub fn run(
+    a: &Attack,
+    c: &mut dyn Classifier,
+    t: &Threat,
+    x0: &[f32],
+    d: usize,
+    y: &[usize],
+    out: &mut Outcome,
+) -> Result<(), String> {
+    for name in stages(t) {
+        let sub = Attack { name, seed: a.seed.wrapping_add(out.stages.len() as u64 * 7919), ..a.clone() };
+        single(&sub, name, c, t, x0, d, y, out)?;
+        out.stages.push((name.as_str().to_string(), out.robust_count()));
+    }
+    Ok(())
+}

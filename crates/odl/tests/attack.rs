@@ -1,0 +1,104 @@
+//! `odl attack`: bad arguments exit 2 with nothing written; a real attack on
+//! a trained Fashion-MNIST MLP writes attack.json (inside the threat model,
+//! robust ≤ clean), the ε curve and the adversarial-image grid.
+
+mod common;
+
+use common::odl;
+
+const SPEC: &str = r#"
+seed = 0
+[data]
+name = "fashion-mnist-subset"
+normalize = true
+n_train = 1000
+n_test = 200
+[model]
+kind = "mlp"
+hidden = [32]
+activation = "relu"
+[optim]
+name = "adam"
+lr = 1e-3
+[train]
+epochs = 2
+batch_size = 50
+eval_every = 20
+"#;
+
+#[test]
+fn attack_a_trained_run_and_refuse_bad_arguments() {
+    let d = common::dir("attack", "run");
+    let spec = d.join("spec.toml");
+    std::fs::write(&spec, SPEC).unwrap();
+    let run = d.join("mlp");
+    let (code, _, err) = odl(&["train", spec.to_str().unwrap(), "--out", run.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let r = run.to_str().unwrap();
+    // bad input: a clear message, exit 2, no folder written
+    for (args, needle) in [
+        (vec!["--eps", "-0.1"], "--eps -0.1"),
+        (vec!["--attack", "deepfool"], "unknown attack 'deepfool'"),
+        (vec!["--norm", "l3"], "unknown norm 'l3'"),
+        (vec!["--attack", "square", "--norm", "l2"], "ℓ∞ Square attack only"),
+        (vec!["--examples", "0"], "--examples 0"),
+    ] {
+        let out = d.join("bad");
+        let mut a = vec!["attack", r, "--out", out.to_str().unwrap()];
+        a.extend(&args);
+        let (code, _, err) = odl(&a);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(needle) && !err.contains("panicked"), "{args:?}: {err}");
+        assert!(!out.exists(), "{args:?}: something was written");
+    }
+    let (code, _, err) = odl(&["attack", spec.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a run folder"), "{err}");
+    // a real attack: PGD at ε = 0.1 on 100 test images
+    let (code, stdout, err) =
+        odl(&["attack", r, "--attack", "pgd", "--eps", "0.1", "--examples", "100", "--steps", "10"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("robust"), "{stdout}");
+    let folder = run.join("attack-pgd-linf-0.1");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("attack.json")).unwrap()).unwrap();
+    let (clean, robust) = (doc["clean_accuracy"].as_f64().unwrap(), doc["robust_accuracy"].as_f64().unwrap());
+    assert!(clean > 0.5, "the trained MLP classifies: {clean}");
+    assert!(robust < clean, "PGD at ε = 0.1 breaks some examples: {robust} vs {clean}");
+    assert!(doc["max_perturbation_norm"].as_f64().unwrap() <= 0.1, "{}", doc["max_perturbation_norm"]);
+    let per = doc["per_example"].as_array().unwrap();
+    assert_eq!(per.len(), 100);
+    let broken = per.iter().filter(|e| e["broken"].as_bool().unwrap()).count();
+    assert_eq!(broken, 100 - (robust * 100.0).round() as usize);
+    // the curve starts at the clean accuracy and FGSM is the reference
+    let curve = &doc["curve"]["robust_accuracy"];
+    assert_eq!(curve["pgd"][0].as_f64().unwrap(), clean);
+    assert_eq!(curve["fgsm"].as_array().unwrap().len(), 5);
+    assert!(folder.join("robust_vs_eps.svg").exists() && folder.join("examples.png").exists());
+    // the ensemble reports its stages in AutoAttack's order, never rising
+    let (code, stdout, err) = odl(&[
+        "attack",
+        r,
+        "--attack",
+        "auto",
+        "--eps",
+        "0.05",
+        "--examples",
+        "40",
+        "--steps",
+        "10",
+        "--queries",
+        "50",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("after apgd-ce") && stdout.contains("after square"), "{stdout}");
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("attack-auto-linf-0.05").join("attack.json")).unwrap(),
+    )
+    .unwrap();
+    let stages: Vec<f64> =
+        doc["stages"].as_array().unwrap().iter().map(|s| s["robust_accuracy"].as_f64().unwrap()).collect();
+    assert_eq!(stages.len(), 3);
+    assert!(stages.windows(2).all(|w| w[1] <= w[0]), "{stages:?}");
+    assert_eq!(*stages.last().unwrap(), doc["robust_accuracy"].as_f64().unwrap());
+}
