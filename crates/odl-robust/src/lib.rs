@@ -10,6 +10,8 @@
 //! - [`attacks`]: FGSM, PGD, APGD (Croce & Hein 2020), the Square attack
 //!   (Andriushchenko et al. 2020; no gradients) and an AutoAttack-style
 //!   ensemble that stops, per example, at the first attack that succeeds.
+//! - [`training`]: the inner maximization of adversarial training (PGD-AT,
+//!   FGSM with random start, TRADES).
 //!
 //! Every attack is batched and seeded, and returns points inside the threat
 //! model (tested): a reported robust accuracy is an upper bound on the true
@@ -19,6 +21,7 @@ pub mod attacks;
 pub mod classifier;
 pub mod losses;
 pub mod threat;
+pub mod training;
 
 pub use attacks::{Attack, AttackName, Outcome};
 pub use classifier::{Classifier, Net};

@@ -11,6 +11,8 @@
 //! * [`build`] — a spec's model, optimizer and learning-rate schedule;
 //! * [`run`] — the loop of `odl train`: it owns logging ([`logs`]),
 //!   evaluation and checkpoints ([`checkpoint`]), nothing else;
+//! * [`adversarial`] — adversarial training from a spec's `[adversarial]`
+//!   section (PGD-AT, FGSM-RS, TRADES);
 //! * [`restore`] — a run folder rebuilt for probing;
 //! * [`files`] — atomic writes of results and figures; [`shards`] — a
 //!   batch cut into shards for data parallelism.
@@ -32,6 +34,7 @@
 //! assert!(odl_train::eval::evaluate(&mut net, &data, None, 0.0).loss < 0.5 * before);
 //! ```
 
+pub mod adversarial;
 pub mod build;
 pub mod checkpoint;
 pub mod data;

@@ -54,6 +54,9 @@ pub struct Summary {
     pub s_per_epoch: f64,
     /// the checksum of the final `checkpoint.npz` (probes verify it)
     pub checkpoint: Option<String>,
+    /// with `[adversarial]`: accuracy under its PGD evaluation at the end
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub robust_accuracy: Option<f64>,
 }
 
 /// The top eigenvalue of the Hessian of the (unsmoothed) cross-entropy on a
@@ -77,8 +80,12 @@ fn blown_up(loss: f64, first: f64, factor: f64) -> bool {
 pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
     let t0 = Instant::now();
     crate::files::open_run_folder(out, resume, checkpoint::FILE, spec)?;
-    let (train_set, val_set, test_set) = data::load(spec)?;
+    let (train_set, val_set, test_set, scaling) = data::load_scaled(spec)?;
     let in_shape = data::example_shape(spec, &train_set)?;
+    let adversary = match &spec.adversarial {
+        Some(a) => Some(crate::adversarial::Adversary::new(spec, a, scaling, &in_shape)?),
+        None => None,
+    };
     let classes = train_set.classes().max(test_set.classes());
     let mut rng = Rng::seed(spec.seed);
     let mut model = build::model(spec, &in_shape, classes, &mut rng)?;
@@ -106,13 +113,22 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
             }
             let ts = Instant::now();
             let mut ctx = Ctx { train: true, rng: Rng::stream(spec.seed, step as u64) };
-            let x = model_input(&b.x, Some(&in_shape));
-            let stats = match train_step(
-                &mut model,
-                &mut opt,
-                |m| cross_entropy_smoothed(&m.forward(&x, &mut ctx), b.labels(), smoothing),
-                true,
-            ) {
+            let stats = match &adversary {
+                None => {
+                    let x = model_input(&b.x, Some(&in_shape));
+                    train_step(
+                        &mut model,
+                        &mut opt,
+                        |m| cross_entropy_smoothed(&m.forward(&x, &mut ctx), b.labels(), smoothing),
+                        true,
+                    )
+                }
+                Some(adv) => {
+                    let loss = adv.loss(&mut model, &b.x, b.labels(), step, &mut ctx, smoothing);
+                    train_step(&mut model, &mut opt, |_| loss, true)
+                }
+            };
+            let stats = match stats {
                 Ok(s) if !blown_up(s.loss, *first_loss.get_or_insert(s.loss), spec.train.diverge_factor) => s,
                 Ok(s) => {
                     // finite, but grown past diverge_factor × its first value
@@ -145,6 +161,9 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
                 let obj = rec.as_object_mut().expect("object");
                 obj.insert("test_loss".into(), json!(t.loss));
                 obj.insert("test_acc".into(), json!(t.accuracy));
+                if let Some(adv) = &adversary {
+                    obj.insert("robust_acc".into(), json!(adv.robust_accuracy(&mut model, &test_set)));
+                }
                 if let Some(v) = &val_set {
                     let v = evaluate(&mut model, v, Some(&in_shape), smoothing);
                     obj.insert("val_loss".into(), json!(v.loss));
@@ -185,6 +204,10 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
         checkpoint::save(out, &model, &opt, step, first_loss)?;
         (tr.loss, tr.accuracy, te.loss, te.accuracy)
     };
+    let robust_accuracy = match (&adversary, diverged_at) {
+        (Some(adv), None) => Some(adv.robust_accuracy(&mut model, &test_set)),
+        _ => None,
+    };
     let epochs_done = step as f64 / per_epoch as f64;
     let summary = Summary {
         final_train_loss,
@@ -201,6 +224,7 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
         } else {
             None
         },
+        robust_accuracy,
     };
     let mut js = serde_json::to_value(&summary)?;
     if summary.diverged {

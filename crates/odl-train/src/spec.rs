@@ -25,6 +25,9 @@ pub struct Spec {
     pub schedule: ScheduleSpec,
     /// the loop
     pub train: TrainSpec,
+    /// adversarial training (none: standard training)
+    #[serde(default)]
+    pub adversarial: Option<crate::adversarial::AdversarialSpec>,
 }
 
 /// Data sets odl can train on.
@@ -406,6 +409,9 @@ impl Spec {
     /// Range checks and cross-field rules; names the key and what is allowed.
     pub fn validate(&self) -> Result<()> {
         self.optim.validate("optim")?;
+        if let Some(a) = &self.adversarial {
+            a.validate()?;
+        }
         if !(0.0..=1.0).contains(&self.data.corrupt_labels) {
             bail!("data.corrupt_labels = {}: must be in [0, 1]", self.data.corrupt_labels);
         }

@@ -74,6 +74,8 @@ fn attack_a_trained_run_and_refuse_bad_arguments() {
     let curve = &doc["curve"]["robust_accuracy"];
     assert_eq!(curve["pgd"][0].as_f64().unwrap(), clean);
     assert_eq!(curve["fgsm"].as_array().unwrap().len(), 5);
+    let (code, _, err) = odl(&["attack", r, "--curve-points", "0"]);
+    assert!(code == 2 && err.contains("--curve-points 0"), "{err}");
     assert!(folder.join("robust_vs_eps.svg").exists() && folder.join("examples.png").exists());
     // the ensemble reports its stages in AutoAttack's order, never rising
     let (code, stdout, err) = odl(&[
@@ -101,4 +103,42 @@ fn attack_a_trained_run_and_refuse_bad_arguments() {
     assert_eq!(stages.len(), 3);
     assert!(stages.windows(2).all(|w| w[1] <= w[0]), "{stages:?}");
     assert_eq!(*stages.last().unwrap(), doc["robust_accuracy"].as_f64().unwrap());
+}
+
+#[test]
+fn adversarial_training_from_a_spec_logs_robust_accuracy_and_bad_sections_exit_2() {
+    let d = common::dir("attack", "advtrain");
+    let spec = d.join("spec.toml");
+    for (section, needle) in [
+        ("method = \"mart\"\neps = 0.1", "unknown variant `mart`"),
+        ("method = \"pgd\"\neps = -0.1", "adversarial.eps = -0.1"),
+        ("method = \"fgsm-rs\"\neps = 0.1\nsteps = 3", "fgsm-rs takes one step"),
+        ("method = \"pgd\"\neps = 0.1\nnorm = \"l3\"", "adversarial.norm"),
+        ("method = \"trades\"\neps = 0.1\nbeta = -1.0", "adversarial.beta = -1"),
+        ("method = \"pgd\"\neps = 0.1\nradius = 2", "unknown field `radius`"),
+    ] {
+        std::fs::write(&spec, SPEC.replace("[train]", &format!("[adversarial]\n{section}\n[train]")))
+            .unwrap();
+        let out = d.join("bad");
+        let (code, _, err) = odl(&["train", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        assert_eq!(code, 2, "{section}: {err}");
+        assert!(err.contains(needle) && !err.contains("panicked"), "{section}: {err}");
+        assert!(!out.exists());
+    }
+    // each method trains, logs robust_acc at evaluations and reports it at the end;
+    // at ε = 0.1 the robust accuracy is below the clean one
+    for method in ["pgd", "fgsm-rs", "trades"] {
+        let section =
+            format!("[adversarial]\nmethod = \"{method}\"\neps = 0.1\neval_examples = 100\n[train]");
+        std::fs::write(&spec, SPEC.replace("[train]", &section)).unwrap();
+        let out = d.join(method);
+        let (code, stdout, err) = odl(&["train", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        assert_eq!(code, 0, "{method}: {err}");
+        let s: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        let (clean, robust) = (s["test_accuracy"].as_f64().unwrap(), s["robust_accuracy"].as_f64().unwrap());
+        // two short epochs of adversarial training: well above chance (0.1), robust below clean
+        assert!(robust < clean && clean > 0.25, "{method}: clean {clean}, robust {robust}");
+        let log = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+        assert!(log.lines().any(|l| l.contains("\"robust_acc\"")), "{method}: no robust_acc in the log");
+    }
 }

@@ -9,8 +9,7 @@ use odl_robust::attacks::Outcome;
 use odl_robust::{Attack, AttackName, Net, Norm, Threat};
 use odl_tensor::DType;
 use odl_train::files::{num, progress_bar, save_figures, write_json};
-use odl_train::restore::{restore, Restored};
-use odl_train::spec::DataName;
+use odl_train::restore::restore;
 use serde_json::json;
 
 /// Arguments of `odl attack`.
@@ -45,6 +44,9 @@ pub struct AttackArgs {
     /// seed of every random draw
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// points of the robust-accuracy-vs-ε curve, evenly spaced up to ε (1: only ε itself)
+    #[arg(long, default_value_t = 4)]
+    pub curve_points: usize,
     /// output folder (default: RUN/attack-ATTACK-NORM-EPS)
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -52,17 +54,6 @@ pub struct AttackArgs {
 
 /// Examples attacked per batch.
 const CHUNK: usize = 250;
-
-/// Fractions of ε of the robust-accuracy-vs-ε curve.
-const EPS_FRACTIONS: [f64; 4] = [0.25, 0.5, 0.75, 1.0];
-
-/// The valid input range and the image shape of a run's data.
-fn geometry(r: &Restored, d: usize) -> ((f64, f64), Option<[usize; 3]>) {
-    match r.spec.data.name {
-        DataName::FashionMnist | DataName::FashionMnistSubset if d == 784 => ((0.0, 1.0), Some([1, 28, 28])),
-        _ => ((f64::NEG_INFINITY, f64::INFINITY), None),
-    }
-}
 
 /// Runs `odl attack`.
 pub fn run(args: &AttackArgs) -> Result<()> {
@@ -72,6 +63,10 @@ pub fn run(args: &AttackArgs) -> Result<()> {
     if !(args.eps.is_finite() && args.eps >= 0.0) {
         bail!("--eps {}: must be a finite number ≥ 0", args.eps);
     }
+    if args.curve_points == 0 {
+        bail!("--curve-points 0: give at least 1 (only ε itself)");
+    }
+    let fractions: Vec<f64> = (1..=args.curve_points).map(|k| k as f64 / args.curve_points as f64).collect();
     if args.examples == 0 {
         bail!("--examples 0: attack at least one example");
     }
@@ -82,7 +77,7 @@ pub fn run(args: &AttackArgs) -> Result<()> {
     r.cast(DType::F32);
     let n = args.examples.min(r.test.len());
     let d: usize = r.test.x.shape()[1..].iter().product();
-    let ((lo, hi), image) = geometry(&r, d);
+    let ((lo, hi), image) = odl_train::adversarial::geometry(&r.spec, d);
     let threat = Threat::new(norm, args.eps, lo, hi).map_err(anyhow::Error::msg)?;
     let mut attack = Attack::new(name);
     if let Some(s) = args.steps {
@@ -121,13 +116,13 @@ pub fn run(args: &AttackArgs) -> Result<()> {
         curve_attacks.push(AttackName::Fgsm);
     }
     let chunks = n.div_ceil(CHUNK);
-    let bar = progress_bar(chunks * EPS_FRACTIONS.len() * curve_attacks.len(), 0);
+    let bar = progress_bar(chunks * fractions.len() * curve_attacks.len(), 0);
     let mut curves: Vec<(AttackName, Vec<f64>)> = Vec::new();
     let mut main: Option<Outcome> = None;
     let mut clean_acc = 0.0;
     for &a_name in &curve_attacks {
         let mut accs = Vec::new();
-        for &f in &EPS_FRACTIONS {
+        for &f in &fractions {
             let t = threat.with_eps(args.eps * f);
             let a = Attack {
                 name: a_name,
@@ -166,7 +161,7 @@ pub fn run(args: &AttackArgs) -> Result<()> {
     let mean_norm = broken.iter().map(|&i| norms[i]).sum::<f64>() / broken.len().max(1) as f64;
     let max_norm = norms.iter().copied().fold(0.0, f64::max);
     let mut xs = vec![0.0];
-    xs.extend(EPS_FRACTIONS.iter().map(|f| f * args.eps));
+    xs.extend(fractions.iter().map(|f| f * args.eps));
     let fig = LinePlot::new(
         format!("Robust accuracy vs ε ({norm}, {n} test examples)"),
         format!("ε ({norm}, data units)"),

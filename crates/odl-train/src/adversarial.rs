@@ -1,0 +1,230 @@
+//! Adversarial training from a spec's `[adversarial]` section: each
+//! mini-batch is replaced (PGD-AT, FGSM-RS) or joined (TRADES) by
+//! adversarial inputs found against the current model, in the data's own
+//! units (ε in pixels for Fashion-MNIST, pixels kept in [0, 1]).
+//!
+//! ```toml
+//! [adversarial]
+//! method = "pgd"       # pgd (Madry et al. 2018) | fgsm-rs (Wong et al. 2020) | trades (Zhang et al. 2019)
+//! eps = 0.1            # radius in data units
+//! norm = "linf"        # linf | l2
+//! steps = 7            # inner steps (fgsm-rs: 1)
+//! step_size = 0.36     # as a multiple of eps (default 2.5/steps; fgsm-rs 1.25)
+//! beta = 6.0           # TRADES' weight of the KL term
+//! eval_examples = 500  # test examples of the robust accuracy logged at evaluations
+//! eval_steps = 10      # its PGD steps
+//! ```
+
+use anyhow::{bail, Result};
+use odl_autodiff::Tensor;
+use odl_data::Dataset;
+use odl_nn::{cross_entropy_smoothed, Ctx, Module, Sequential};
+use odl_robust::training::{kl_sum, perturb, trades_perturb};
+use odl_robust::{Attack, AttackName, Net, Norm, Threat};
+use odl_tensor::{Array, DType, Rng};
+use serde::{Deserialize, Serialize};
+
+use crate::data::{model_input, Scaling};
+use crate::spec::{DataName, Spec};
+
+/// Which adversarial training.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// cross-entropy on PGD examples (Madry et al. 2018)
+    Pgd,
+    /// cross-entropy on one FGSM step from a random start, α = 1.25ε (Wong, Rice & Kolter 2020)
+    FgsmRs,
+    /// clean cross-entropy + β·KL(p(x) ‖ p(x')) at the KL-maximizing x' (Zhang et al. 2019)
+    Trades,
+}
+
+/// The `[adversarial]` section.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdversarialSpec {
+    /// which
+    pub method: Method,
+    /// radius, in the data's own units
+    pub eps: f64,
+    /// the norm of the ball
+    #[serde(default = "linf")]
+    pub norm: Norm,
+    /// inner steps (default 7; FGSM-RS: 1)
+    #[serde(default)]
+    pub steps: Option<usize>,
+    /// inner step size as a multiple of `eps` (default 2.5/steps; FGSM-RS 1.25)
+    #[serde(default)]
+    pub step_size: Option<f64>,
+    /// TRADES' β
+    #[serde(default = "six")]
+    pub beta: f64,
+    /// test examples of the robust accuracy logged at evaluations
+    #[serde(default = "five_hundred")]
+    pub eval_examples: usize,
+    /// PGD steps of that robust accuracy
+    #[serde(default = "ten")]
+    pub eval_steps: usize,
+}
+
+fn linf() -> Norm {
+    Norm::Linf
+}
+fn six() -> f64 {
+    6.0
+}
+fn five_hundred() -> usize {
+    500
+}
+fn ten() -> usize {
+    10
+}
+
+impl AdversarialSpec {
+    /// Range checks, naming the key.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.eps.is_finite() && self.eps > 0.0) {
+            bail!("adversarial.eps = {}: must be a positive number (data units)", self.eps);
+        }
+        if self.steps == Some(0) {
+            bail!("adversarial.steps = 0: must be at least 1");
+        }
+        if self.method == Method::FgsmRs && self.steps.is_some_and(|s| s != 1) {
+            bail!(
+                "adversarial.steps = {}: fgsm-rs takes one step (use method = \"pgd\" for more)",
+                self.steps.unwrap_or(0)
+            );
+        }
+        if let Some(a) = self.step_size {
+            if !(a.is_finite() && a > 0.0) {
+                bail!("adversarial.step_size = {a}: must be a positive multiple of eps");
+            }
+        }
+        if !(self.beta.is_finite() && self.beta >= 0.0) {
+            bail!("adversarial.beta = {}: must be ≥ 0", self.beta);
+        }
+        if self.eval_examples == 0 || self.eval_steps == 0 {
+            bail!("adversarial.eval_examples and adversarial.eval_steps must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// Inner steps.
+    pub fn steps(&self) -> usize {
+        self.steps.unwrap_or(if self.method == Method::FgsmRs { 1 } else { 7 })
+    }
+
+    /// Inner step size in data units.
+    pub fn alpha(&self) -> f64 {
+        let rel = self.step_size.unwrap_or(if self.method == Method::FgsmRs {
+            1.25
+        } else {
+            2.5 / self.steps() as f64
+        });
+        rel * self.eps
+    }
+}
+
+/// The valid range of a data set's inputs in its own units, and one example
+/// as an image when it is one (for the Square attack's windows).
+pub fn geometry(spec: &Spec, d: usize) -> ((f64, f64), Option<[usize; 3]>) {
+    match spec.data.name {
+        DataName::FashionMnist | DataName::FashionMnistSubset if d == 784 => ((0.0, 1.0), Some([1, 28, 28])),
+        _ => ((f64::NEG_INFINITY, f64::INFINITY), None),
+    }
+}
+
+/// What adversarial training needs between steps.
+pub struct Adversary {
+    /// the spec's section
+    pub spec: AdversarialSpec,
+    threat: Threat,
+    scaling: Scaling,
+    in_shape: Vec<usize>,
+    d: usize,
+    seed: u64,
+}
+
+impl Adversary {
+    /// For a spec whose data was normalized by `scaling`, with examples of
+    /// shape `in_shape`.
+    pub fn new(spec: &Spec, a: &AdversarialSpec, scaling: Scaling, in_shape: &[usize]) -> Result<Adversary> {
+        let d = in_shape.iter().product();
+        let ((lo, hi), _) = geometry(spec, d);
+        let threat = Threat::new(a.norm, a.eps, lo, hi).map_err(|e| anyhow::anyhow!("adversarial: {e}"))?;
+        Ok(Adversary { spec: a.clone(), threat, scaling, in_shape: in_shape.to_vec(), d, seed: spec.seed })
+    }
+
+    /// Model-unit inputs `[n, …]` → clipped data-unit rows.
+    fn to_data(&self, x: &Array) -> Vec<f32> {
+        let Scaling { mean, std } = self.scaling;
+        let mut v: Vec<f32> = x.to_vec_f32().iter().map(|&u| (u as f64 * std + mean) as f32).collect();
+        self.threat.clip(&mut v);
+        v
+    }
+
+    /// Data-unit rows → model inputs shaped for the network.
+    fn to_model(&self, v: &[f32]) -> Tensor {
+        let Scaling { mean, std } = self.scaling;
+        let n = v.len() / self.d;
+        let a = Array::from_vec(v.iter().map(|&u| ((u as f64 - mean) / std) as f32).collect(), &[n, self.d]);
+        model_input(&a, Some(&self.in_shape))
+    }
+
+    fn net<'a>(&self, model: &'a mut Sequential) -> Net<'a> {
+        Net { model, in_shape: self.in_shape.clone(), mean: self.scaling.mean, std: self.scaling.std }
+    }
+
+    /// The training loss of one batch (`x` in model units, as the data set
+    /// holds it) at step `step`: the inner maximization runs against the
+    /// model in evaluation mode, the loss in training mode with `ctx`.
+    pub fn loss(
+        &self,
+        model: &mut Sequential,
+        x: &Array,
+        y: &[usize],
+        step: usize,
+        ctx: &mut Ctx,
+        smoothing: f64,
+    ) -> Tensor {
+        let x0 = self.to_data(x);
+        let mut rng = Rng::stream(self.seed ^ 0xAD7E_25A1, step as u64);
+        let (steps, alpha) = (self.spec.steps(), self.spec.alpha());
+        let adv = {
+            let mut net = self.net(model);
+            match self.spec.method {
+                Method::Pgd | Method::FgsmRs => {
+                    perturb(&mut net, &self.threat, &x0, self.d, y, steps, alpha, &mut rng)
+                }
+                Method::Trades => trades_perturb(&mut net, &self.threat, &x0, self.d, steps, alpha, &mut rng),
+            }
+        };
+        let xa = self.to_model(&adv);
+        match self.spec.method {
+            Method::Pgd | Method::FgsmRs => cross_entropy_smoothed(&model.forward(&xa, ctx), y, smoothing),
+            Method::Trades => {
+                let z = model.forward(&self.to_model(&x0), ctx);
+                let za = model.forward(&xa, ctx);
+                let kl = kl_sum(&z.softmax(1), &za).mul_scalar(self.spec.beta / y.len() as f64);
+                cross_entropy_smoothed(&z, y, smoothing) + kl
+            }
+        }
+    }
+
+    /// Accuracy under PGD (`eval_steps` steps, step 2.5ε/steps, one random
+    /// start) on the first `eval_examples` test examples.
+    pub fn robust_accuracy(&self, model: &mut Sequential, test: &Dataset) -> f64 {
+        let n = self.spec.eval_examples.min(test.len());
+        let idx: Vec<usize> = (0..n).collect();
+        let b = test.subset(&idx);
+        let x0 = self.to_data(&b.x.cast(DType::F32));
+        let mut a = Attack::new(AttackName::Pgd);
+        a.steps = self.spec.eval_steps;
+        a.seed = self.seed;
+        let mut net = self.net(model);
+        match a.run(&mut net, &self.threat, &x0, self.d, b.labels()) {
+            Ok(o) => o.robust_accuracy(),
+            Err(_) => f64::NAN,
+        }
+    }
+}
