@@ -10,6 +10,8 @@
 //! - [`attacks`]: FGSM, PGD, APGD (Croce & Hein 2020), the Square attack
 //!   (Andriushchenko et al. 2020; no gradients) and an AutoAttack-style
 //!   ensemble that stops, per example, at the first attack that succeeds.
+//! - [`certify`]: certificates — interval bound propagation and the
+//!   Lipschitz-margin radius.
 //! - [`training`]: the inner maximization of adversarial training (PGD-AT,
 //!   FGSM with random start, TRADES).
 //!
@@ -18,6 +20,7 @@
 //! one that no attack can undercut by leaving the ball.
 
 pub mod attacks;
+pub mod certify;
 pub mod classifier;
 pub mod losses;
 pub mod threat;

@@ -43,6 +43,8 @@ enum Cmd {
     Gan(commands::gan::GanArgs),
     /// Attack a trained run's model: FGSM, PGD, APGD, Square or the AutoAttack-style ensemble (robust accuracy, adversarial images).
     Attack(commands::attack::AttackArgs),
+    /// Certify a trained run's model: interval bounds (ℓ∞) or the Lipschitz-margin radius, next to PGD on the same points.
+    Certify(commands::certify::CertifyArgs),
     /// Run a lab experiment or a training spec over a grid of values × seeds (locally or on Slurm), then aggregate.
     Sweep(commands::sweep::SweepArgs),
 }
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
         Cmd::Train(args) => commands::train::run(&args),
         Cmd::Gan(args) => commands::gan::run(&args),
         Cmd::Attack(args) => commands::attack::run(&args),
+        Cmd::Certify(args) => commands::certify::run(&args),
         Cmd::Sweep(args) => match commands::sweep::run(&args) {
             Ok(0) => Ok(()),
             Ok(code) => return ExitCode::from(code),

@@ -103,6 +103,43 @@ fn attack_a_trained_run_and_refuse_bad_arguments() {
     assert_eq!(stages.len(), 3);
     assert!(stages.windows(2).all(|w| w[1] <= w[0]), "{stages:?}");
     assert_eq!(*stages.last().unwrap(), doc["robust_accuracy"].as_f64().unwrap());
+    // certificates on the same model: at ε = 0 the certified accuracy is the
+    // clean one; above it never exceeds what PGD leaves (checked per point inside)
+    for method in ["ibp", "lipschitz"] {
+        let (code, stdout, err) =
+            odl(&["certify", r, "--method", method, "--eps", "0.005", "--examples", "100"]);
+        assert_eq!(code, 0, "{method}: {err}");
+        assert!(stdout.contains("certified"), "{stdout}");
+        let doc: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(run.join(format!("certify-{method}-linf-0.005")).join("certify.json"))
+                .unwrap(),
+        )
+        .unwrap();
+        let cert: Vec<f64> = doc["curve"]["certified_accuracy"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let pgd: Vec<f64> =
+            doc["curve"]["pgd_accuracy"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(cert[0], doc["clean_accuracy"].as_f64().unwrap(), "{method}");
+        assert!(cert.iter().zip(&pgd).all(|(c, p)| c <= p), "{method}: {cert:?} vs {pgd:?}");
+        assert!(cert.windows(2).all(|w| w[1] <= w[0]), "{method}: certified accuracy rises with ε: {cert:?}");
+    }
+    for (args, needle) in [
+        (vec!["--method", "crown"], "--method crown"),
+        (vec!["--method", "ibp", "--norm", "l2"], "ℓ∞"),
+        (vec!["--eps", "-1"], "--eps -1"),
+    ] {
+        let out = d.join("badcert");
+        let mut a = vec!["certify", r, "--out", out.to_str().unwrap()];
+        a.extend(&args);
+        let (code, _, err) = odl(&a);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(needle) && !err.contains("panicked"), "{args:?}: {err}");
+        assert!(!out.exists());
+    }
 }
 
 #[test]

@@ -9,7 +9,7 @@ use odl_robust::attacks::Outcome;
 use odl_robust::{Attack, AttackName, Net, Norm, Threat};
 use odl_tensor::DType;
 use odl_train::files::{num, progress_bar, save_figures, write_json};
-use odl_train::restore::restore;
+use odl_train::restore::{restore, Restored};
 use serde_json::json;
 
 /// Arguments of `odl attack`.
@@ -55,6 +55,43 @@ pub struct AttackArgs {
 /// Examples attacked per batch.
 const CHUNK: usize = 250;
 
+/// A run's model and its first test examples in the data's own units.
+pub(crate) struct TestPoints {
+    /// the restored run (f32)
+    pub r: Restored,
+    /// inputs `[n, d]`, clipped to the data's box
+    pub x: Vec<f32>,
+    /// labels
+    pub y: Vec<usize>,
+    /// values per example
+    pub d: usize,
+    /// the threat model (the data's box)
+    pub threat: Threat,
+    /// one example as an image, when it is one
+    pub image: Option<[usize; 3]>,
+}
+
+impl TestPoints {
+    /// The first `examples` test points of the run folder `run`.
+    pub fn load(run: &std::path::Path, examples: usize, norm: Norm, eps: f64) -> Result<TestPoints> {
+        if !run.is_dir() {
+            bail!("{}: not a run folder (give the folder `odl train` wrote)", run.display());
+        }
+        let mut r = restore(run, &[], false)?;
+        r.cast(DType::F32);
+        let n = examples.min(r.test.len());
+        let d: usize = r.test.x.shape()[1..].iter().product();
+        let ((lo, hi), image) = odl_train::adversarial::geometry(&r.spec, d);
+        let threat = Threat::new(norm, eps, lo, hi).map_err(anyhow::Error::msg)?;
+        let sc = r.scaling;
+        let mut x: Vec<f32> =
+            r.test.x.to_vec_f32()[..n * d].iter().map(|&v| (v as f64 * sc.std + sc.mean) as f32).collect();
+        threat.clip(&mut x);
+        let y = r.test.labels()[..n].to_vec();
+        Ok(TestPoints { r, x, y, d, threat, image })
+    }
+}
+
 /// Runs `odl attack`.
 pub fn run(args: &AttackArgs) -> Result<()> {
     let t0 = Instant::now();
@@ -70,15 +107,10 @@ pub fn run(args: &AttackArgs) -> Result<()> {
     if args.examples == 0 {
         bail!("--examples 0: attack at least one example");
     }
-    if !args.run.is_dir() {
-        bail!("{}: not a run folder (give the folder `odl train` wrote)", args.run.display());
-    }
-    let mut r = restore(&args.run, &[], false)?;
-    r.cast(DType::F32);
-    let n = args.examples.min(r.test.len());
-    let d: usize = r.test.x.shape()[1..].iter().product();
-    let ((lo, hi), image) = odl_train::adversarial::geometry(&r.spec, d);
-    let threat = Threat::new(norm, args.eps, lo, hi).map_err(anyhow::Error::msg)?;
+    let TestPoints { mut r, x: x_all, y: y_all, d, threat, image } =
+        TestPoints::load(&args.run, args.examples, norm, args.eps)?;
+    let n = y_all.len();
+    let (lo, hi) = (threat.lo, threat.hi);
     let mut attack = Attack::new(name);
     if let Some(s) = args.steps {
         attack.steps = s;
@@ -88,12 +120,6 @@ pub fn run(args: &AttackArgs) -> Result<()> {
     attack.queries = args.queries;
     attack.seed = args.seed;
     attack.image = image;
-    // the test images back in the data's own units
-    let sc = r.scaling;
-    let mut x_all: Vec<f32> =
-        r.test.x.to_vec_f32()[..n * d].iter().map(|&v| (v as f64 * sc.std + sc.mean) as f32).collect();
-    threat.clip(&mut x_all);
-    let y_all: Vec<usize> = r.test.labels()[..n].to_vec();
     let out_dir =
         args.out.clone().unwrap_or_else(|| args.run.join(format!("attack-{name}-{norm}-{}", args.eps)));
     if out_dir.exists() && !out_dir.is_dir() {
@@ -109,6 +135,7 @@ pub fn run(args: &AttackArgs) -> Result<()> {
         args.eps
     );
     let in_shape = r.in_shape.clone();
+    let sc = r.scaling;
     let mut net = Net { model: &mut r.model, in_shape, mean: sc.mean, std: sc.std };
     // the curve: FGSM (a reference) and the chosen attack at fractions of ε
     let mut curve_attacks = vec![name];
@@ -120,6 +147,7 @@ pub fn run(args: &AttackArgs) -> Result<()> {
     let mut curves: Vec<(AttackName, Vec<f64>)> = Vec::new();
     let mut main: Option<Outcome> = None;
     let mut clean_acc = 0.0;
+    let mut attack_s = 0.0;
     for &a_name in &curve_attacks {
         let mut accs = Vec::new();
         for &f in &fractions {
@@ -130,6 +158,7 @@ pub fn run(args: &AttackArgs) -> Result<()> {
                 ..attack.clone()
             };
             let mut whole: Option<Outcome> = None;
+            let ta = Instant::now();
             for c in 0..chunks {
                 let (s, e) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
                 let o =
@@ -147,6 +176,7 @@ pub fn run(args: &AttackArgs) -> Result<()> {
             clean_acc = o.clean_accuracy();
             accs.push(o.robust_accuracy());
             if a_name == name && f == 1.0 {
+                attack_s = ta.elapsed().as_secs_f64();
                 main = Some(o);
             }
         }
@@ -200,6 +230,7 @@ pub fn run(args: &AttackArgs) -> Result<()> {
             "broken_by": o.broken_by[i].map(|s| o.stages[s].0.clone()),
             "perturbation_norm": norms[i],
         })).collect::<Vec<_>>(),
+        "attack_s": attack_s,
         "wall_s": t0.elapsed().as_secs_f64(),
     });
     // everything is computed: only now is anything written

@@ -2,6 +2,7 @@
 
 pub mod attack;
 pub mod bench;
+pub mod certify;
 pub mod gan;
 pub mod lab;
 pub mod sweep;

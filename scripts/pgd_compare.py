@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""odl attack --attack pgd against the same attack in PyTorch, side by side.
+
+Loads a run folder's model (an MLP or CNN from specs/fashion-mnist-*.toml:
+its checkpoint.npz holds the same tensors PyTorch's nn.Sequential names),
+attacks the first N Fashion-MNIST test images with ℓ∞ PGD (random start,
+STEPS steps of 2.5ε/STEPS, pixels kept in [0, 1], ε in pixel units, batches
+of 250, 2 threads) in PyTorch, runs `odl attack` on the same run, and prints
+both times, their ratio and both accuracies (same clean accuracy = same
+model; the robust accuracies differ only by the random starts).
+
+    ~/.odl-peers/bin/python scripts/pgd_compare.py RUN [--odl target/release/odl]
+        [--eps 0.1] [--steps 20] [--examples 1000] [--repeats 3]
+"""
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(2)
+DIR = os.environ.get("ODL_FASHION_MNIST", "/usr/share/datasets/fashion-mnist")
+CHUNK = 250
+
+
+def idx(name):
+    with gzip.open(os.path.join(DIR, name + ".gz")) as f:
+        data = f.read()
+    nd = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(nd)]
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * nd).reshape(dims)
+
+
+def build(spec):
+    nn = torch.nn
+    m = spec["model"]
+    if m["kind"] == "mlp":
+        widths = [784] + m.get("hidden", []) + [10]
+        layers = []
+        for i in range(len(widths) - 1):
+            layers.append(nn.Linear(widths[i], widths[i + 1]))
+            if i < len(widths) - 2:
+                layers.append(nn.ReLU())
+        return nn.Sequential(*layers), (784,)
+    layers, c, side = [], 1, 28
+    for ch in m["channels"]:
+        layers += [nn.Conv2d(c, ch, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+        c, side = ch, side // 2
+    layers += [nn.Flatten(), nn.Linear(c * side * side, 10)]
+    return nn.Sequential(*layers), (1, 28, 28)
+
+
+def pgd(model, x, y, eps, steps, mean, std, gen):
+    alpha = 2.5 * eps / steps
+    xa = (x + (torch.rand(x.shape, generator=gen) * 2 - 1) * eps).clamp(0, 1)
+    for _ in range(steps):
+        xa.requires_grad_(True)
+        loss = torch.nn.functional.cross_entropy(model((xa - mean) / std), y, reduction="sum")
+        (g,) = torch.autograd.grad(loss, xa)
+        xa = torch.min(torch.max(xa.detach() + alpha * g.sign(), x - eps), x + eps).clamp(0, 1)
+    with torch.no_grad():
+        return (model((xa - mean) / std).argmax(1) == y).sum().item()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("run")
+    ap.add_argument("--odl", default="target/release/odl")
+    ap.add_argument("--eps", type=float, default=0.1)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--examples", type=int, default=1000)
+    ap.add_argument("--repeats", type=int, default=3)
+    a = ap.parse_args()
+    with open(os.path.join(a.run, "spec.toml"), "rb") as f:
+        spec = tomllib.load(f)
+    model, shape = build(spec)
+    ck = np.load(os.path.join(a.run, "checkpoint.npz"))
+    model.load_state_dict({k[len("param."):]: torch.from_numpy(ck[k].astype(np.float32))
+                           for k in ck.files if k.startswith("param.")})
+    model.eval()
+    train = idx("train-images-idx3-ubyte").astype(np.float32) / 255.0
+    mean, std = float(train.mean(dtype=np.float64)), float(train.std(dtype=np.float64))
+    x = torch.from_numpy(idx("t10k-images-idx3-ubyte")[: a.examples].astype(np.float32) / 255.0)
+    x = x.reshape((a.examples,) + shape)
+    y = torch.from_numpy(idx("t10k-labels-idx1-ubyte")[: a.examples].astype(np.int64))
+    with torch.no_grad():
+        clean = (model((x - mean) / std).argmax(1) == y).float().mean().item()
+    best, robust = float("inf"), None
+    for r in range(a.repeats):
+        gen = torch.Generator().manual_seed(r)
+        t = time.perf_counter()
+        correct = sum(pgd(model, x[i:i + CHUNK], y[i:i + CHUNK], a.eps, a.steps, mean, std, gen)
+                      for i in range(0, a.examples, CHUNK))
+        best = min(best, time.perf_counter() - t)
+        robust = correct / a.examples
+    odl_s, odl = float("inf"), None
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(a.repeats):
+            out = os.path.join(tmp, f"a{r}")
+            subprocess.run([a.odl, "attack", a.run, "--attack", "pgd", "--eps", str(a.eps), "--steps", str(a.steps),
+                            "--examples", str(a.examples), "--curve-points", "1", "--seed", str(r), "--out", out],
+                           check=True, capture_output=True)
+            with open(os.path.join(out, "attack.json")) as f:
+                odl = json.load(f)
+            odl_s = min(odl_s, odl["attack_s"])
+    print(json.dumps({
+        "run": a.run, "model": spec["model"]["kind"], "eps": a.eps, "steps": a.steps, "examples": a.examples,
+        "torch_s": best, "odl_s": odl_s, "speedup": best / odl_s,
+        "clean_torch": clean, "clean_odl": odl["clean_accuracy"],
+        "robust_torch": robust, "robust_odl": odl["robust_accuracy"],
+        "torch": torch.__version__,
+    }))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
