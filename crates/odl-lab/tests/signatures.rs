@@ -244,3 +244,17 @@ fn adversarial_examples_signature() {
         ],
     );
 }
+
+#[test]
+fn gradient_masking_signature() {
+    signature(
+        "gradient-masking",
+        &[
+            "robust_pgd",
+            "robust_pgd_masked",
+            "robust_apgd_dlr_masked",
+            "robust_ensemble_masked",
+            "median_gradient_ratio_masked",
+        ],
+    );
+}

@@ -18,6 +18,7 @@ pub mod explode_vanish;
 pub mod f_divergences;
 pub mod gan_metrics;
 pub mod gan_theory;
+pub mod gradient_masking;
 pub mod hanin_rolnick;
 pub mod loss_landscape;
 pub mod lr_schedules;
@@ -78,4 +79,5 @@ pub static ALL: &[&Experiment] = &[
     &gan_metrics::EXPERIMENT,
     &bilinear_games::EXPERIMENT,
     &adversarial_examples::EXPERIMENT,
+    &gradient_masking::EXPERIMENT,
 ];
