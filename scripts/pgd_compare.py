@@ -13,7 +13,6 @@ model; the robust accuracies differ only by the random starts).
         [--eps 0.1] [--steps 20] [--examples 1000] [--repeats 3]
 """
 import argparse
-import gzip
 import json
 import os
 import subprocess
@@ -26,17 +25,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(2)
-DIR = os.environ.get("ODL_FASHION_MNIST", "/usr/share/datasets/fashion-mnist")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_fashion_epoch import idx  # noqa: E402  (the IDX reader, threads set to 2 there)
+
 CHUNK = 250
-
-
-def idx(name):
-    with gzip.open(os.path.join(DIR, name + ".gz")) as f:
-        data = f.read()
-    nd = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(nd)]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * nd).reshape(dims)
 
 
 def build(spec):

@@ -29,10 +29,14 @@ fn inputs(n: usize, d: usize, seed: u64) -> Vec<f32> {
     (0..n * d).map(|_| r.uniform_f64() as f32).collect()
 }
 
+/// The network on unnormalized inputs of shape `shape`.
+fn plain<'a>(m: &'a mut Sequential, shape: &[usize]) -> Net<'a> {
+    Net { model: m, in_shape: shape.to_vec(), mean: 0.0, std: 1.0 }
+}
+
 /// Labels = the model's own predictions, so every example starts correct.
 fn labels(m: &mut Sequential, shape: &[usize], x: &[f32], d: usize) -> Vec<usize> {
-    let mut net = Net { model: m, in_shape: shape.to_vec(), mean: 0.0, std: 1.0 };
-    odl_robust::classifier::predict(&mut net, x, d)
+    odl_robust::classifier::predict(&mut plain(m, shape), x, d)
 }
 
 #[test]
@@ -56,7 +60,7 @@ fn ibp_is_exact_on_a_linear_model() {
             .fold(f64::INFINITY, f64::min);
         for (f, want) in [(0.98, true), (1.02, false)] {
             let t = Threat::new(Norm::Linf, f * dist, f64::NEG_INFINITY, f64::INFINITY).unwrap();
-            let c = ibp::certify(&mut m, &[D], 0.0, 1.0, &t, row, D, &[l]).unwrap();
+            let c = ibp::certify(&mut plain(&mut m, &[D]), &t, row, D, &[l]).unwrap();
             assert_eq!(c.certified[0], want, "example {i} at {f}× its exact radius {dist}");
         }
     }
@@ -67,9 +71,9 @@ fn ibp_is_exact_on_a_linear_model() {
 fn sound(m: &mut Sequential, shape: &[usize], t: &Threat, x: &[f32], d: usize, lip: bool) -> (usize, usize) {
     let y = labels(m, shape, x, d);
     let c = if lip {
-        lipschitz::certify(m, shape, 0.0, 1.0, t, x, d, &y).unwrap().0
+        lipschitz::certify(&mut plain(m, shape), t, x, d, &y).unwrap().0
     } else {
-        ibp::certify(m, shape, 0.0, 1.0, t, x, d, &y).unwrap()
+        ibp::certify(&mut plain(m, shape), t, x, d, &y).unwrap()
     };
     let mut a = Attack::new(AttackName::Auto);
     a.steps = 50;
@@ -117,7 +121,7 @@ fn lipschitz_radius_is_sound_and_exact_in_form_for_a_linear_model() {
     let x = inputs(10, D, 8);
     let y = labels(&mut m, &[D], &x, D);
     let t = Threat::new(Norm::L2, 0.01, f64::NEG_INFINITY, f64::INFINITY).unwrap();
-    let (c, l) = lipschitz::certify(&mut m, &[D], 0.0, 1.0, &t, &x, D, &y).unwrap();
+    let (c, l) = lipschitz::certify(&mut plain(&mut m, &[D]), &t, &x, D, &y).unwrap();
     let w = m.param_values()[0].to_vec_f64();
     // σ_max by power iteration on WᵀW
     let mut v = vec![1.0; D];
@@ -161,13 +165,13 @@ fn layers_that_cannot_be_bounded_are_named() {
     s.push(Linear::new(8, 3, true, &init, None, &mut rng, DType::F32));
     let x = inputs(2, D, 1);
     let t = Threat::new(Norm::Linf, 0.01, 0.0, 1.0).unwrap();
-    let e = ibp::certify(&mut s, &[D], 0.0, 1.0, &t, &x, D, &[0, 1]).unwrap_err();
+    let e = ibp::certify(&mut plain(&mut s, &[D]), &t, &x, D, &[0, 1]).unwrap_err();
     assert!(e.contains("layer 1"), "{e}");
-    let e = lipschitz::certify(&mut s, &[D], 0.0, 1.0, &t, &x, D, &[0, 1]).unwrap_err();
+    let e = lipschitz::certify(&mut plain(&mut s, &[D]), &t, &x, D, &[0, 1]).unwrap_err();
     assert!(e.contains("layer 1"), "{e}");
     let mut g = MlpConfig::new(&[D, 8, 3], Activation::Gelu).build(&mut rng, DType::F32);
-    assert!(ibp::certify(&mut g, &[D], 0.0, 1.0, &t, &x, D, &[0, 1]).unwrap_err().contains("layer 1"));
+    assert!(ibp::certify(&mut plain(&mut g, &[D]), &t, &x, D, &[0, 1]).unwrap_err().contains("layer 1"));
     let t2 = Threat::new(Norm::L2, 0.01, 0.0, 1.0).unwrap();
     let mut m = mlp(&[D, 3], 1);
-    assert!(ibp::certify(&mut m, &[D], 0.0, 1.0, &t2, &x, D, &[0, 1]).unwrap_err().contains("ℓ∞"));
+    assert!(ibp::certify(&mut plain(&mut m, &[D]), &t2, &x, D, &[0, 1]).unwrap_err().contains("ℓ∞"));
 }

@@ -15,6 +15,7 @@ use odl_nn::{Activation, Ctx, LayerKind, Module, Sequential};
 use odl_tensor::{Array, DType};
 
 use super::Certified;
+use crate::classifier::Net;
 use crate::threat::{Norm, Threat};
 
 /// Whether the layer is a monotone (coordinatewise nondecreasing) map.
@@ -75,26 +76,18 @@ pub(crate) fn abs_apply(layer: &mut dyn Module, r: &Tensor) -> Tensor {
 }
 
 /// IBP on a batch `x0` (`[n, d]`, data units, inside the box) with labels
-/// `y`, for the network `model` behind the normalization `(x − mean)/std`
-/// reshaped to `in_shape`; the threat model must be ℓ∞.
-#[allow(clippy::too_many_arguments)]
-pub fn certify(
-    model: &mut Sequential,
-    in_shape: &[usize],
-    mean: f64,
-    std: f64,
-    t: &Threat,
-    x0: &[f32],
-    d: usize,
-    y: &[usize],
-) -> Result<Certified, String> {
+/// `y`, for the network behind its input normalization; the threat model
+/// must be ℓ∞.
+pub fn certify(net: &mut Net, t: &Threat, x0: &[f32], d: usize, y: &[usize]) -> Result<Certified, String> {
+    let (mean, std, in_shape) = (net.mean, net.std, net.in_shape.clone());
+    let model = &mut *net.model;
     if t.norm != Norm::Linf {
         return Err("ibp: bounds an ℓ∞ ball; use --norm linf (or the lipschitz certificate for ℓ2)".into());
     }
     check(model)?;
     let n = y.len();
     let mut shape = vec![n];
-    shape.extend(in_shape);
+    shape.extend(&in_shape);
     let to_model = |v: Vec<f64>| Tensor::constant(Array::from_f64(&v, &shape, DType::F64));
     let lo: Vec<f64> = x0.iter().map(|&v| ((v as f64 - t.eps).max(t.lo) - mean) / std).collect();
     let hi: Vec<f64> = x0.iter().map(|&v| ((v as f64 + t.eps).min(t.hi) - mean) / std).collect();

@@ -74,23 +74,20 @@ fn linalg_sigma_max(a: &[f64], rows: usize, cols: usize) -> f64 {
     m.singular_values().map_or(f64::INFINITY, |s| s.first().copied().unwrap_or(0.0))
 }
 
-/// The certificate on a batch `x0` (`[n, d]`, data units) with labels `y`;
-/// `bound` holds each example's certified radius in the threat model's norm
-/// (0 when misclassified). Also returns L.
-#[allow(clippy::too_many_arguments)]
+/// The certificate on a batch `x0` (`[n, d]`, data units) with labels `y`
+/// for the network behind its input normalization; `bound` holds each
+/// example's certified radius in the threat model's norm (0 when
+/// misclassified). Also returns L.
 pub fn certify(
-    model: &mut Sequential,
-    in_shape: &[usize],
-    mean: f64,
-    std: f64,
+    net: &mut Net,
     t: &Threat,
     x0: &[f32],
     d: usize,
     y: &[usize],
 ) -> Result<(Certified, f64), String> {
-    let l = layer_bounds(model, in_shape)?.iter().map(|(_, b)| b).product::<f64>() / std;
-    let mut net = Net { model, in_shape: in_shape.to_vec(), mean, std };
-    let z = logits_of(&mut net, x0, d);
+    let in_shape = net.in_shape.clone();
+    let l = layer_bounds(net.model, &in_shape)?.iter().map(|(_, b)| b).product::<f64>() / net.std;
+    let z = logits_of(net, x0, d);
     let pred = argmax(&z);
     // an ℓ∞ radius ε is an ℓ2 radius √d ε
     let to_norm = match t.norm {

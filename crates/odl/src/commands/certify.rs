@@ -66,10 +66,11 @@ pub fn run(args: &CertifyArgs) -> Result<()> {
     let in_shape = r.in_shape.clone();
     // a model the method cannot bound is an error before anything runs
     let probe = threat.with_eps(0.0);
+    let mut net = Net { model: &mut r.model, in_shape, mean, std };
     let first = if lip {
-        lipschitz::certify(&mut r.model, &in_shape, mean, std, &probe, &x[..d], d, &y[..1]).map(|c| c.0)
+        lipschitz::certify(&mut net, &probe, &x[..d], d, &y[..1]).map(|c| c.0)
     } else {
-        ibp::certify(&mut r.model, &in_shape, mean, std, &probe, &x[..d], d, &y[..1])
+        ibp::certify(&mut net, &probe, &x[..d], d, &y[..1])
     };
     first.map_err(|e| anyhow::anyhow!("{}: {e}", args.method))?;
     let radii: Vec<f64> =
@@ -87,17 +88,15 @@ pub fn run(args: &CertifyArgs) -> Result<()> {
             let end = (s + CHUNK).min(n);
             let (xs, ys) = (&x[s * d..end * d], &y[s..end]);
             let c = if lip {
-                let (c, l) = lipschitz::certify(&mut r.model, &in_shape, mean, std, &t, xs, d, ys)
-                    .map_err(anyhow::Error::msg)?;
+                let (c, l) = lipschitz::certify(&mut net, &t, xs, d, ys).map_err(anyhow::Error::msg)?;
                 lipschitz_l = Some(l);
                 c
             } else {
-                ibp::certify(&mut r.model, &in_shape, mean, std, &t, xs, d, ys).map_err(anyhow::Error::msg)?
+                ibp::certify(&mut net, &t, xs, d, ys).map_err(anyhow::Error::msg)?
             };
             let mut a = Attack::new(AttackName::Pgd);
             a.steps = args.pgd_steps;
             a.image = image;
-            let mut net = Net { model: &mut r.model, in_shape: in_shape.clone(), mean, std };
             let o = a.run(&mut net, &t, xs, d, ys).map_err(anyhow::Error::msg)?;
             // a certified point that an attack breaks would be a bug: counted and reported
             violations += (0..ys.len()).filter(|&i| c.certified[i] && o.success[i]).count();
