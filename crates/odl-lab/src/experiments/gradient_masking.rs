@@ -36,7 +36,7 @@ pub static EXPERIMENT: Experiment = Experiment {
             int("epochs", s.pick(3, 5, 10), 1, 1000, "training epochs"),
             float("eps", 0.1, 0.0, 1.0, "ℓ∞ radius (pixel units)"),
             float("temperature", 1e4, 1.0, 1e30, "the masked model's logit scale"),
-            int("queries", s.pick(300, 1000, 5000), 1, 100_000, "Square attack queries"),
+            int("queries", s.pick(1000, 1000, 5000), 1, 100_000, "Square attack queries"),
         ]
     },
     run,

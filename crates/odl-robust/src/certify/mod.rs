@@ -8,10 +8,14 @@
 //!   layer's margins bounded directly (elision).
 //! - [`lipschitz`]: the Lipschitz-margin certificate (Tsuzuku, Sato &
 //!   Sugiyama 2018): a margin larger than √2·L·ε, with L the product of the
-//!   layers' spectral norms (power iteration on each affine map).
+//!   layers' spectral-norm bounds (exact for Linear, √(‖A‖₁‖A‖∞) for
+//!   convolutions).
+//! - [`smoothing`]: randomized smoothing's CERTIFY (Cohen et al. 2019): an
+//!   ℓ2 radius `σΦ⁻¹(p̲_A)` that holds with probability `1 − α`.
 
 pub mod ibp;
 pub mod lipschitz;
+pub mod smoothing;
 
 /// What a certificate concludes for a batch.
 #[derive(Clone, Debug, PartialEq)]
