@@ -71,7 +71,7 @@ pub fn targeted(
             .iter()
             .map(|&i| order[i].iter().copied().filter(|&cl| cl != y[i]).nth(j).expect("k ≥ 4"))
             .collect();
-        let xs: Vec<f32> = live.iter().flat_map(|&i| x0[i * d..(i + 1) * d].iter().copied()).collect();
+        let xs: Vec<f32> = super::rows(x0, d, &live);
         let ys: Vec<usize> = live.iter().map(|&i| y[i]).collect();
         let sub = Attack { seed: a.seed.wrapping_add(1000 * (j as u64 + 1)), ..a.clone() };
         let f = restarted(&sub, c, t, &xs, d, &ys, Loss::DlrTargeted, Some(&tg));
@@ -107,7 +107,7 @@ fn restarted(
         if live.is_empty() {
             break;
         }
-        let xs: Vec<f32> = live.iter().flat_map(|&i| x0[i * d..(i + 1) * d].iter().copied()).collect();
+        let xs: Vec<f32> = super::rows(x0, d, &live);
         let ys: Vec<usize> = live.iter().map(|&i| y[i]).collect();
         let ts: Vec<usize> = targets.map(|tg| live.iter().map(|&i| tg[i]).collect()).unwrap_or_default();
         let mut rng = Rng::stream(a.seed, r as u64);

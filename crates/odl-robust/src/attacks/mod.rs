@@ -182,7 +182,7 @@ pub(crate) fn single(
     if live.is_empty() {
         return Ok(());
     }
-    let xs: Vec<f32> = live.iter().flat_map(|&i| x0[i * d..(i + 1) * d].iter().copied()).collect();
+    let xs: Vec<f32> = rows(x0, d, &live);
     let ys: Vec<usize> = live.iter().map(|&i| y[i]).collect();
     let found = match name {
         AttackName::Fgsm => fgsm::run(c, t, &xs, d, &ys),
@@ -205,6 +205,11 @@ pub(crate) fn single(
         }
     }
     Ok(())
+}
+
+/// The rows `idx` of a batch `x` (`[n, d]`), gathered into one `[idx.len(), d]`.
+pub(crate) fn rows(x: &[f32], d: usize, idx: &[usize]) -> Vec<f32> {
+    idx.iter().flat_map(|&i| x[i * d..(i + 1) * d].iter().copied()).collect()
 }
 
 /// What an attack function returns for the examples it was given.

@@ -82,7 +82,7 @@ pub fn run(
             .clamp(1, h.min(w).max(1));
         let (sh, sw) = (s.min(h), s.min(w));
         let mut cand: Vec<f32> = live.iter().flat_map(|&i| x[i * d..(i + 1) * d].iter().copied()).collect();
-        let base: Vec<f32> = live.iter().flat_map(|&i| x0[i * d..(i + 1) * d].iter().copied()).collect();
+        let base: Vec<f32> = super::rows(x0, d, &live);
         for j in 0..live.len() {
             let (r0, c0) = (rng.below(h - sh + 1), rng.below(w - sw + 1));
             for cc in 0..ch {
