@@ -165,6 +165,13 @@ pub fn avg_pool2d(x: &Tensor, k: usize, stride: usize) -> Tensor {
 }
 
 impl Module for Pool2d {
+    fn kind(&self) -> LayerKind {
+        match *self {
+            Pool2d::Max(k, s) => LayerKind::Pool { max: true, window: (k, k), stride: (s, s) },
+            Pool2d::Avg(k, s) => LayerKind::Pool { max: false, window: (k, k), stride: (s, s) },
+            Pool2d::Max1d(k) => LayerKind::Pool { max: true, window: (1, k), stride: (1, k) },
+        }
+    }
     fn forward(&mut self, x: &Tensor, _: &mut Ctx) -> Tensor {
         match *self {
             Pool2d::Max(k, s) => x.max_pool2d(k, s),
@@ -184,6 +191,9 @@ impl Module for Pool2d {
 pub struct Flatten;
 
 impl Module for Flatten {
+    fn kind(&self) -> LayerKind {
+        LayerKind::LinearMap
+    }
     fn forward(&mut self, x: &Tensor, _: &mut Ctx) -> Tensor {
         x.flatten()
     }
@@ -200,6 +210,9 @@ impl Module for Flatten {
 pub struct Unflatten(pub Vec<usize>);
 
 impl Module for Unflatten {
+    fn kind(&self) -> LayerKind {
+        LayerKind::LinearMap
+    }
     fn forward(&mut self, x: &Tensor, _: &mut Ctx) -> Tensor {
         let mut s = vec![x.shape()[0]];
         s.extend(&self.0);
@@ -217,6 +230,9 @@ impl Module for Unflatten {
 pub struct Upsample(pub usize);
 
 impl Module for Upsample {
+    fn kind(&self) -> LayerKind {
+        LayerKind::LinearMap
+    }
     fn forward(&mut self, x: &Tensor, _: &mut Ctx) -> Tensor {
         x.upsample_nearest(self.0)
     }
@@ -387,6 +403,9 @@ impl Module for LayerNorm {
 pub struct Dropout(pub f64);
 
 impl Module for Dropout {
+    fn kind(&self) -> LayerKind {
+        LayerKind::LinearMap
+    }
     fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
         let p = self.0;
         if !ctx.train || p == 0.0 {

@@ -16,7 +16,19 @@ pub enum LayerKind {
     Activation(Activation),
     /// BatchNorm or LayerNorm
     Norm,
-    /// pooling, flattening, dropout
+    /// a parameter-free linear map at evaluation: Flatten, Unflatten,
+    /// nearest upsampling, Dropout
+    LinearMap,
+    /// pooling over windows (`max`: the maximum, else the mean)
+    Pool {
+        /// max pooling (else average pooling)
+        max: bool,
+        /// window (rows, columns)
+        window: (usize, usize),
+        /// stride (rows, columns)
+        stride: (usize, usize),
+    },
+    /// anything else
     Other,
     /// a residual block's sum `x + α·f(x)`
     Residual,

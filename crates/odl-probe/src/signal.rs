@@ -32,6 +32,9 @@ fn kind_name(k: LayerKind) -> String {
         LayerKind::Activation(a) => format!("{a:?}").to_lowercase(),
         LayerKind::Norm => "norm".into(),
         LayerKind::Residual => "residual".into(),
+        LayerKind::LinearMap => "linear-map".into(),
+        LayerKind::Pool { max: true, .. } => "max-pool".into(),
+        LayerKind::Pool { max: false, .. } => "avg-pool".into(),
         LayerKind::Other => "other".into(),
     }
 }

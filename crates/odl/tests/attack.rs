@@ -105,7 +105,7 @@ fn attack_a_trained_run_and_refuse_bad_arguments() {
     assert_eq!(*stages.last().unwrap(), doc["robust_accuracy"].as_f64().unwrap());
     // certificates on the same model: at ε = 0 the certified accuracy is the
     // clean one; above it never exceeds what PGD leaves (checked per point inside)
-    for method in ["ibp", "lipschitz"] {
+    for method in ["ibp", "crown", "lipschitz"] {
         let (code, stdout, err) =
             odl(&["certify", r, "--method", method, "--eps", "0.005", "--examples", "100"]);
         assert_eq!(code, 0, "{method}: {err}");
@@ -127,8 +127,26 @@ fn attack_a_trained_run_and_refuse_bad_arguments() {
         assert!(cert.iter().zip(&pgd).all(|(c, p)| c <= p), "{method}: {cert:?} vs {pgd:?}");
         assert!(cert.windows(2).all(|w| w[1] <= w[0]), "{method}: certified accuracy rises with ε: {cert:?}");
     }
+    // randomized smoothing: radii per example, abstentions counted, the curve falls with the radius
+    let (code, _, err) =
+        odl(&["certify", r, "--method", "smoothing", "--eps", "0.5", "--examples", "30", "--n", "200"]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("certify-smoothing-l2-0.5").join("certify.json")).unwrap(),
+    )
+    .unwrap();
+    let cert: Vec<f64> =
+        doc["curve"]["certified_accuracy"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!(cert.windows(2).all(|w| w[1] <= w[0]) && cert[0] > 0.3, "{cert:?}");
+    let per = doc["per_example"].as_array().unwrap();
+    let abstained = per.iter().filter(|p| p["class"].is_null()).count();
+    assert_eq!(doc["smoothing"]["abstentions"].as_u64().unwrap() as usize, abstained);
+    // σΦ⁻¹(p̲) with p̲ ≤ 1 − … : every radius is below σ·Φ⁻¹((α)^(1/n)) = 0.25·Φ⁻¹(0.001^(1/200)) < 0.25·2.6
+    assert!(per.iter().all(|p| p["certified_radius"].as_f64().unwrap() < 0.65));
     for (args, needle) in [
-        (vec!["--method", "crown"], "--method crown"),
+        (vec!["--method", "zonotope"], "--method zonotope"),
+        (vec!["--method", "smoothing", "--norm", "linf"], "ℓ2"),
+        (vec!["--method", "smoothing", "--sigma", "-1"], "sigma = -1"),
         (vec!["--method", "ibp", "--norm", "l2"], "ℓ∞"),
         (vec!["--eps", "-1"], "--eps -1"),
     ] {

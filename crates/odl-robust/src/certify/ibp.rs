@@ -9,12 +9,15 @@
 //! `(w_y − w_j)·h + b_y − b_j` over the hidden box is exact for that layer.
 //! Any other layer (BatchNorm, residual blocks, GELU, spectral
 //! normalization) is an error naming it.
+//!
+//! The bounds are graph operations on the parameters, so the same code
+//! certifies (in f64, without a graph) and trains (IBP training
+//! differentiates the worst-case margins, Gowal et al. 2018).
 
 use odl_autodiff::{no_grad, Tensor};
 use odl_nn::{Activation, Ctx, LayerKind, Module, Sequential};
-use odl_tensor::{Array, DType};
 
-use super::Certified;
+use super::{input_box, with_f64, Certified};
 use crate::classifier::Net;
 use crate::threat::{Norm, Threat};
 
@@ -26,7 +29,7 @@ fn monotone(kind: LayerKind) -> bool {
             Activation::Gelu => false,
             _ => true,
         },
-        LayerKind::Other => true,
+        LayerKind::LinearMap | LayerKind::Pool { .. } => true,
         _ => false,
     }
 }
@@ -48,100 +51,95 @@ pub fn check(model: &Sequential) -> Result<(), String> {
             ));
         }
     }
-    match model.0.last().map(|l| l.kind()) {
-        Some(LayerKind::Affine) => Ok(()),
+    match model.0.last() {
+        Some(l) if l.kind() == LayerKind::Affine && l.named_params()[0].1.ndim() == 2 => Ok(()),
         _ => Err("the last layer must be Linear (its margins are bounded directly)".into()),
     }
 }
 
+/// Runs an affine layer's forward pass with its weights replaced by `f(W)`
+/// (graph operations on the parameters) and no bias.
+pub(crate) fn apply_with(layer: &mut dyn Module, x: &Tensor, f: impl Fn(&Tensor) -> Tensor) -> Tensor {
+    let names: Vec<bool> = layer.named_params().iter().map(|(n, _)| n.ends_with("bias")).collect();
+    let saved: Vec<Tensor> = layer.params_mut().iter().map(|t| (*t).clone()).collect();
+    for ((p, bias), s) in layer.params_mut().into_iter().zip(&names).zip(&saved) {
+        *p = if *bias { s.zeros_like() } else { f(s) };
+    }
+    let out = layer.forward(x, &mut Ctx::eval());
+    for (p, s) in layer.params_mut().into_iter().zip(saved) {
+        *p = s;
+    }
+    out
+}
+
 /// `|W|r` of an affine layer: its forward pass on `r` with `|W|` and no bias.
 pub(crate) fn abs_apply(layer: &mut dyn Module, r: &Tensor) -> Tensor {
-    let saved = layer.param_values();
-    let abs: Vec<Array> = layer
-        .named_params()
-        .iter()
-        .map(|(n, t)| {
-            let v = t.value();
-            if n.ends_with("bias") {
-                Array::zeros(v.shape(), v.dtype())
-            } else {
-                v.unary(odl_tensor::UnaryOp::Abs)
-            }
-        })
-        .collect();
-    layer.set_param_values(abs);
-    let out = layer.forward(r, &mut Ctx::eval());
-    layer.set_param_values(saved);
-    out
+    apply_with(layer, r, Tensor::abs)
+}
+
+/// The interval `[l, u]` (model units, `[n, …]`) pushed through `layers`.
+pub fn propagate(layers: &mut [Box<dyn Module>], mut l: Tensor, mut u: Tensor) -> (Tensor, Tensor) {
+    for layer in layers {
+        (l, u) = step(layer.as_mut(), &l, &u);
+    }
+    (l, u)
+}
+
+/// One layer of [`propagate`].
+pub(crate) fn step(layer: &mut dyn Module, l: &Tensor, u: &Tensor) -> (Tensor, Tensor) {
+    if layer.kind() == LayerKind::Affine {
+        let c = (l + u).mul_scalar(0.5);
+        let r = (u - l).mul_scalar(0.5);
+        let (c2, r2) = (layer.forward(&c, &mut Ctx::eval()), abs_apply(layer, &r));
+        (&c2 - &r2, &c2 + &r2)
+    } else {
+        (layer.forward(l, &mut Ctx::eval()), layer.forward(u, &mut Ctx::eval()))
+    }
+}
+
+/// Lower bounds `[n, k]` of the margins `z_y − z_j` (0 at `j = y`) of a
+/// Linear layer `last` over the box `[l, u]` of its input: exact for that
+/// layer, and differentiable in its parameters.
+pub fn margins(last: &dyn Module, l: &Tensor, u: &Tensor, y: &[usize]) -> Tensor {
+    let ps = last.named_params();
+    let w = ps[0].1;
+    let (k, h) = (w.shape()[0], w.shape()[1]);
+    let n = y.len();
+    let c = (l + u).mul_scalar(0.5).reshape(&[n, 1, h]);
+    let r = (u - l).mul_scalar(0.5).reshape(&[n, 1, h]);
+    // D[i, j] = w_{y_i} − w_j
+    let dw = w.index_select(0, y).reshape(&[n, 1, h]).sub(&w.reshape(&[1, k, h]));
+    let mut m = dw.mul(&c).sum(&[-1], false).sub(&dw.abs().mul(&r).sum(&[-1], false));
+    if let Some((_, b)) = ps.get(1) {
+        m = m.add(&b.index_select(0, y).reshape(&[n, 1]).sub(&b.reshape(&[1, k])));
+    }
+    m
+}
+
+/// The worst-case margins of a batch of model-unit boxes `[l, u]` through
+/// the whole network (IBP with last-layer elision): `[n, k]`, differentiable
+/// in the parameters. IBP training minimizes the cross-entropy of `−margins`.
+pub fn worst_margins(model: &mut Sequential, l: Tensor, u: Tensor, y: &[usize]) -> Tensor {
+    let last = model.0.len() - 1;
+    let (l, u) = propagate(&mut model.0[..last], l, u);
+    let n = y.len();
+    margins(model.0[last].as_ref(), &l.reshape(&[n, l.numel() / n]), &u.reshape(&[n, u.numel() / n]), y)
 }
 
 /// IBP on a batch `x0` (`[n, d]`, data units, inside the box) with labels
 /// `y`, for the network behind its input normalization; the threat model
 /// must be ℓ∞.
 pub fn certify(net: &mut Net, t: &Threat, x0: &[f32], d: usize, y: &[usize]) -> Result<Certified, String> {
-    let (mean, std, in_shape) = (net.mean, net.std, net.in_shape.clone());
-    let model = &mut *net.model;
     if t.norm != Norm::Linf {
         return Err("ibp: bounds an ℓ∞ ball; use --norm linf (or the lipschitz certificate for ℓ2)".into());
     }
-    check(model)?;
-    let n = y.len();
-    let mut shape = vec![n];
-    shape.extend(&in_shape);
-    let to_model = |v: Vec<f64>| Tensor::constant(Array::from_f64(&v, &shape, DType::F64));
-    let lo: Vec<f64> = x0.iter().map(|&v| ((v as f64 - t.eps).max(t.lo) - mean) / std).collect();
-    let hi: Vec<f64> = x0.iter().map(|&v| ((v as f64 + t.eps).min(t.hi) - mean) / std).collect();
-    debug_assert_eq!(lo.len(), n * d);
-    // the bounds in f64: the network is cast for the computation and back
-    let dtype = model.param_values().first().map_or(DType::F32, Array::dtype);
-    let cast = |m: &mut Sequential, to: DType| {
-        let v: Vec<Array> = m.param_values().iter().map(|a| a.cast(to)).collect();
-        m.set_param_values(v);
-    };
-    cast(model, DType::F64);
-    let result = no_grad(|| {
-        let (mut l, mut u) = (to_model(lo), to_model(hi));
-        let last = model.0.len() - 1;
-        for layer in &mut model.0[..last] {
-            if layer.kind() == LayerKind::Affine {
-                let c = (&l + &u).mul_scalar(0.5);
-                let r = (&u - &l).mul_scalar(0.5);
-                let (c2, r2) = (layer.forward(&c, &mut Ctx::eval()), abs_apply(layer.as_mut(), &r));
-                l = &c2 - &r2;
-                u = &c2 + &r2;
-            } else {
-                l = layer.forward(&l, &mut Ctx::eval());
-                u = layer.forward(&u, &mut Ctx::eval());
-            }
-        }
-        // the last layer, margin by margin
-        let ps = model.0[last].param_values();
-        let (w, b) = (ps[0].to_vec_f64(), ps.get(1).map(Array::to_vec_f64));
-        let (k, h) = (ps[0].shape()[0], ps[0].shape()[1]);
-        let (lv, uv) = (l.value().to_vec_f64(), u.value().to_vec_f64());
-        let clean =
-            model.forward(&to_model(x0.iter().map(|&v| (v as f64 - mean) / std).collect()), &mut Ctx::eval());
-        let z = clean.value().to_vec_f64();
-        let mut out = Certified { correct: Vec::new(), certified: Vec::new(), bound: Vec::new() };
-        for i in 0..n {
-            let (li, ui) = (&lv[i * h..(i + 1) * h], &uv[i * h..(i + 1) * h]);
-            let zi = &z[i * k..(i + 1) * k];
-            let pred = (0..k).fold(0, |bst, j| if zi[j] > zi[bst] { j } else { bst });
-            let mut worst = f64::INFINITY;
-            for j in (0..k).filter(|&j| j != y[i]) {
-                let mut m = b.as_ref().map_or(0.0, |b| b[y[i]] - b[j]);
-                for q in 0..h {
-                    let dw = w[y[i] * h + q] - w[j * h + q];
-                    m += if dw >= 0.0 { dw * li[q] } else { dw * ui[q] };
-                }
-                worst = worst.min(m);
-            }
-            out.correct.push(pred == y[i]);
-            out.certified.push(pred == y[i] && worst > 0.0);
-            out.bound.push(worst);
-        }
-        out
-    });
-    cast(model, dtype);
-    Ok(result)
+    check(net.model)?;
+    let (lo, hi, clean) = input_box(net, t, x0, d, y.len());
+    Ok(with_f64(net.model, |model| {
+        no_grad(|| {
+            let m = worst_margins(model, lo, hi, y).value().to_vec_f64();
+            let z = model.forward(&clean, &mut Ctx::eval()).value().to_vec_f64();
+            Certified::from_margins(&z, &m, y)
+        })
+    }))
 }

@@ -10,8 +10,9 @@
 //! computed with the layer's own forward and backward passes — an upper
 //! bound of its spectral norm, not the norm itself); 1 for ReLU, leaky ReLU
 //! with slope ≤ 1, tanh, softplus and identity, ¼ for the sigmoid; 1 for a
-//! layer that reshapes or pools without adding entries (max or average
-//! pooling, flattening); `1/std` for the input normalization. Anything else
+//! layer that reshapes without adding entries (flattening); √m for max
+//! pooling and √(m/|window|) for average pooling, where an input lies in at
+//! most m windows (1 and 1/k for non-overlapping k×k windows); `1/std` for the input normalization. Anything else
 //! is an error naming the layer.
 
 use odl_autodiff::{grad, no_grad, Tensor};
@@ -54,11 +55,20 @@ pub fn layer_bounds(model: &mut Sequential, in_shape: &[usize]) -> Result<Vec<(S
                 Activation::Sigmoid => 0.25,
                 _ => return Err(format!("layer {i} ({a:?}): no Lipschitz bound for this activation")),
             },
-            LayerKind::Other => 1.0,
+            LayerKind::LinearMap => 1.0,
+            // an input lies in at most m = ⌈k_h/s_h⌉·⌈k_w/s_w⌉ windows: ‖Δmax‖² ≤ m‖Δ‖², ‖Δmean‖² ≤ m/(k_h k_w)‖Δ‖²
+            LayerKind::Pool { max, window: (kh, kw), stride: (sh, sw) } => {
+                let m = (kh.div_ceil(sh) * kw.div_ceil(sw)) as f64;
+                if max {
+                    m.sqrt()
+                } else {
+                    (m / (kh * kw) as f64).sqrt()
+                }
+            }
             k => return Err(format!("layer {i} ({k:?}): the Lipschitz certificate covers Linear/Conv2d, activations, pooling and flattening")),
         };
         let y = no_grad(|| layer.forward(&x, &mut Ctx::eval()));
-        if kind == LayerKind::Other && y.numel() > x.numel() {
+        if kind == LayerKind::LinearMap && y.numel() > x.numel() {
             return Err(format!(
                 "layer {i}: it adds entries (upsampling?), which the certificate does not bound"
             ));

@@ -15,7 +15,9 @@ pub(super) fn probe(s: &mut Setup) -> Result<(Value, Vec<(String, Figure)>)> {
         st.iter().enumerate().filter(|(_, l)| kind(&l.kind)).map(|(i, l)| (i as f64, f(l))).unzip()
     };
     let is_pre = |k: &str| k == "affine";
-    let is_post = |k: &str| !matches!(k, "affine" | "norm" | "residual" | "other");
+    let is_post = |k: &str| {
+        !matches!(k, "affine" | "norm" | "residual" | "other" | "linear-map" | "max-pool" | "avg-pool")
+    };
     let (x1, y1) = pick(&|l| l.var, &is_pre);
     let (x2, y2) = pick(&|l| l.var, &is_post);
     let (x3, y3) = pick(&|l| l.grad_var, &is_pre);
