@@ -54,6 +54,19 @@ pub struct LabData {
 }
 
 impl LabData {
+    /// The first `n` examples of `d` (a split of this data) in pixel units,
+    /// clipped to [0, 1] against the normalization's rounding, with their
+    /// labels: what attacks and certificates take.
+    pub fn pixels(&self, d: &Dataset, n: usize) -> (Vec<f32>, Vec<usize>) {
+        let n = n.min(d.len());
+        let dim = d.x.numel() / d.len().max(1);
+        let x = d.x.to_vec_f32()[..n * dim]
+            .iter()
+            .map(|&v| ((v as f64 * self.std + self.mean) as f32).clamp(0.0, 1.0))
+            .collect();
+        (x, d.labels()[..n].to_vec())
+    }
+
     /// The data of a running experiment: `n_train` training and `n_test`
     /// test examples drawn with the experiment's seed from the pool its
     /// scale uses (see the module docs), recorded in `out` (the report says

@@ -43,7 +43,7 @@ pub struct History {
 /// Trains `model` with cross-entropy and `opt`; `progress(epoch fraction)`.
 /// `in_shape` is one example's shape as the model sees it (`None`: flat).
 pub fn train_classifier(
-    model: &mut dyn Module,
+    model: &mut (dyn Module + 'static),
     opt: &mut Chain,
     train: &Dataset,
     test: Option<&Dataset>,
@@ -51,13 +51,55 @@ pub fn train_classifier(
     cfg: &TrainConfig,
     progress: &dyn Fn(f64),
 ) -> History {
+    let mut ce = |m: &mut (dyn Module + 'static), x: &Array, y: &[usize], _: u64, ctx: &mut Ctx| {
+        m.forward(&model_input(x, in_shape), ctx).cross_entropy(y)
+    };
+    train_classifier_with(model, opt, train, test, in_shape, cfg, &mut ce, progress)
+}
+
+/// A network seen as a `dyn Module` (any sized module, and `dyn Module`
+/// itself), so that a training loss can take the concrete type.
+pub trait AsModule {
+    /// `self` as a trait object.
+    fn as_module(&mut self) -> &mut dyn Module;
+}
+
+impl<T: Module> AsModule for T {
+    fn as_module(&mut self) -> &mut dyn Module {
+        self
+    }
+}
+
+impl AsModule for dyn Module {
+    fn as_module(&mut self) -> &mut dyn Module {
+        self
+    }
+}
+
+/// A training loss `(model, x, labels, step, ctx) ↦ loss` of one batch.
+pub type BatchLoss<'a, M> = dyn FnMut(&mut M, &Array, &[usize], u64, &mut Ctx) -> Tensor + 'a;
+
+/// [`train_classifier`] with another training loss:
+/// `loss(model, x, labels, step, ctx)` of a batch (`x` as the data set holds
+/// it); the recorded losses and accuracies stay the clean cross-entropy's.
+#[allow(clippy::too_many_arguments)]
+pub fn train_classifier_with<M: AsModule + ?Sized>(
+    model: &mut M,
+    opt: &mut Chain,
+    train: &Dataset,
+    test: Option<&Dataset>,
+    in_shape: Option<&[usize]>,
+    cfg: &TrainConfig,
+    loss: &mut BatchLoss<'_, M>,
+    progress: &dyn Fn(f64),
+) -> History {
     let mut h = History::default();
-    let record = |model: &mut dyn Module, h: &mut History| {
-        let e = evaluate(model, train, in_shape, 0.0);
+    let record = |model: &mut M, h: &mut History| {
+        let e = evaluate(model.as_module(), train, in_shape, 0.0);
         h.train_loss.push(e.loss);
         h.train_acc.push(e.accuracy);
         if let Some(t) = test {
-            h.test_acc.push(evaluate(model, t, in_shape, 0.0).accuracy);
+            h.test_acc.push(evaluate(model.as_module(), t, in_shape, 0.0).accuracy);
         }
     };
     record(model, &mut h);
@@ -65,9 +107,9 @@ pub fn train_classifier(
     for epoch in 0..cfg.epochs {
         for b in train.batches(cfg.batch, cfg.seed.wrapping_add(epoch as u64 * 0x9E37_79B9)) {
             let mut ctx = Ctx { train: true, rng: Rng::stream(cfg.seed, step) };
+            let l = loss(model, &b.x, b.labels(), step, &mut ctx);
             step += 1;
-            let x = model_input(&b.x, in_shape);
-            match train_step(model, opt, |m| m.forward(&x, &mut ctx).cross_entropy(b.labels()), false) {
+            match train_step(model.as_module(), opt, |_| l, false) {
                 Ok(s) => h.batch_loss.push(s.loss),
                 Err(d) => {
                     h.batch_loss.push(d.loss);

@@ -258,3 +258,18 @@ fn gradient_masking_signature() {
         ],
     );
 }
+
+#[test]
+fn certified_defenses_signature() {
+    signature(
+        "certified-defenses",
+        &[
+            "standard_ibp_certified",
+            "standard_crown_certified",
+            "ibp_trained_ibp_certified",
+            "ibp_trained_pgd_accuracy",
+            "smoothing_worst_gap_within_2sigma",
+            "lipschitz_median_ratio_to_exact",
+        ],
+    );
+}

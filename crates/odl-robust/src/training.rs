@@ -8,11 +8,14 @@
 //!   FGSM with random start of Wong, Rice & Kolter (2020).
 //! - [`trades_perturb`]: TRADES' maximization of `KL(p(x) ‖ p(x'))` (Zhang
 //!   et al. 2019) from `x + 0.001·N(0, I)`.
+//! - [`ibp_worst_logits`]: IBP training's worst-case logits (Gowal et al.
+//!   2018), differentiable in the parameters.
 
 use odl_autodiff::{grad, Tensor};
+use odl_nn::Module;
 use odl_tensor::{DType, Rng};
 
-use crate::classifier::{batch, loss_grad, Classifier};
+use crate::classifier::{batch, loss_grad, Classifier, Net};
 use crate::losses::Loss;
 use crate::threat::Threat;
 
@@ -63,6 +66,26 @@ pub fn trades_perturb(
         t.project(&mut x, x0, d);
     }
     x
+}
+
+/// The worst-case logits of IBP training: `−m` with `m` the interval lower
+/// bounds `[n, k]` of the margins `z_y − z_j` over the ℓ∞ ball of each `x0`
+/// row (0 at `j = y`), in the model's dtype, differentiable in the
+/// parameters. `cross_entropy(−m, y)` upper-bounds the worst cross-entropy in
+/// the ball.
+pub fn ibp_worst_logits(
+    net: &mut Net,
+    t: &Threat,
+    x0: &[f32],
+    d: usize,
+    y: &[usize],
+) -> Result<Tensor, String> {
+    if t.norm != crate::threat::Norm::Linf {
+        return Err("ibp training bounds an ℓ∞ ball (norm = \"linf\")".into());
+    }
+    let dtype = net.model.params().first().map_or(DType::F32, |p| p.dtype());
+    let (lo, hi, _) = crate::certify::input_box(net, t, x0, d, dtype);
+    Ok(crate::certify::ibp::worst_margins(net.model, lo, hi, y).neg())
 }
 
 /// `Σᵢ KL(pᵢ ‖ softmax(zᵢ))` for probabilities `p` and logits `z`

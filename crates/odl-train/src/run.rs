@@ -79,19 +79,24 @@ fn blown_up(loss: f64, first: f64, factor: f64) -> bool {
 /// With `resume`, continues from `out/checkpoint.npz`.
 pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
     let t0 = Instant::now();
-    crate::files::open_run_folder(out, resume, checkpoint::FILE, spec)?;
     let (train_set, val_set, test_set, scaling) = data::load_scaled(spec)?;
     let in_shape = data::example_shape(spec, &train_set)?;
-    let adversary = match &spec.adversarial {
-        Some(a) => Some(crate::adversarial::Adversary::new(spec, a, scaling, &in_shape)?),
-        None => None,
-    };
     let classes = train_set.classes().max(test_set.classes());
     let mut rng = Rng::seed(spec.seed);
     let mut model = build::model(spec, &in_shape, classes, &mut rng)?;
     let bs = spec.train.batch_size;
     let per_epoch = train_set.len().div_ceil(bs);
     let total = spec.train.steps.unwrap_or_else(|| spec.train.epochs.unwrap_or(1) * per_epoch);
+    let adversary = match &spec.adversarial {
+        Some(a) => {
+            let adv = crate::adversarial::Adversary::new(spec, a, scaling, &in_shape, total)?;
+            adv.check_model(&model)?;
+            Some(adv)
+        }
+        None => None,
+    };
+    // everything the spec names is checked: now the folder
+    crate::files::open_run_folder(out, resume, checkpoint::FILE, spec)?;
     let mut opt = build::optimizer(spec, total);
     let (mut step, mut first_loss) =
         if resume { checkpoint::load(out, &mut model, &mut opt)? } else { (0, None) };

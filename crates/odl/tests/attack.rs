@@ -171,6 +171,10 @@ fn adversarial_training_from_a_spec_logs_robust_accuracy_and_bad_sections_exit_2
         ("method = \"pgd\"\neps = 0.1\nnorm = \"l3\"", "adversarial.norm"),
         ("method = \"trades\"\neps = 0.1\nbeta = -1.0", "adversarial.beta = -1"),
         ("method = \"pgd\"\neps = 0.1\nradius = 2", "unknown field `radius`"),
+        ("method = \"ibp\"\neps = 0.1\nsteps = 3", "no inner attack"),
+        ("method = \"pgd\"\neps = 0.1\nkappa = 0.5", "only method = \"ibp\""),
+        ("method = \"ibp\"\neps = 0.1\nwarmup = 0.6\nramp = 0.6", "warmup + adversarial.ramp = 1.2"),
+        ("method = \"ibp\"\neps = 0.1\nnorm = \"l2\"", "bounds ℓ∞ balls"),
     ] {
         std::fs::write(&spec, SPEC.replace("[train]", &format!("[adversarial]\n{section}\n[train]")))
             .unwrap();
@@ -182,7 +186,7 @@ fn adversarial_training_from_a_spec_logs_robust_accuracy_and_bad_sections_exit_2
     }
     // each method trains, logs robust_acc at evaluations and reports it at the end;
     // at ε = 0.1 the robust accuracy is below the clean one
-    for method in ["pgd", "fgsm-rs", "trades"] {
+    for method in ["pgd", "fgsm-rs", "trades", "ibp"] {
         let section =
             format!("[adversarial]\nmethod = \"{method}\"\neps = 0.1\neval_examples = 100\n[train]");
         std::fs::write(&spec, SPEC.replace("[train]", &section)).unwrap();

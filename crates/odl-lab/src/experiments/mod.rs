@@ -10,6 +10,7 @@ pub mod alchemy;
 pub mod backprop_forms;
 pub mod batchnorm;
 pub mod bilinear_games;
+pub mod certified_defenses;
 pub mod deep_faster;
 pub mod dirac_gan;
 pub mod dynamical_isometry;
@@ -80,4 +81,5 @@ pub static ALL: &[&Experiment] = &[
     &bilinear_games::EXPERIMENT,
     &adversarial_examples::EXPERIMENT,
     &gradient_masking::EXPERIMENT,
+    &certified_defenses::EXPERIMENT,
 ];

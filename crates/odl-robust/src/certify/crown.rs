@@ -230,7 +230,7 @@ pub fn certify(net: &mut Net, t: &Threat, x0: &[f32], d: usize, y: &[usize]) -> 
     let rules: Vec<Rule> =
         net.model.0.iter().enumerate().map(|(i, l)| rule(i, l.as_ref())).collect::<Result<_, _>>()?;
     let n = y.len();
-    let (lo, hi, clean) = input_box(net, t, x0, d, n);
+    let (lo, hi, clean) = input_box(net, t, x0, d, DType::F64);
     Ok(with_f64(net.model, |model| {
         let z = no_grad(|| model.forward(&clean, &mut Ctx::eval())).value().to_vec_f64();
         let k = z.len() / n.max(1);

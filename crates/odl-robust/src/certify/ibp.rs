@@ -16,6 +16,7 @@
 
 use odl_autodiff::{no_grad, Tensor};
 use odl_nn::{Activation, Ctx, LayerKind, Module, Sequential};
+use odl_tensor::DType;
 
 use super::{input_box, with_f64, Certified};
 use crate::classifier::Net;
@@ -134,7 +135,7 @@ pub fn certify(net: &mut Net, t: &Threat, x0: &[f32], d: usize, y: &[usize]) -> 
         return Err("ibp: bounds an ℓ∞ ball; use --norm linf (or the lipschitz certificate for ℓ2)".into());
     }
     check(net.model)?;
-    let (lo, hi, clean) = input_box(net, t, x0, d, y.len());
+    let (lo, hi, clean) = input_box(net, t, x0, d, DType::F64);
     Ok(with_f64(net.model, |model| {
         no_grad(|| {
             let m = worst_margins(model, lo, hi, y).value().to_vec_f64();

@@ -65,13 +65,14 @@ impl Certified {
 }
 
 /// The ℓ∞ box of a batch in model units, `([n, in_shape…] lower, upper)`,
-/// and the clean inputs, all in f64.
-pub(crate) fn input_box(net: &Net, t: &Threat, x0: &[f32], d: usize, n: usize) -> (Tensor, Tensor, Tensor) {
+/// and the clean inputs, as constants of type `dtype`.
+pub fn input_box(net: &Net, t: &Threat, x0: &[f32], d: usize, dtype: DType) -> (Tensor, Tensor, Tensor) {
+    let n = x0.len() / d.max(1);
     let (mean, std) = (net.mean, net.std);
     let mut shape = vec![n];
     shape.extend(&net.in_shape);
     debug_assert_eq!(x0.len(), n * d);
-    let to_model = |v: Vec<f64>| Tensor::constant(Array::from_f64(&v, &shape, DType::F64));
+    let to_model = |v: Vec<f64>| Tensor::constant(Array::from_f64(&v, &shape, dtype));
     let lo = x0.iter().map(|&v| ((v as f64 - t.eps).max(t.lo) - mean) / std).collect();
     let hi = x0.iter().map(|&v| ((v as f64 + t.eps).min(t.hi) - mean) / std).collect();
     let clean = x0.iter().map(|&v| (v as f64 - mean) / std).collect();
