@@ -42,6 +42,6 @@ pub use backward::backward;
 pub use check::{check_grads, CheckError, CheckOptions, CheckReport};
 pub use compile::{CompileError, Compiled};
 pub use functional::{grad, grad_graph, hvp, jacobian, jvp, value_and_grad_of_sum, vjp, Hessian};
-pub use linop::{power_iteration, to_dense, DenseOp, LinOp};
+pub use linop::{conjugate_gradient, power_iteration, to_dense, DenseOp, LinOp};
 pub use odl_tensor;
 pub use tensor::{enable_grad, is_grad_enabled, no_grad, par_map, Tensor};

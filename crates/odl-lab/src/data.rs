@@ -18,7 +18,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use odl_autodiff::Tensor;
 use odl_data::{fashion_mnist, fashion_mnist_subset, Dataset, SUBSET_TEST, SUBSET_TRAIN};
-use odl_tensor::{DType, Rng};
+use odl_tensor::{Array, DType, Rng};
 
 use crate::experiment::{Outcome, Run, Scale};
 
@@ -145,4 +145,28 @@ impl LabData {
     pub fn train_x(&self) -> Tensor {
         odl_train::data::model_input(&self.train.x, None)
     }
+}
+
+/// The examples of classes `a` and `b`, relabelled 0 and 1.
+pub fn two_classes(d: &Dataset, a: usize, b: usize) -> Dataset {
+    let idx: Vec<usize> = (0..d.len()).filter(|&i| d.labels()[i] == a || d.labels()[i] == b).collect();
+    let s = d.subset(&idx);
+    let labels = s.labels().iter().map(|&l| usize::from(l == b)).collect();
+    Dataset::classification(s.x.clone(), labels, 2)
+}
+
+/// Average-pools 28×28 images (`[n, 784]`) by `k` → `[n, (28/k)²]`.
+pub fn pool(d: &Dataset, k: usize) -> Dataset {
+    let n = d.len();
+    let side = 28 / k;
+    let x = d.x.to_vec_f32();
+    let mut out = vec![0.0f32; n * side * side];
+    for i in 0..n {
+        for r in 0..28 {
+            for c in 0..28 {
+                out[i * side * side + (r / k) * side + c / k] += x[i * 784 + r * 28 + c] / (k * k) as f32;
+            }
+        }
+    }
+    Dataset::classification(Array::from_vec(out, &[n, side * side]), d.labels().to_vec(), 2)
 }

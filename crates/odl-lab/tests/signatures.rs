@@ -273,3 +273,18 @@ fn certified_defenses_signature() {
         ],
     );
 }
+
+#[test]
+fn poisoning_signature() {
+    signature(
+        "poisoning",
+        &[
+            "test_error_random_flips",
+            "test_error_greedy_flips",
+            "backdoor_success",
+            "backdoor_clean_accuracy",
+            "influence_test_error",
+            "influence_test_loss",
+        ],
+    );
+}

@@ -10,10 +10,12 @@
 //! - [`attacks`]: FGSM, PGD, APGD (Croce & Hein 2020), the Square attack
 //!   (Andriushchenko et al. 2020; no gradients) and an AutoAttack-style
 //!   ensemble that stops, per example, at the first attack that succeeds.
-//! - [`certify`]: certificates — interval bound propagation and the
-//!   Lipschitz-margin radius.
+//! - [`certify`]: certificates — interval bound propagation, CROWN, the
+//!   Lipschitz-margin radius and randomized smoothing.
 //! - [`training`]: the inner maximization of adversarial training (PGD-AT,
-//!   FGSM with random start, TRADES).
+//!   FGSM with random start, TRADES) and IBP training's worst-case logits.
+//! - [`poison`]: data poisoning — label flips, BadNets backdoors and
+//!   influence-function poisoning of logistic regression.
 //!
 //! Every attack is batched and seeded, and returns points inside the threat
 //! model (tested): a reported robust accuracy is an upper bound on the true
@@ -23,6 +25,7 @@ pub mod attacks;
 pub mod certify;
 pub mod classifier;
 pub mod losses;
+pub mod poison;
 pub mod threat;
 pub mod training;
 

@@ -6,13 +6,12 @@
 //! under an ℓ∞ perturbation of size ε is exactly ε‖Δw‖₁, which grows with
 //! the input dimension.
 
-use odl_data::Dataset;
 use odl_nn::Module;
 use odl_optim::adam;
 use odl_robust::{Attack, AttackName, Net, Norm, Threat};
-use odl_tensor::Array;
 
 use super::prelude::*;
+use crate::data::{pool, two_classes};
 use crate::trainer::{relu_mlp, train_classifier, TrainConfig};
 
 /// The experiment.
@@ -43,41 +42,6 @@ pub static EXPERIMENT: Experiment = Experiment {
     run,
 };
 
-/// The examples of classes `a` and `b`, relabelled 0 and 1.
-fn two_classes(d: &Dataset, a: usize, b: usize) -> Dataset {
-    let idx: Vec<usize> = (0..d.len()).filter(|&i| d.labels()[i] == a || d.labels()[i] == b).collect();
-    let s = d.subset(&idx);
-    let labels = s.labels().iter().map(|&l| usize::from(l == b)).collect();
-    Dataset::classification(s.x.clone(), labels, 2)
-}
-
-/// Average-pools 28×28 images (`[n, 784]`) by `k` → `[n, (28/k)²]`.
-fn pool(d: &Dataset, k: usize) -> Dataset {
-    let n = d.len();
-    let side = 28 / k;
-    let x = d.x.to_vec_f32();
-    let mut out = vec![0.0f32; n * side * side];
-    for i in 0..n {
-        for r in 0..28 {
-            for c in 0..28 {
-                out[i * side * side + (r / k) * side + c / k] += x[i * 784 + r * 28 + c] / (k * k) as f32;
-            }
-        }
-    }
-    Dataset::classification(Array::from_vec(out, &[n, side * side]), d.labels().to_vec(), 2)
-}
-
-/// Pixel-unit inputs of the first `n` examples (clipped to [0, 1] against
-/// the normalization's rounding).
-fn pixels(d: &Dataset, n: usize, mean: f64, std: f64) -> (Vec<f32>, Vec<usize>) {
-    let dim = d.x.numel() / d.len().max(1);
-    let x = d.x.to_vec_f32()[..n * dim]
-        .iter()
-        .map(|&v| ((v as f64 * std + mean) as f32).clamp(0.0, 1.0))
-        .collect();
-    (x, d.labels()[..n].to_vec())
-}
-
 fn run(r: &Run) -> Result<Outcome> {
     let p = r.params;
     let mut out = Outcome::default();
@@ -94,7 +58,7 @@ fn run(r: &Run) -> Result<Outcome> {
         train_classifier(&mut mlp, &mut adam(1e-3, 0.9, 0.999, 1e-8), &data.train, None, None, &cfg, &|f| {
             r.progress(f / total, "training the MLP")
         });
-    let (x, y) = pixels(&data.test, n_attack.min(data.test.len()), mean, std);
+    let (x, y) = data.pixels(&data.test, n_attack);
     let mut net = Net { model: &mut mlp, in_shape: vec![784], mean, std };
     let (mut fgsm, mut pgd) = (Vec::new(), Vec::new());
     let mut rows = Vec::new();
@@ -140,7 +104,7 @@ fn run(r: &Run) -> Result<Outcome> {
         train_classifier(&mut lin, &mut adam(1e-3, 0.9, 0.999, 1e-8), &tr, None, None, &cfg, &|_| {});
         let w = lin.param_values()[0].to_vec_f64(); // [2, d]
         let l1: f64 = (0..d).map(|i| (w[i] - w[d + i]).abs()).sum::<f64>() / std;
-        let (xt, yt) = pixels(&te, te.len(), mean, std);
+        let (xt, yt) = data.pixels(&te, te.len());
         let mut net = Net { model: &mut lin, in_shape: vec![d], mean, std };
         let t = Threat::new(Norm::Linf, el, f64::NEG_INFINITY, f64::INFINITY).map_err(anyhow::Error::msg)?;
         let before = odl_robust::classifier::logits_of(&mut net, &xt, d);

@@ -62,12 +62,8 @@ fn run(r: &Run) -> Result<Outcome> {
     train_classifier(&mut mlp, &mut adam(1e-3, 0.9, 0.999, 1e-8), &data.train, None, None, &cfg, &|f| {
         r.progress(0.3 * f, "training")
     });
-    let n = n_attack.min(data.test.len());
-    let mut x: Vec<f32> =
-        data.test.x.to_vec_f32()[..n * 784].iter().map(|&v| (v as f64 * std + mean) as f32).collect();
+    let (x, y) = data.pixels(&data.test, n_attack);
     let t = Threat::new(Norm::Linf, p.float("eps"), 0.0, 1.0).map_err(anyhow::Error::msg)?;
-    t.clip(&mut x);
-    let y = data.test.labels()[..n].to_vec();
     let temp = p.float("temperature");
     let mut net = Net { model: &mut mlp, in_shape: vec![784], mean, std };
     // how much of the cross-entropy's input gradient survives the masking:

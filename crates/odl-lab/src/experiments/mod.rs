@@ -27,6 +27,7 @@ pub mod matrix_sensing;
 pub mod mode_collapse;
 pub mod momentum_rates;
 pub mod overparam_ntk;
+pub mod poisoning;
 pub mod random_labels;
 pub mod resnet_depth;
 pub mod saddle_escape;
@@ -82,4 +83,5 @@ pub static ALL: &[&Experiment] = &[
     &adversarial_examples::EXPERIMENT,
     &gradient_masking::EXPERIMENT,
     &certified_defenses::EXPERIMENT,
+    &poisoning::EXPERIMENT,
 ];
