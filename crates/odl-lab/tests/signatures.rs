@@ -288,3 +288,11 @@ fn poisoning_signature() {
         ],
     );
 }
+
+#[test]
+fn adversarial_training_signature() {
+    signature(
+        "adversarial-training",
+        &["clean_accuracy", "pgd_accuracy", "co_fgsm_accuracy_0", "co_pgd_accuracy_0", "co_pgd_accuracy_3"],
+    );
+}

@@ -5,7 +5,8 @@
 //!
 //! - [`perturb`]: PGD from a uniform random start — Madry et al.'s PGD-AT
 //!   (`steps` steps of `α`), and with one step of `α = 1.25ε` the "fast"
-//!   FGSM with random start of Wong, Rice & Kolter (2020).
+//!   FGSM with random start of Wong, Rice & Kolter (2020); from the clean
+//!   input with one step of `ε`, Goodfellow et al.'s FGSM training.
 //! - [`trades_perturb`]: TRADES' maximization of `KL(p(x) ‖ p(x'))` (Zhang
 //!   et al. 2019) from `x + 0.001·N(0, I)`.
 //! - [`ibp_worst_logits`]: IBP training's worst-case logits (Gowal et al.
@@ -20,7 +21,9 @@ use crate::losses::Loss;
 use crate::threat::Threat;
 
 /// `steps` ascent steps of size `alpha` on the cross-entropy from a uniform
-/// random point of the ball (projected after each); the last iterate.
+/// random point of the ball drawn with `start` (or from the clean input when
+/// `None`: FGSM training is one step of `ε` from there), projected after
+/// each; the last iterate.
 #[allow(clippy::too_many_arguments)]
 pub fn perturb(
     c: &mut dyn Classifier,
@@ -30,9 +33,12 @@ pub fn perturb(
     y: &[usize],
     steps: usize,
     alpha: f64,
-    rng: &mut Rng,
+    start: Option<&mut Rng>,
 ) -> Vec<f32> {
-    let mut x = t.random_start(x0, d, rng);
+    let mut x = match start {
+        Some(rng) => t.random_start(x0, d, rng),
+        None => x0.to_vec(),
+    };
     let alphas = vec![alpha; y.len()];
     for _ in 0..steps {
         let e = loss_grad(c, &x, d, y, &[], Loss::Ce);
@@ -113,7 +119,7 @@ mod tests {
         let x0 = vec![0.1f32, -0.3, 0.5, 0.2, -0.9, 0.9];
         let y = vec![0, 1, 2];
         let mut m = model;
-        let x = perturb(&mut m, &t, &x0, 2, &y, 5, 0.05, &mut Rng::seed(0));
+        let x = perturb(&mut m, &t, &x0, 2, &y, 5, 0.05, Some(&mut Rng::seed(0)));
         assert!(t.distances(&x, &x0, 2).iter().all(|&v| v <= 0.2) && t.in_box(&x));
         let ce = |x: &[f32], m: &mut dyn Classifier| {
             loss_grad(m, x, 2, &y, &[], Loss::Ce).loss.iter().sum::<f64>()

@@ -7,11 +7,11 @@
 //!
 //! ```toml
 //! [adversarial]
-//! method = "pgd"       # pgd (Madry et al. 2018) | fgsm-rs (Wong et al. 2020) | trades (Zhang et al. 2019) | ibp (Gowal et al. 2018)
+//! method = "pgd"       # pgd (Madry et al. 2018) | fgsm-rs (Wong et al. 2020) | fgsm (Goodfellow et al. 2015) | trades (Zhang et al. 2019) | ibp (Gowal et al. 2018)
 //! eps = 0.1            # radius in data units
 //! norm = "linf"        # linf | l2
-//! steps = 7            # inner steps (fgsm-rs: 1)
-//! step_size = 0.36     # as a multiple of eps (default 2.5/steps; fgsm-rs 1.25)
+//! steps = 7            # inner steps (fgsm, fgsm-rs: 1)
+//! step_size = 0.36     # as a multiple of eps (default 2.5/steps; fgsm-rs 1.25; fgsm 1)
 //! beta = 6.0           # TRADES' weight of the KL term
 //! eval_examples = 500  # test examples of the robust accuracy logged at evaluations
 //! eval_steps = 10      # its PGD steps
@@ -40,6 +40,8 @@ pub enum Method {
     Pgd,
     /// cross-entropy on one FGSM step from a random start, α = 1.25ε (Wong, Rice & Kolter 2020)
     FgsmRs,
+    /// cross-entropy on one FGSM step of α = ε from the clean input (Goodfellow et al. 2015)
+    Fgsm,
     /// clean cross-entropy + β·KL(p(x) ‖ p(x')) at the KL-maximizing x' (Zhang et al. 2019)
     Trades,
     /// κ·CE(clean) + (1 − κ)·CE(interval bounds' worst case), ε and κ ramped (Gowal et al. 2018)
@@ -105,10 +107,11 @@ impl AdversarialSpec {
         if self.steps == Some(0) {
             bail!("adversarial.steps = 0: must be at least 1");
         }
-        if self.method == Method::FgsmRs && self.steps.is_some_and(|s| s != 1) {
+        if matches!(self.method, Method::FgsmRs | Method::Fgsm) && self.steps.is_some_and(|s| s != 1) {
             bail!(
-                "adversarial.steps = {}: fgsm-rs takes one step (use method = \"pgd\" for more)",
-                self.steps.unwrap_or(0)
+                "adversarial.steps = {}: {} takes one step (use method = \"pgd\" for more)",
+                self.steps.unwrap_or(0),
+                if self.method == Method::Fgsm { "fgsm" } else { "fgsm-rs" }
             );
         }
         if let Some(a) = self.step_size {
@@ -149,7 +152,7 @@ impl AdversarialSpec {
 
     /// Inner steps.
     pub fn steps(&self) -> usize {
-        self.steps.unwrap_or(if self.method == Method::FgsmRs { 1 } else { 7 })
+        self.steps.unwrap_or(if matches!(self.method, Method::FgsmRs | Method::Fgsm) { 1 } else { 7 })
     }
 
     /// IBP's (ε, κ) at `step` of `total`: ε = 0 and κ = 1 through the
@@ -164,10 +167,10 @@ impl AdversarialSpec {
 
     /// Inner step size in data units.
     pub fn alpha(&self) -> f64 {
-        let rel = self.step_size.unwrap_or(if self.method == Method::FgsmRs {
-            1.25
-        } else {
-            2.5 / self.steps() as f64
+        let rel = self.step_size.unwrap_or(match self.method {
+            Method::FgsmRs => 1.25,
+            Method::Fgsm => 1.0,
+            _ => 2.5 / self.steps() as f64,
         });
         rel * self.eps
     }
@@ -278,15 +281,18 @@ impl Adversary {
             let mut net = self.net(model);
             match self.spec.method {
                 Method::Pgd | Method::FgsmRs => {
-                    perturb(&mut net, &self.threat, &x0, self.d, y, steps, alpha, &mut rng)
+                    perturb(&mut net, &self.threat, &x0, self.d, y, steps, alpha, Some(&mut rng))
                 }
+                Method::Fgsm => perturb(&mut net, &self.threat, &x0, self.d, y, steps, alpha, None),
                 Method::Trades => trades_perturb(&mut net, &self.threat, &x0, self.d, steps, alpha, &mut rng),
                 Method::Ibp => unreachable!("IBP returned above"),
             }
         };
         let xa = self.to_model(&adv);
         match self.spec.method {
-            Method::Pgd | Method::FgsmRs => cross_entropy_smoothed(&model.forward(&xa, ctx), y, smoothing),
+            Method::Pgd | Method::FgsmRs | Method::Fgsm => {
+                cross_entropy_smoothed(&model.forward(&xa, ctx), y, smoothing)
+            }
             Method::Ibp => unreachable!("IBP returned above"),
             Method::Trades => {
                 let z = model.forward(&self.to_model(&x0), ctx);

@@ -43,7 +43,7 @@ enum Cmd {
     Gan(commands::gan::GanArgs),
     /// Attack a trained run's model: FGSM, PGD, APGD, Square or the AutoAttack-style ensemble (robust accuracy, adversarial images).
     Attack(commands::attack::AttackArgs),
-    /// Certify a trained run's model: interval bounds (ℓ∞) or the Lipschitz-margin radius, next to PGD on the same points.
+    /// Certify a trained run's model: interval bounds or CROWN (ℓ∞), the Lipschitz-margin radius, or randomized smoothing (ℓ2), next to PGD on the same points.
     Certify(commands::certify::CertifyArgs),
     /// Run a lab experiment or a training spec over a grid of values × seeds (locally or on Slurm), then aggregate.
     Sweep(commands::sweep::SweepArgs),

@@ -6,6 +6,7 @@
 pub mod adam_counterexample;
 pub mod adaptive_generalization;
 pub mod adversarial_examples;
+pub mod adversarial_training;
 pub mod alchemy;
 pub mod backprop_forms;
 pub mod batchnorm;
@@ -81,6 +82,7 @@ pub static ALL: &[&Experiment] = &[
     &gan_metrics::EXPERIMENT,
     &bilinear_games::EXPERIMENT,
     &adversarial_examples::EXPERIMENT,
+    &adversarial_training::EXPERIMENT,
     &gradient_masking::EXPERIMENT,
     &certified_defenses::EXPERIMENT,
     &poisoning::EXPERIMENT,
