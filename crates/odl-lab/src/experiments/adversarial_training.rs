@@ -7,8 +7,9 @@
 //! with a moderate step, or PGD itself, avoids it.
 
 use odl_autodiff::Tensor;
+use odl_data::Dataset;
 use odl_nn::{Ctx, Module, Sequential};
-use odl_optim::adam;
+use odl_optim::{adam, Chain};
 use odl_plot::BarChart;
 use odl_robust::training::{kl_sum, perturb, trades_perturb};
 use odl_robust::{Attack, AttackName, Net, Norm, Threat};
@@ -117,6 +118,24 @@ impl Setup {
     }
 }
 
+impl Setup {
+    /// Trains `m` with `kind`'s loss (batch steps numbered from `offset`).
+    fn train(
+        &self,
+        kind: Kind,
+        m: &mut Sequential,
+        opt: &mut Chain,
+        train: &Dataset,
+        cfg: &TrainConfig,
+        offset: u64,
+    ) {
+        let mut loss = |m: &mut Sequential, xb: &Array, yb: &[usize], step: u64, ctx: &mut Ctx| {
+            self.loss(kind, m, xb, yb, step + offset, ctx)
+        };
+        train_classifier_with(m, opt, train, None, None, cfg, &mut loss, &|_| {});
+    }
+}
+
 /// Clean, FGSM and PGD-20 accuracy at `eps`.
 fn evaluate(m: &mut Sequential, s: &Setup, x: &[f32], y: &[usize], eps: f64) -> Result<[f64; 3]> {
     let t = Threat::new(Norm::Linf, eps, 0.0, 1.0).map_err(anyhow::Error::msg)?;
@@ -148,19 +167,7 @@ fn run(r: &Run) -> Result<Outcome> {
         r.progress(j as f64 / steps_total as f64, name);
         let mut m = relu_mlp(784, h, 2, data.classes, false, seed);
         let cfg = TrainConfig { epochs, batch: 100, stop_at_train_acc: None, seed };
-        let mut loss = |m: &mut Sequential, xb: &Array, yb: &[usize], step: u64, ctx: &mut Ctx| {
-            setup.loss(*kind, m, xb, yb, step, ctx)
-        };
-        train_classifier_with(
-            &mut m,
-            &mut adam(1e-3, 0.9, 0.999, 1e-8),
-            &data.train,
-            None,
-            None,
-            &cfg,
-            &mut loss,
-            &|_| {},
-        );
+        setup.train(*kind, &mut m, &mut adam(1e-3, 0.9, 0.999, 1e-8), &data.train, &cfg, 0);
         results.push(evaluate(&mut m, &setup, &x, &y, eps)?);
     }
     let clean: Vec<f64> = results.iter().map(|v| v[0]).collect();
@@ -210,6 +217,8 @@ fn run(r: &Run) -> Result<Outcome> {
     for (j, (kind, name)) in co_kinds.iter().enumerate() {
         r.progress((kinds.len() + j) as f64 / steps_total as f64, name);
         let mut m = relu_mlp(784, h, 2, data.classes, false, seed);
+        // one optimizer for the whole run, evaluated after every epoch
+        let mut opt = adam(1e-3, 0.9, 0.999, 1e-8);
         let (mut fg, mut pg) = (Vec::new(), Vec::new());
         for e in 0..epochs {
             let cfg = TrainConfig {
@@ -218,19 +227,7 @@ fn run(r: &Run) -> Result<Outcome> {
                 stop_at_train_acc: None,
                 seed: seed.wrapping_add(e as u64 * 7919),
             };
-            let mut loss = |m: &mut Sequential, xb: &Array, yb: &[usize], step: u64, ctx: &mut Ctx| {
-                big.loss(*kind, m, xb, yb, step + (e * 100_000) as u64, ctx)
-            };
-            train_classifier_with(
-                &mut m,
-                &mut adam(1e-3, 0.9, 0.999, 1e-8),
-                &data.train,
-                None,
-                None,
-                &cfg,
-                &mut loss,
-                &|_| {},
-            );
+            big.train(*kind, &mut m, &mut opt, &data.train, &cfg, (e * 100_000) as u64);
             let v = evaluate(&mut m, &big, &x, &y, el)?;
             fg.push(v[1]);
             pg.push(v[2]);
@@ -239,9 +236,12 @@ fn run(r: &Run) -> Result<Outcome> {
     }
     let ep: Vec<f64> = (1..=epochs).map(|e| e as f64).collect();
     let mut series = Vec::new();
-    for ((_, name), (fg, pg)) in co_kinds.iter().zip(&co) {
-        series.push(Series::line_points(format!("{name}: PGD-20"), ep.clone(), pg.clone()));
-        series.push(Series::dashed(format!("{name}: FGSM"), ep.clone(), fg.clone()));
+    for (k, ((_, name), (fg, pg))) in co_kinds.iter().zip(&co).enumerate() {
+        // one colour per training method: solid under PGD-20, dashed under FGSM
+        series.push(
+            Series::line_points(format!("{name}: PGD-20"), ep.clone(), pg.clone()).keyed(format!("m{k}")),
+        );
+        series.push(Series::dashed(format!("{name}: FGSM"), ep.clone(), fg.clone()).keyed(format!("m{k}")));
     }
     out.figure(
         "catastrophic_overfitting",
