@@ -16,6 +16,7 @@ use odl_robust::certify::{crown, ibp, lipschitz, Certified};
 use odl_robust::training::ibp_worst_logits;
 use odl_robust::{Attack, AttackName, Net, Norm, Threat};
 use odl_tensor::{Array, DType, Rng};
+use odl_train::adversarial::AdversarialSpec;
 use odl_train::data::model_input;
 
 use super::prelude::*;
@@ -103,23 +104,27 @@ fn run(r: &Run) -> Result<Outcome> {
         r.progress(0.2 * f, "training (standard)")
     });
     // the IBP-trained network: ε and κ ramped over the middle half
-    let total = (epochs * data.train.len().div_ceil(100)) as f64;
-    let eps_train = p.float("eps_train");
+    let total = epochs * data.train.len().div_ceil(100);
+    // Gowal et al.'s schedule as `odl train` runs it (ε from 0, κ from 1 over the middle half)
+    let ramp: AdversarialSpec = toml::from_str(&format!(
+        "method = \"ibp\"\neps = {}\nkappa = 0.5\nwarmup = 0.25\nramp = 0.5",
+        p.float("eps_train")
+    ))?;
+    let eps_train = ramp.eps;
     let box_t = Threat::new(Norm::Linf, 0.0, 0.0, 1.0).map_err(anyhow::Error::msg)?;
     let mut robust = relu_mlp(784, h, 2, data.classes, false, seed);
     let mut ibp_loss =
         |m: &mut odl_nn::Sequential, xb: &Array, yb: &[usize], step: u64, ctx: &mut Ctx| -> Tensor {
-            let f = ((step as f64 / total - 0.25) / 0.5).clamp(0.0, 1.0);
-            let kappa = 1.0 - 0.5 * f;
+            let (eps_now, kappa) = ramp.schedule(step as usize, total);
             let clean = m.forward(&model_input(xb, None), ctx).cross_entropy(yb);
-            if f == 0.0 {
+            if kappa >= 1.0 {
                 return clean;
             }
             let px: Vec<f32> =
                 xb.to_vec_f32().iter().map(|&v| ((v as f64 * std + mean) as f32).clamp(0.0, 1.0)).collect();
             let mut net = Net { model: m, in_shape: vec![784], mean, std };
             let worst =
-                ibp_worst_logits(&mut net, &box_t.with_eps(f * eps_train), &px, 784, yb).expect("an ℓ∞ MLP");
+                ibp_worst_logits(&mut net, &box_t.with_eps(eps_now), &px, 784, yb).expect("an ℓ∞ MLP");
             clean.mul_scalar(kappa) + worst.cross_entropy(yb).mul_scalar(1.0 - kappa)
         };
     train_classifier_with(

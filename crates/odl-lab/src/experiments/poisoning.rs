@@ -165,8 +165,7 @@ fn run(r: &Run) -> Result<Outcome> {
     let lambda = p.float("lambda");
     let prob = Problem { x: &x2, y: &y2, d, lambda };
     let theta = prob.fit(None);
-    let (_, err_clean) = prob.evaluate(&theta, &xt2, &yt2);
-    let (loss_clean, _) = prob.evaluate(&theta, &xt2, &yt2);
+    let (loss_clean, err_clean) = prob.evaluate(&theta, &xt2, &yt2);
     let count = p.usize("poison_count").min(y2.len());
     let (flipped, _) = random_flips(&y2, 2, count, &mut Rng::seed(seed ^ 0x1F));
     let th_flip = Problem { y: &flipped, ..prob }.fit(Some(&theta));
