@@ -141,6 +141,23 @@ impl Tensor {
         Tensor::make(value, None, true)
     }
 
+    /// The value, moved out without a copy when this is the only handle on
+    /// the node (a parameter whose graphs are gone), else a shared copy.
+    /// An optimizer that then writes into the array writes in place
+    /// instead of copying it first (arrays copy on write when shared).
+    pub fn into_value(mut self) -> Array {
+        let dtype = self.dtype();
+        // a lazy product is computed now, so both arms below hold a value
+        self.value();
+        match Arc::get_mut(&mut self.0) {
+            Some(node) => match std::mem::replace(&mut node.value, Value::Ready(Array::zeros(&[0], dtype))) {
+                Value::Ready(v) => v,
+                Value::Lazy(lazy) => lazy.0.into_inner().expect("computed above"),
+            },
+            None => self.value().clone(),
+        }
+    }
+
     /// Records the result of an op: the graph is kept only when recording is on
     /// and some input requires a gradient.
     pub(crate) fn from_op(value: Array, op: Op) -> Tensor {

@@ -13,6 +13,7 @@ fn weight_and_bias<'a>(w: &'a Tensor, b: Option<&'a Tensor>) -> Vec<(String, &'a
 }
 
 /// `y = x Wᵀ + b`, `W: [out, in]` (PyTorch's layout).
+#[derive(Clone)]
 pub struct Linear {
     /// `[out, in]`
     pub weight: Tensor,
@@ -63,6 +64,7 @@ impl Module for Linear {
 }
 
 /// 2-d convolution (cross-correlation), NCHW, weight `[out, in, k, k]`.
+#[derive(Clone)]
 pub struct Conv2d {
     /// `[out, in, k, k]`
     pub weight: Tensor,
@@ -130,6 +132,7 @@ impl Module for Conv2d {
 }
 
 /// Pooling over `k×k` windows with a stride (no padding).
+#[derive(Clone)]
 pub enum Pool2d {
     /// maximum of each window
     Max(usize, usize),
@@ -188,6 +191,7 @@ impl Module for Pool2d {
 }
 
 /// `[n, …] → [n, rest]`.
+#[derive(Clone)]
 pub struct Flatten;
 
 impl Module for Flatten {
@@ -207,6 +211,7 @@ impl Module for Flatten {
 
 /// `[n, rest] → [n, shape…]`: the inverse of [`Flatten`] (a generator's
 /// vector turned into feature maps).
+#[derive(Clone)]
 pub struct Unflatten(pub Vec<usize>);
 
 impl Module for Unflatten {
@@ -227,6 +232,7 @@ impl Module for Unflatten {
 }
 
 /// Nearest-neighbour upsampling of feature maps by an integer factor.
+#[derive(Clone)]
 pub struct Upsample(pub usize);
 
 impl Module for Upsample {
@@ -258,6 +264,7 @@ pub struct BnNoise {
 /// axis 1: `[n, c]` (1-d) or `[n, c, h, w]` (2-d). Training uses the batch
 /// statistics (biased variance) and updates running ones with PyTorch's
 /// momentum convention (unbiased variance); evaluation uses the running ones.
+#[derive(Clone)]
 pub struct BatchNorm {
     /// scale γ `[c]`
     pub gamma: Tensor,
@@ -297,6 +304,9 @@ impl BatchNorm {
 }
 
 impl Module for BatchNorm {
+    fn couples_examples(&self) -> bool {
+        true
+    }
     fn kind(&self) -> LayerKind {
         LayerKind::Norm
     }
@@ -361,6 +371,7 @@ impl Module for BatchNorm {
 }
 
 /// Layer normalization (Ba et al. 2016) over the last axis, with γ and β.
+#[derive(Clone)]
 pub struct LayerNorm {
     /// scale γ `[d]`
     pub gamma: Tensor,
@@ -400,6 +411,7 @@ impl Module for LayerNorm {
 
 /// Dropout with drop probability `p`: in training, each unit is zeroed with
 /// probability `p` and the rest scaled by `1/(1−p)`; identity in evaluation.
+#[derive(Clone)]
 pub struct Dropout(pub f64);
 
 impl Module for Dropout {
@@ -425,7 +437,7 @@ impl Module for Dropout {
 }
 
 /// Layers applied in order; parameters named `i.name` as in `nn.Sequential`.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Sequential(pub Vec<Box<dyn Module>>);
 
 impl Sequential {
@@ -442,6 +454,9 @@ impl Sequential {
 }
 
 impl Module for Sequential {
+    fn couples_examples(&self) -> bool {
+        self.0.iter().any(|m| m.couples_examples())
+    }
     fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
         let mut h = x.clone();
         for m in &mut self.0 {
@@ -476,6 +491,7 @@ impl Module for Sequential {
 
 /// `y = x + α·block(x)` (He et al. 2016; the optional scale α on the residual
 /// branch is the one used to keep deep residual nets trainable).
+#[derive(Clone)]
 pub struct Residual {
     /// the residual branch
     pub block: Sequential,
@@ -501,6 +517,9 @@ impl Residual {
 }
 
 impl Module for Residual {
+    fn couples_examples(&self) -> bool {
+        self.block.couples_examples()
+    }
     fn kind(&self) -> LayerKind {
         LayerKind::Residual
     }

@@ -35,5 +35,5 @@ pub use layers::{
 };
 pub use loss::{bce_with_logits, cross_entropy_smoothed, hinge, lp_loss};
 pub use mlp::{MlpConfig, Norm};
-pub use module::{Ctx, LayerKind, Module, Traced};
+pub use module::{Ctx, LayerKind, Module, Replicate, Traced};
 pub use spectral::SpectralNorm;

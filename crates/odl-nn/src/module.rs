@@ -65,8 +65,31 @@ impl Ctx {
     }
 }
 
+/// A boxed copy of a module: what [`Module`] needs to hand out replicas.
+/// Every `Module + Clone` has it; nothing implements it by hand.
+pub trait Replicate {
+    /// A copy of this module that shares its parameters — the same graph
+    /// leaves, so gradients with respect to the original's
+    /// [`Module::params`] flow through the copy's forward passes — and owns
+    /// copies of its buffers. Data parallelism runs one replica per shard of
+    /// a batch.
+    fn replica(&self) -> Box<dyn Module>;
+}
+
+impl<T: Module + Clone + 'static> Replicate for T {
+    fn replica(&self) -> Box<dyn Module> {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for Box<dyn Module> {
+    fn clone(&self) -> Box<dyn Module> {
+        self.replica()
+    }
+}
+
 /// A layer or a network.
-pub trait Module: Send {
+pub trait Module: Send + Replicate {
     /// The forward pass.
     fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> Tensor;
 
@@ -88,6 +111,15 @@ pub trait Module: Send {
         let y = self.forward(x, ctx);
         rec.push(Traced { name: name.to_string(), kind: self.kind(), output: y.clone() });
         y
+    }
+
+    /// Whether a training forward pass couples the examples of a batch or
+    /// changes the module's state (BatchNorm's batch statistics and running
+    /// averages, SpectralNorm's power iteration), so that a training step
+    /// split into shards on replicas would not equal the unsplit one.
+    /// Containers ask their children. Evaluation never couples examples.
+    fn couples_examples(&self) -> bool {
+        false
     }
 
     /// Named sub-modules of a container (`[]` for a leaf layer); names match
@@ -119,6 +151,28 @@ pub trait Module: Send {
     /// The parameter values.
     fn param_values(&self) -> Vec<Array> {
         self.params().iter().map(|t| t.value().clone()).collect()
+    }
+
+    /// Runs `step` on the parameter values (an optimizer's update, in
+    /// place), then makes the results the parameters. A value that nothing
+    /// else holds (the step's graphs are gone) is moved out of its tensor, so
+    /// the step writes into it without copying it first.
+    #[track_caller]
+    fn update_params(&mut self, step: &mut dyn FnMut(&mut [Array])) {
+        let mut ps = self.params_mut();
+        let shapes: Vec<Vec<usize>> = ps.iter().map(|p| p.shape().to_vec()).collect();
+        let mut values: Vec<Array> = ps
+            .iter_mut()
+            .map(|p| {
+                let empty = Tensor::param(Array::zeros(&[0], p.dtype()));
+                std::mem::replace(&mut **p, empty).into_value()
+            })
+            .collect();
+        step(&mut values);
+        for ((p, v), shape) in ps.iter_mut().zip(values).zip(shapes) {
+            assert_eq!(v.shape(), &shape[..], "update_params: the step changed a shape {shape:?}");
+            **p = Tensor::param(v);
+        }
     }
 
     /// Replaces the parameter values (same order and shapes), e.g. after an

@@ -9,6 +9,7 @@ use crate::layers::Linear;
 use crate::module::{Ctx, Module};
 
 /// A [`Linear`] layer whose weight is used as `W / σ̂(W)`.
+#[derive(Clone)]
 pub struct SpectralNorm {
     /// the wrapped layer (its `weight` is the unnormalized parameter)
     pub inner: Linear,
@@ -47,6 +48,9 @@ fn normalized(a: &Array) -> Array {
 }
 
 impl Module for SpectralNorm {
+    fn couples_examples(&self) -> bool {
+        true
+    }
     fn kind(&self) -> crate::LayerKind {
         crate::LayerKind::Affine
     }

@@ -332,3 +332,71 @@ fn spectral_norm_divides_by_the_top_singular_value() {
     )
     .unwrap();
 }
+
+#[test]
+fn replicas_share_parameters_and_own_buffers() {
+    let mut rng = Rng::seed(21);
+    let mut cfg = MlpConfig::new(&[5, 8, 3], Activation::Relu);
+    let plain = cfg.build(&mut rng, DType::F64);
+    cfg.norm = Norm::Batch;
+    let bn = cfg.build(&mut rng, DType::F64);
+    assert!(!plain.couples_examples());
+    assert!(bn.couples_examples(), "BatchNorm couples the examples of a batch");
+    let mut res = Sequential::new();
+    res.push(Residual { block: bn.clone(), scale: 1.0 });
+    assert!(res.couples_examples(), "a residual block asks its branch");
+
+    let x = Tensor::constant(rng.normal(&[6, 5], 0.0, 1.0, DType::F64));
+    let labels = [0, 1, 2, 0, 1, 2];
+    for mut net in [plain, bn] {
+        // the gradient through a replica's forward reaches the original's parameters
+        let mut copy = net.clone();
+        let through_copy = grad(&copy.forward(&x, &mut Ctx::train(0)).cross_entropy(&labels), &net.params());
+        let running: Vec<Array> = net.named_buffers().into_iter().map(|(_, a)| a.clone()).collect();
+        let direct = grad(&net.forward(&x, &mut Ctx::train(0)).cross_entropy(&labels), &net.params());
+        for (a, b) in through_copy.iter().zip(&direct) {
+            assert_eq!(a.value().to_vec_f64(), b.value().to_vec_f64());
+            assert!(a.value().to_vec_f64().iter().any(|v| *v != 0.0));
+        }
+        // the replica's training pass moved its own running statistics only
+        let after: Vec<Array> = net.named_buffers().into_iter().map(|(_, a)| a.clone()).collect();
+        let theirs: Vec<Array> = copy.named_buffers().into_iter().map(|(_, a)| a.clone()).collect();
+        for ((r, a), t) in running.iter().zip(&after).zip(&theirs) {
+            assert_ne!(r.to_vec_f64(), a.to_vec_f64(), "the original's own pass updates them");
+            assert_eq!(a.to_vec_f64(), t.to_vec_f64(), "both passes saw the same batch");
+        }
+    }
+}
+
+#[test]
+fn update_params_writes_in_place_unless_the_value_is_held_elsewhere() {
+    let mut rng = Rng::seed(22);
+    let mut net = MlpConfig::new(&[4, 6, 2], Activation::Tanh).build(&mut rng, DType::F32);
+    let ptrs = |net: &Sequential| -> Vec<*const f32> {
+        net.params().iter().map(|p| p.value().as_slice::<f32>().as_ptr()).collect()
+    };
+    let before = ptrs(&net);
+    let old = net.param_values();
+    drop(old);
+    net.update_params(&mut |values| {
+        for v in values.iter_mut() {
+            for e in v.as_mut_slice::<f32>() {
+                *e += 1.0;
+            }
+        }
+    });
+    // nothing else held the arrays: the step wrote where they were
+    assert_eq!(ptrs(&net), before);
+    // a graph (or anyone) holding a parameter keeps its old value: the step copies
+    let held = net.params()[0].clone();
+    let seen = held.value().to_vec_f64();
+    net.update_params(&mut |values| {
+        for e in values[0].as_mut_slice::<f32>() {
+            *e *= 2.0;
+        }
+    });
+    assert_eq!(held.value().to_vec_f64(), seen);
+    let now = net.params()[0].value().to_vec_f64();
+    assert!(now.iter().zip(&seen).all(|(a, b)| *a == 2.0 * b));
+    assert_ne!(net.params()[0].value().as_slice::<f32>().as_ptr(), held.value().as_slice::<f32>().as_ptr());
+}

@@ -79,6 +79,26 @@ pub struct Eval {
     pub pred: Vec<usize>,
 }
 
+/// [`loss_grad`] without the gradient (`grad` is empty): one forward pass,
+/// for the last iterate of an attack, whose gradient nothing uses.
+pub fn loss_at(
+    c: &mut dyn Classifier,
+    x: &[f32],
+    d: usize,
+    labels: &[usize],
+    targets: &[usize],
+    loss: Loss,
+) -> Eval {
+    let (z, per) = no_grad(|| {
+        let z = c.logits(&Tensor::constant(batch(x, d)));
+        let per = loss.per_example(&z, labels, targets);
+        (z, per)
+    });
+    let k = z.shape()[1];
+    let rows: Vec<Vec<f64>> = z.value().to_vec_f64().chunks(k).map(<[f64]>::to_vec).collect();
+    Eval { loss: per.value().to_vec_f64(), grad: Vec::new(), pred: argmax(&rows) }
+}
+
 /// Per-example `loss` of `x` against `labels` (targets `targets` for the
 /// targeted losses) and its input gradient. Examples do not interact (the
 /// network runs in evaluation mode), so the gradient of the summed loss is

@@ -112,6 +112,22 @@ impl Threat {
         }
     }
 
+    /// For ℓ∞: the interval `[lo_i, hi_i]` of each entry that the ball
+    /// around `x0` and the box allow — the projections of −∞ and +∞ —, so
+    /// that projecting is one clamp per entry: `v.clamp(lo_i, hi_i)` equals
+    /// [`Threat::project`]'s result for every f32 `v` (an f32 strictly
+    /// inside the rounded bounds lies inside the exact ball). `None` for ℓ2.
+    pub fn linf_bounds(&self, x0: &[f32]) -> Option<(Vec<f32>, Vec<f32>)> {
+        if self.norm != Norm::Linf || x0.is_empty() {
+            return None;
+        }
+        let mut lo = vec![f32::NEG_INFINITY; x0.len()];
+        let mut hi = vec![f32::INFINITY; x0.len()];
+        self.project(&mut lo, x0, x0.len());
+        self.project(&mut hi, x0, x0.len());
+        Some((lo, hi))
+    }
+
     /// Removes the f32 rounding that can leave a projected row a few ulps
     /// outside the ball: the distance is checked exactly (in f64, where the
     /// difference of two f32 values is exact) and an entry outside is set to
@@ -278,6 +294,35 @@ mod tests {
         assert_eq!(toward(-1.0, 0.0), -1.0 + f32::EPSILON / 2.0);
         assert_eq!(toward(1.0, 2.0), 1.0 + f32::EPSILON);
         assert!(toward(0.0, 1.0) > 0.0 && toward(0.0, -1.0) < 0.0);
+    }
+
+    #[test]
+    fn linf_bounds_clamp_exactly_as_the_projection_does() {
+        let mut rng = Rng::seed(7);
+        let d = 64;
+        // clean values on the box's edges and inside, radii that do not round evenly
+        let x0: Vec<f32> = (0..4 * d)
+            .map(|i| match i % 5 {
+                0 => 0.0,
+                1 => 1.0,
+                _ => rng.uniform_f64() as f32,
+            })
+            .collect();
+        for eps in [0.0, 0.1, 0.3, 1.0 / 3.0, 2.0] {
+            let t = Threat::new(Norm::Linf, eps, 0.0, 1.0).unwrap();
+            let (lo, hi) = t.linf_bounds(&x0).unwrap();
+            for _ in 0..20 {
+                let x: Vec<f32> =
+                    x0.iter().map(|&o| o + ((rng.uniform_f64() * 6.0 - 3.0) * eps.max(0.1)) as f32).collect();
+                let mut projected = x.clone();
+                t.project(&mut projected, &x0, d);
+                let clamped: Vec<f32> =
+                    x.iter().zip(lo.iter().zip(&hi)).map(|(v, (l, h))| v.clamp(*l, *h)).collect();
+                assert_eq!(projected, clamped, "ε = {eps}");
+                assert!(within(&t, &clamped, &x0, d));
+            }
+        }
+        assert!(Threat::new(Norm::L2, 0.1, 0.0, 1.0).unwrap().linf_bounds(&x0).is_none());
     }
 
     #[test]

@@ -233,3 +233,71 @@ fn zero_radius_changes_nothing_and_inputs_outside_the_box_are_refused() {
     t.clip(&mut outside);
     assert!(t.in_box(&outside));
 }
+
+/// PGD as written in the papers, on the whole batch for every step: an
+/// example is broken at its first misclassified iterate.
+fn reference_pgd(m: &mut Linear, t: &Threat, x0: &[f32], y: &[usize], steps: usize) -> (Vec<bool>, Vec<f32>) {
+    use odl_robust::classifier::loss_grad;
+    use odl_robust::losses::Loss;
+    let n = y.len();
+    let alpha = t.eps * 2.5 / steps as f64;
+    let mut x = t.random_start(x0, D, &mut Rng::stream(0, 0));
+    let (mut broken, mut at) = (vec![false; n], x0.to_vec());
+    for k in 0..=steps {
+        let e = loss_grad(m, &x, D, y, &[], Loss::Ce);
+        for i in 0..n {
+            if !broken[i] && e.pred[i] != y[i] {
+                broken[i] = true;
+                at[i * D..(i + 1) * D].copy_from_slice(&x[i * D..(i + 1) * D]);
+            }
+        }
+        if k < steps {
+            t.ascend(&mut x, &e.grad, &vec![alpha; n], D);
+            t.project(&mut x, x0, D);
+        }
+    }
+    (broken, at)
+}
+
+#[test]
+fn pgd_drops_broken_examples_without_changing_any_verdict() {
+    let mut m = Linear::new(4, 11);
+    let mut r = Rng::seed(12);
+    let n = 40;
+    let x: Vec<f32> = (0..n * D).map(|_| r.uniform_f64() as f32).collect();
+    let y: Vec<usize> = x
+        .chunks(D)
+        .map(|row| {
+            let z = m.z(row);
+            (0..4).fold(0, |b, k| if z[k] > z[b] { k } else { b })
+        })
+        .collect();
+    // a radius that breaks some examples early, some late and some never
+    let mut dist: Vec<f64> = x.chunks(D).zip(&y).map(|(row, &l)| m.distance(row, l, Norm::Linf)).collect();
+    dist.sort_by(f64::total_cmp);
+    for norm in [Norm::Linf, Norm::L2] {
+        let eps = if norm == Norm::Linf { dist[n / 2] } else { 3.0 * dist[n / 2] };
+        let t = Threat::new(norm, eps, 0.0, 1.0).unwrap();
+        let mut a = Attack::new(AttackName::Pgd);
+        a.steps = 10;
+        let mut sizes = Vec::new();
+        let mut recorded = |z: &Tensor| {
+            sizes.push(z.shape()[0]);
+            m.logits(z)
+        };
+        let o = a.run(&mut recorded, &t, &x, D, &y).unwrap();
+        let (broken, at) = reference_pgd(&mut m, &t, &x, &y, a.steps);
+        assert_eq!(o.success, broken, "{norm}: verdicts differ from full-batch PGD");
+        for i in (0..n).filter(|&i| broken[i]) {
+            assert_eq!(&o.x_adv[i * D..(i + 1) * D], &at[i * D..(i + 1) * D], "{norm}: example {i}");
+        }
+        let robust = broken.iter().filter(|&&b| !b).count();
+        assert!(robust > 0 && robust < n, "{norm}: {robust} of {n} robust: pick another radius");
+        // the calls between the clean prediction and the final verdict shrink
+        // to the examples still robust
+        let steps = &sizes[1..sizes.len() - 1];
+        assert_eq!(steps[0], n, "{norm}: {sizes:?}");
+        assert!(steps.windows(2).all(|w| w[1] <= w[0]), "{norm}: {sizes:?}");
+        assert_eq!(*steps.last().unwrap(), robust, "{norm}: {sizes:?}");
+    }
+}

@@ -253,12 +253,15 @@ impl Adversary {
     /// The training loss of one batch (`x` in model units, as the data set
     /// holds it) at step `step`: the inner maximization runs against the
     /// model in evaluation mode, the loss in training mode with `ctx`.
+    /// `shard` numbers the batch's shard under data parallelism, so that
+    /// each draws its own random starts.
     pub fn loss(
         &self,
         model: &mut Sequential,
         x: &Array,
         y: &[usize],
         step: usize,
+        shard: usize,
         ctx: &mut Ctx,
         smoothing: f64,
     ) -> Tensor {
@@ -275,7 +278,10 @@ impl Adversary {
             return clean.mul_scalar(kappa)
                 + cross_entropy_smoothed(&worst, y, smoothing).mul_scalar(1.0 - kappa);
         }
-        let mut rng = Rng::stream(self.seed ^ 0xAD7E_25A1, step as u64);
+        // shard k of a step draws its own random starts (shard 0 those of an unsharded step)
+        let stream =
+            (self.seed ^ 0xAD7E_25A1).wrapping_add((shard as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng = Rng::stream(stream, step as u64);
         let (steps, alpha) = (self.spec.steps(), self.spec.alpha());
         let adv = {
             let mut net = self.net(model);

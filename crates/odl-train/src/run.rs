@@ -21,14 +21,14 @@ use anyhow::Result;
 use odl_autodiff::Tensor;
 use odl_nn::{cross_entropy_smoothed, Ctx, Module, Sequential};
 use odl_optim::Transform;
-use odl_tensor::Rng;
+use odl_tensor::{Array, Rng};
 use serde_json::json;
 
 use crate::data::model_input;
 use crate::eval::evaluate;
 use crate::logs::Logs;
 use crate::spec::Spec;
-use crate::step::train_step;
+use crate::step::train_step_sharded;
 use crate::{build, checkpoint, data};
 
 /// What a run ended with (also written as `summary.json`).
@@ -54,6 +54,9 @@ pub struct Summary {
     pub s_per_epoch: f64,
     /// the checksum of the final `checkpoint.npz` (probes verify it)
     pub checkpoint: Option<String>,
+    /// shards each batch was split into (one per compute thread; 1 for a
+    /// model that couples examples, e.g. BatchNorm in training mode)
+    pub shards: usize,
     /// with `[adversarial]`: accuracy under its PGD evaluation at the end
     #[serde(skip_serializing_if = "Option::is_none")]
     pub robust_accuracy: Option<f64>,
@@ -67,6 +70,12 @@ fn sharpness(model: &mut Sequential, x: &Tensor, y: &[usize], seed: u64) -> f64 
     let theta = ml.theta();
     let h = odl_probe::hessian_at(&|p| ml.loss(p), &theta);
     odl_probe::eigenpairs(&h, 1, 20, odl_probe::Which::Largest, seed).0[0]
+}
+
+/// The generator of shard `k`'s random draws (dropout masks) at `step`:
+/// shard 0 draws what an unsharded step draws.
+fn shard_rng(seed: u64, step: usize, k: usize) -> Rng {
+    Rng::stream(seed.wrapping_add((k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)), step as u64)
 }
 
 /// Whether a loss has blown up: more than `factor` times the first one (a
@@ -109,6 +118,9 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
     let sharp_b = train_set.subset(&sharp_idx);
     let (sharp_x, sharp_y) = (model_input(&sharp_b.x, Some(&in_shape)), sharp_b.labels().to_vec());
     let smoothing = spec.train.label_smoothing;
+    // data parallelism: one shard of each batch per compute thread, unless
+    // the model couples examples (BatchNorm in training mode)
+    let shards = if model.couples_examples() { 1 } else { odl_tensor::num_threads().min(bs) };
     'outer: while step < total {
         let epoch = step / per_epoch;
         let skip = step - epoch * per_epoch;
@@ -117,20 +129,38 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
                 break 'outer;
             }
             let ts = Instant::now();
-            let mut ctx = Ctx { train: true, rng: Rng::stream(spec.seed, step as u64) };
             let stats = match &adversary {
                 None => {
                     let x = model_input(&b.x, Some(&in_shape));
-                    train_step(
+                    let parts = crate::shards::shards(&x, b.labels(), shards);
+                    train_step_sharded(
                         &mut model,
                         &mut opt,
-                        |m| cross_entropy_smoothed(&m.forward(&x, &mut ctx), b.labels(), smoothing),
+                        &parts,
+                        &|m, (x, y), k| {
+                            let mut ctx = Ctx { train: true, rng: shard_rng(spec.seed, step, k) };
+                            cross_entropy_smoothed(&m.forward(x, &mut ctx), y, smoothing)
+                        },
                         true,
                     )
                 }
                 Some(adv) => {
-                    let loss = adv.loss(&mut model, &b.x, b.labels(), step, &mut ctx, smoothing);
-                    train_step(&mut model, &mut opt, |_| loss, true)
+                    // each shard attacks its own examples on its replica
+                    let parts: Vec<(f64, (Array, Vec<usize>))> =
+                        crate::shards::shards(&Tensor::constant(b.x.clone()), b.labels(), shards)
+                            .into_iter()
+                            .map(|(w, (x, y))| (w, (x.value().clone(), y)))
+                            .collect();
+                    train_step_sharded(
+                        &mut model,
+                        &mut opt,
+                        &parts,
+                        &|m, (x, y), k| {
+                            let mut ctx = Ctx { train: true, rng: shard_rng(spec.seed, step, k) };
+                            adv.loss(m, x, y, step, k, &mut ctx, smoothing)
+                        },
+                        true,
+                    )
                 }
             };
             let stats = match stats {
@@ -229,6 +259,7 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
         } else {
             None
         },
+        shards,
         robust_accuracy,
     };
     let mut js = serde_json::to_value(&summary)?;

@@ -4,7 +4,9 @@
 //! written back. The loops around it (`odl train`, the lab's trainers) own
 //! batching, logging, evaluation and checkpoints, nothing else.
 
-use odl_autodiff::{grad, Tensor};
+use std::sync::Mutex;
+
+use odl_autodiff::{grad, value_and_grad_of_sum, Tensor};
 use odl_nn::Module;
 use odl_optim::Transform;
 use odl_tensor::{Array, DType};
@@ -66,11 +68,59 @@ pub fn train_step(
     let grads: Vec<Array> = grad(&loss, &model.params()).into_iter().map(|g| g.value().clone()).collect();
     // the graph goes before the update, so that nothing else holds the gradients
     drop(loss);
+    Ok(update(model, opt, lv, grads, grad_norms))
+}
+
+/// [`train_step`] by data parallelism: the loss is `Σ_k w_k L_k` over
+/// `shards = [(w_k, shard_k)]` (for a batch's mean loss cut into shards of
+/// rows, `w_k` = shard size / batch size), and `loss_of(replica, shard_k, k)`
+/// runs on a replica of `model` (a clone: its parameters are shared, see
+/// [`odl_nn::Replicate`]) on the shard's share of the compute threads; the
+/// gradients are summed in place. The sum equals the unsplit batch's loss
+/// only for models that do not couple examples
+/// ([`Module::couples_examples`]): the caller decides. One shard is
+/// [`train_step`] itself.
+pub fn train_step_sharded<M: Module + Clone, T: Sync>(
+    model: &mut M,
+    opt: &mut dyn Transform,
+    shards: &[(f64, T)],
+    loss_of: &(dyn Fn(&mut M, &T, usize) -> Tensor + Sync),
+    grad_norms: bool,
+) -> Result<StepStats, Diverged> {
+    if let [(w, one)] = shards {
+        assert_eq!(*w, 1.0, "train_step_sharded: a lone shard must weigh 1, not {w}");
+        let loss = loss_of(model, one, 0);
+        return train_step(model, opt, |_| loss, grad_norms);
+    }
+    // (weight, (shard index, shard, the replica it runs on))
+    let work: Vec<Shard<'_, T, M>> =
+        shards.iter().enumerate().map(|(k, (w, s))| (*w, (k, s, Mutex::new(model.clone())))).collect();
+    let (lv, grads) = value_and_grad_of_sum(&work, &model.params(), &|(k, s, m)| {
+        let mut m = m.lock().unwrap_or_else(|e| e.into_inner());
+        loss_of(&mut m, s, *k)
+    });
+    drop(work);
+    if !lv.is_finite() {
+        return Err(Diverged { loss: lv });
+    }
+    Ok(update(model, opt, lv, grads, grad_norms))
+}
+
+/// One term of a sharded step: weight, shard index, shard, its replica.
+type Shard<'a, T, M> = (f64, (usize, &'a T, Mutex<M>));
+
+/// `θ ← θ + opt(∇)` on the model, with the gradient's norms first if asked.
+fn update(
+    model: &mut dyn Module,
+    opt: &mut dyn Transform,
+    lv: f64,
+    grads: Vec<Array>,
+    grad_norms: bool,
+) -> StepStats {
     let sq: Vec<f64> = if grad_norms { grads.iter().map(sq_sum).collect() } else { Vec::new() };
-    let mut values = model.param_values();
-    opt.step(&mut values, grads);
-    model.set_param_values(values);
-    Ok(StepStats { loss: lv, sq_sum: sq.iter().sum(), grad_norms: sq.iter().map(|s| s.sqrt()).collect() })
+    let mut grads = Some(grads);
+    model.update_params(&mut |values| opt.step(values, grads.take().expect("one step")));
+    StepStats { loss: lv, sq_sum: sq.iter().sum(), grad_norms: sq.iter().map(|s| s.sqrt()).collect() }
 }
 
 /// One step of minimizing `f`, a scalar function of parameter tensors, at

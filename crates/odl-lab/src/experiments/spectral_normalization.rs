@@ -37,9 +37,13 @@ pub static EXPERIMENT: Experiment = Experiment {
 };
 
 /// A ReLU MLP over any layer type (plain or spectrally normalized).
+#[derive(Clone)]
 struct Mlp<L: Module>(Vec<L>);
 
-impl<L: Module> Module for Mlp<L> {
+impl<L: Module + Clone + 'static> Module for Mlp<L> {
+    fn couples_examples(&self) -> bool {
+        self.0.iter().any(|l| l.couples_examples())
+    }
     fn forward(&mut self, x: &Tensor, ctx: &mut Ctx) -> Tensor {
         let n = self.0.len();
         let mut h = x.clone();

@@ -6,12 +6,15 @@
 
 use odl_tensor::Rng;
 
-use super::{Attack, Found};
-use crate::classifier::{loss_grad, predict, Classifier};
+use super::{rows, Attack, Found};
+use crate::classifier::{loss_at, loss_grad, predict, Classifier};
 use crate::losses::Loss;
 use crate::threat::Threat;
 
-/// PGD on `loss` for each example.
+/// PGD on `loss` for each example. An example leaves the batch at its
+/// first misclassified iterate (its verdict is then settled), so later
+/// steps cost only what the still-robust examples need; the iterates of
+/// the others are those of the full batch.
 pub fn run(
     a: &Attack,
     loss: Loss,
@@ -25,28 +28,54 @@ pub fn run(
     let alpha = t.eps * a.step_size.unwrap_or(2.5 / a.steps as f64);
     let mut best = Found { x: x0.to_vec(), success: vec![false; n] };
     let mut best_loss = vec![f64::NEG_INFINITY; n];
+    let bounds = t.linf_bounds(x0);
     for r in 0..a.restarts {
         let mut rng = Rng::stream(a.seed, r as u64);
         let mut x = t.random_start(x0, d, &mut rng);
+        // the examples still attacked, in order
+        let mut live: Vec<usize> = (0..n).filter(|&i| !best.success[i]).collect();
         for k in 0..=a.steps {
-            let e = loss_grad(c, &x, d, y, &[], loss);
-            for i in 0..n {
-                if best.success[i] {
-                    continue;
-                }
-                if e.pred[i] != y[i] {
-                    best.success[i] = true;
-                    best.x[i * d..(i + 1) * d].copy_from_slice(&x[i * d..(i + 1) * d]);
-                } else if e.loss[i] > best_loss[i] {
-                    best_loss[i] = e.loss[i];
-                    best.x[i * d..(i + 1) * d].copy_from_slice(&x[i * d..(i + 1) * d]);
-                }
-            }
-            if k == a.steps || best.success.iter().all(|&s| s) {
+            if live.is_empty() {
                 break;
             }
-            t.ascend(&mut x, &e.grad, &vec![alpha; n], d);
-            t.project(&mut x, x0, d);
+            let xs = if live.len() == n { x.clone() } else { rows(&x, d, &live) };
+            let ys: Vec<usize> = live.iter().map(|&i| y[i]).collect();
+            // the last iterate is only judged: no gradient
+            let last = k == a.steps;
+            let e =
+                if last { loss_at(c, &xs, d, &ys, &[], loss) } else { loss_grad(c, &xs, d, &ys, &[], loss) };
+            let mut still = Vec::with_capacity(live.len());
+            for (j, &i) in live.iter().enumerate() {
+                let row = i * d..(i + 1) * d;
+                if e.pred[j] != y[i] {
+                    best.success[i] = true;
+                    best.x[row.clone()].copy_from_slice(&x[row]);
+                    continue;
+                }
+                if e.loss[j] > best_loss[i] {
+                    best_loss[i] = e.loss[j];
+                    best.x[row.clone()].copy_from_slice(&x[row]);
+                }
+                still.push(j);
+            }
+            if last {
+                break;
+            }
+            for &j in &still {
+                let (i, g) = (live[j], &e.grad[j * d..(j + 1) * d]);
+                let row = i * d..(i + 1) * d;
+                match &bounds {
+                    // ℓ∞: the step and the projection in one pass (the same numbers)
+                    Some((lo, hi)) => {
+                        sign_step(&mut x[row.clone()], g, alpha as f32, &lo[row.clone()], &hi[row])
+                    }
+                    None => {
+                        t.ascend(&mut x[row.clone()], g, &[alpha], d);
+                        t.project(&mut x[row.clone()], &x0[row], d);
+                    }
+                }
+            }
+            live = still.into_iter().map(|j| live[j]).collect();
         }
         if best.success.iter().all(|&s| s) {
             break;
@@ -56,4 +85,20 @@ pub fn run(
     let pred = predict(c, &best.x, d);
     best.success = pred.iter().zip(y).map(|(p, l)| p != l).collect();
     best
+}
+
+/// `x ← clamp(x + α·sign(g), lo, hi)` entry by entry (no step where `g = 0`):
+/// [`Threat::ascend`] then [`Threat::project`] for ℓ∞, with the projection's
+/// exact per-entry bounds from [`Threat::linf_bounds`].
+fn sign_step(x: &mut [f32], g: &[f32], alpha: f32, lo: &[f32], hi: &[f32]) {
+    for (((v, &gi), &l), &h) in x.iter_mut().zip(g).zip(lo).zip(hi) {
+        let s = if gi > 0.0 {
+            alpha
+        } else if gi < 0.0 {
+            -alpha
+        } else {
+            0.0
+        };
+        *v = (*v + s).clamp(l, h);
+    }
 }

@@ -1,9 +1,12 @@
 //! `odl attack RUN`: adversarial examples against a trained run's model.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use odl_autodiff::par_map;
+use odl_nn::Sequential;
 use odl_plot::{Figure, LinePlot, Series};
 use odl_robust::attacks::Outcome;
 use odl_robust::{Attack, AttackName, Net, Norm, Threat};
@@ -136,7 +139,7 @@ pub fn run(args: &AttackArgs) -> Result<()> {
     );
     let in_shape = r.in_shape.clone();
     let sc = r.scaling;
-    let mut net = Net { model: &mut r.model, in_shape, mean: sc.mean, std: sc.std };
+    let net = Net { model: &mut r.model, in_shape, mean: sc.mean, std: sc.std };
     // the curve: FGSM (a reference) and the chosen attack at fractions of ε
     let mut curve_attacks = vec![name];
     if name != AttackName::Fgsm {
@@ -157,22 +160,11 @@ pub fn run(args: &AttackArgs) -> Result<()> {
                 steps: if a_name == AttackName::Fgsm { 1 } else { attack.steps },
                 ..attack.clone()
             };
-            let mut whole: Option<Outcome> = None;
             let ta = Instant::now();
-            for c in 0..chunks {
-                let (s, e) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
-                let o =
-                    a.run(&mut net, &t, &x_all[s * d..e * d], d, &y_all[s..e]).map_err(anyhow::Error::msg)?;
-                whole = Some(match whole {
-                    None => o,
-                    Some(w) => merge(w, o),
-                });
-                if let Some(b) = &bar {
-                    b.inc(1);
-                    b.set_message(format!("{a_name} at ε = {:.4}", t.eps));
-                }
+            if let Some(b) = &bar {
+                b.set_message(format!("{a_name} at ε = {:.4}", t.eps));
             }
-            let o = whole.expect("at least one chunk");
+            let o = run_batches(&a, &t, &net, &x_all, &y_all, d, bar.as_ref())?;
             clean_acc = o.clean_accuracy();
             accs.push(o.robust_accuracy());
             if a_name == name && f == 1.0 {
@@ -258,6 +250,44 @@ pub fn run(args: &AttackArgs) -> Result<()> {
 }
 
 /// Two outcomes of consecutive chunks as one.
+/// `a.run` on the examples `x` (`[n, d]`, labels `y`) in batches of
+/// [`CHUNK`], the batches side by side on the compute threads (examples
+/// never interact: each batch's outcome is what a run on it alone gives),
+/// each batch on a replica of `net`'s model; one tick of `bar` per batch.
+pub(crate) fn run_batches(
+    a: &Attack,
+    t: &Threat,
+    net: &Net,
+    x: &[f32],
+    y: &[usize],
+    d: usize,
+    bar: Option<&indicatif::ProgressBar>,
+) -> Result<Outcome> {
+    let n = y.len();
+    let batches: Vec<(usize, usize, Mutex<Sequential>)> = (0..n.div_ceil(CHUNK))
+        .map(|c| (c * CHUNK, ((c + 1) * CHUNK).min(n), Mutex::new(net.model.clone())))
+        .collect();
+    let (in_shape, mean, std) = (&net.in_shape, net.mean, net.std);
+    let outcomes = par_map(&batches, &|(s, e, model)| {
+        let mut model = model.lock().unwrap_or_else(|p| p.into_inner());
+        let mut replica = Net { model: &mut model, in_shape: in_shape.clone(), mean, std };
+        let o = a.run(&mut replica, t, &x[s * d..e * d], d, &y[*s..*e]);
+        if let Some(b) = bar {
+            b.inc(1);
+        }
+        o
+    });
+    let mut whole: Option<Outcome> = None;
+    for o in outcomes {
+        let o = o.map_err(anyhow::Error::msg)?;
+        whole = Some(match whole {
+            None => o,
+            Some(w) => merge(w, o),
+        });
+    }
+    Ok(whole.expect("at least one example"))
+}
+
 fn merge(mut a: Outcome, b: Outcome) -> Outcome {
     a.x_adv.extend(b.x_adv);
     a.success.extend(b.success);
