@@ -98,7 +98,7 @@ impl Tensor {
         Tensor(Arc::new(Node { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), value, op, requires_grad }))
     }
 
-    fn make(value: Array, op: Option<Op>, requires_grad: bool) -> Tensor {
+    pub(crate) fn make(value: Array, op: Option<Op>, requires_grad: bool) -> Tensor {
         Tensor::node(Value::Ready(value), op, requires_grad)
     }
 

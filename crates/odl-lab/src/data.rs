@@ -19,6 +19,7 @@ use anyhow::{bail, Result};
 use odl_autodiff::Tensor;
 use odl_data::{fashion_mnist, fashion_mnist_subset, Dataset, SUBSET_TEST, SUBSET_TRAIN};
 use odl_tensor::{Array, DType, Rng};
+use odl_train::data::Scaling;
 
 use crate::experiment::{Outcome, Run, Scale};
 
@@ -60,11 +61,14 @@ impl LabData {
     pub fn pixels(&self, d: &Dataset, n: usize) -> (Vec<f32>, Vec<usize>) {
         let n = n.min(d.len());
         let dim = d.x.numel() / d.len().max(1);
-        let x = d.x.to_vec_f32()[..n * dim]
-            .iter()
-            .map(|&v| ((v as f64 * self.std + self.mean) as f32).clamp(0.0, 1.0))
-            .collect();
+        let mut x = self.scaling().to_data(&d.x.to_vec_f32()[..n * dim]);
+        x.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
         (x, d.labels()[..n].to_vec())
+    }
+
+    /// How model inputs relate to pixels.
+    pub fn scaling(&self) -> Scaling {
+        Scaling { mean: self.mean, std: self.std }
     }
 
     /// The data of a running experiment: `n_train` training and `n_test`

@@ -227,6 +227,22 @@ impl Threat {
     }
 }
 
+/// `x ← clamp(x + α·sign(g), lo, hi)` entry by entry (no step where `g = 0`):
+/// [`Threat::ascend`] then [`Threat::project`] for ℓ∞ in one pass, with the
+/// projection's exact per-entry bounds from [`Threat::linf_bounds`].
+pub fn linf_step(x: &mut [f32], g: &[f32], alpha: f32, lo: &[f32], hi: &[f32]) {
+    for (((v, &gi), &l), &h) in x.iter_mut().zip(g).zip(lo).zip(hi) {
+        let s = if gi > 0.0 {
+            alpha
+        } else if gi < 0.0 {
+            -alpha
+        } else {
+            0.0
+        };
+        *v = (*v + s).clamp(l, h);
+    }
+}
+
 /// The f32 next to `v` in the direction of `o` (`v` itself when equal).
 fn toward(v: f32, o: f32) -> f32 {
     if v == o {
@@ -320,6 +336,13 @@ mod tests {
                     x.iter().zip(lo.iter().zip(&hi)).map(|(v, (l, h))| v.clamp(*l, *h)).collect();
                 assert_eq!(projected, clamped, "ε = {eps}");
                 assert!(within(&t, &clamped, &x0, d));
+                // a signed step and its projection in one pass: the two passes' numbers
+                let g: Vec<f32> = (0..x.len()).map(|i| [-1.5f32, 0.0, 2.0][i % 3]).collect();
+                let (mut one, mut two) = (clamped.clone(), clamped.clone());
+                linf_step(&mut one, &g, 0.07, &lo, &hi);
+                t.ascend(&mut two, &g, &vec![0.07; x.len() / d], d);
+                t.project(&mut two, &x0, d);
+                assert_eq!(one, two, "ε = {eps}");
             }
         }
         assert!(Threat::new(Norm::L2, 0.1, 0.0, 1.0).unwrap().linf_bounds(&x0).is_none());

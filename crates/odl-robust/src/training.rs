@@ -18,7 +18,7 @@ use odl_tensor::{DType, Rng};
 
 use crate::classifier::{batch, loss_grad, Classifier, Net};
 use crate::losses::Loss;
-use crate::threat::Threat;
+use crate::threat::{linf_step, Threat};
 
 /// `steps` ascent steps of size `alpha` on the cross-entropy from a uniform
 /// random point of the ball drawn with `start` (or from the clean input when
@@ -40,10 +40,16 @@ pub fn perturb(
         None => x0.to_vec(),
     };
     let alphas = vec![alpha; y.len()];
+    let bounds = t.linf_bounds(x0);
     for _ in 0..steps {
         let e = loss_grad(c, &x, d, y, &[], Loss::Ce);
-        t.ascend(&mut x, &e.grad, &alphas, d);
-        t.project(&mut x, x0, d);
+        match &bounds {
+            Some((lo, hi)) => linf_step(&mut x, &e.grad, alpha as f32, lo, hi),
+            None => {
+                t.ascend(&mut x, &e.grad, &alphas, d);
+                t.project(&mut x, x0, d);
+            }
+        }
     }
     x
 }

@@ -486,6 +486,24 @@ impl Array {
         Array::new(data, Shape::from_slice(w_shape))
     }
 
+    /// The maxima of `kh×kw` windows with strides `(sh, sw)` over `[n,c,h,w]`
+    /// (the values at [`Array::maxpool2d_argmax`]'s indices).
+    #[track_caller]
+    pub fn maxpool2d(&self, k: (usize, usize), stride: (usize, usize)) -> Array {
+        let s = &self.shape;
+        assert!(
+            s.len() == 4 && k.0 > 0 && k.1 > 0 && stride.0 > 0 && stride.1 > 0 && s[2] >= k.0 && s[3] >= k.1,
+            "max_pool2d: window {k:?} stride {stride:?} does not fit input {s:?}"
+        );
+        let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
+        let out = Shape::from_slice(&[n, c, (h - k.0) / stride.0 + 1, (w - k.1) / stride.1 + 1]);
+        let data = match self.cpu() {
+            CpuStorage::F32(x) => CpuStorage::F32(cpu::conv::maxpool2d_values(x, n, c, h, w, k, stride)),
+            CpuStorage::F64(x) => CpuStorage::F64(cpu::conv::maxpool2d_values(x, n, c, h, w, k, stride)),
+        };
+        Array::new(data, out)
+    }
+
     /// Flat indices of the maxima of `kh×kw` windows with strides `(sh, sw)` over
     /// `[n,c,h,w]`, and the pooled shape.
     #[track_caller]

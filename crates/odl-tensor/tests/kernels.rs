@@ -167,6 +167,8 @@ fn maxpool_argmax_matches_its_definition_with_ties_nans_and_infinities() {
             0 => f64::NAN,
             1 => f64::INFINITY,
             2 => f64::NEG_INFINITY,
+            3 => -0.0,
+            4 => 0.0,
             r => (r % 4) as f64 - 1.5,
         })
         .collect();
@@ -177,6 +179,18 @@ fn maxpool_argmax_matches_its_definition_with_ties_nans_and_infinities() {
             let (got, shape) = a.maxpool2d_argmax((k, k), (s, s));
             assert_eq!(got, want, "k={k} s={s} {dtype}");
             assert_eq!(shape.as_slice(), &[2, 3, (8 - k) / s + 1, (10 - k) / s + 1]);
+            // the values-only kernel returns exactly the elements at the argmax
+            // (bit for bit: which NaN, which zero)
+            let vals = a.maxpool2d((k, k), (s, s));
+            assert_eq!(vals.shape(), shape.as_slice());
+            let all = a.to_vec_f64();
+            let bits = |v: f64| v.to_bits();
+            let at: Vec<u64> = want.iter().map(|&i| bits(all[i])).collect();
+            assert_eq!(
+                vals.to_vec_f64().into_iter().map(bits).collect::<Vec<_>>(),
+                at,
+                "k={k} s={s} {dtype}"
+            );
         }
     }
 }

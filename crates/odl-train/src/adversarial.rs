@@ -223,17 +223,14 @@ impl Adversary {
 
     /// Model-unit inputs `[n, …]` → clipped data-unit rows.
     fn to_data(&self, x: &Array) -> Vec<f32> {
-        let Scaling { mean, std } = self.scaling;
-        let mut v: Vec<f32> = x.to_vec_f32().iter().map(|&u| (u as f64 * std + mean) as f32).collect();
+        let mut v = self.scaling.to_data(&x.to_vec_f32());
         self.threat.clip(&mut v);
         v
     }
 
     /// Data-unit rows → model inputs shaped for the network.
     fn to_model(&self, v: &[f32]) -> Tensor {
-        let Scaling { mean, std } = self.scaling;
-        let n = v.len() / self.d;
-        let a = Array::from_vec(v.iter().map(|&u| ((u as f64 - mean) / std) as f32).collect(), &[n, self.d]);
+        let a = Array::from_vec(self.scaling.to_model(v), &[v.len() / self.d, self.d]);
         model_input(&a, Some(&self.in_shape))
     }
 

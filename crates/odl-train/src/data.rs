@@ -28,6 +28,17 @@ pub struct Scaling {
 impl Scaling {
     /// No change.
     pub const IDENTITY: Scaling = Scaling { mean: 0.0, std: 1.0 };
+
+    /// Model inputs back in the data's own units, `model·std + mean`
+    /// (rounded to f32: clip to the data's box where that matters).
+    pub fn to_data(&self, model: &[f32]) -> Vec<f32> {
+        model.iter().map(|&u| (u as f64 * self.std + self.mean) as f32).collect()
+    }
+
+    /// Data-unit values as the model sees them, `(raw − mean)/std`.
+    pub fn to_model(&self, raw: &[f32]) -> Vec<f32> {
+        raw.iter().map(|&u| ((u as f64 - self.mean) / self.std) as f32).collect()
+    }
 }
 
 /// [`load`], and the [`Scaling`] it applied.

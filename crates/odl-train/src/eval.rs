@@ -1,7 +1,9 @@
 //! The evaluator: mean loss and accuracy of a classifier over a whole data
 //! set, in evaluation mode, without building a graph.
 
-use odl_autodiff::{no_grad, Tensor};
+use std::sync::Mutex;
+
+use odl_autodiff::{no_grad, par_map, Tensor};
 use odl_data::Dataset;
 use odl_nn::{cross_entropy_smoothed, Ctx, Module};
 
@@ -22,20 +24,52 @@ pub struct Eval {
 /// Mean cross-entropy (with label smoothing `smoothing`) and accuracy of
 /// `model` on `data`, in evaluation mode, [`EVAL_CHUNK`] examples at a time;
 /// `in_shape` is one example's shape as the model sees it (`None`: flat).
+/// The chunks run side by side on the compute threads, each run of
+/// consecutive chunks on a replica of the model (evaluation never couples
+/// examples); the sums are taken in chunk order whatever the thread count.
 pub fn evaluate(model: &mut dyn Module, data: &Dataset, in_shape: Option<&[usize]>, smoothing: f64) -> Eval {
-    no_grad(|| {
-        let (mut loss, mut correct) = (0.0, 0usize);
-        let all: Vec<usize> = (0..data.len()).collect();
-        for chunk in all.chunks(EVAL_CHUNK) {
-            let b = data.subset(chunk);
-            let logits = model.forward(&model_input(&b.x, in_shape), &mut Ctx::eval());
-            loss += cross_entropy_smoothed(&logits, b.labels(), smoothing).item() * chunk.len() as f64;
-            correct += accuracy_count(&logits, b.labels());
+    let all: Vec<usize> = (0..data.len()).collect();
+    let chunks: Vec<&[usize]> = all.chunks(EVAL_CHUNK).collect();
+    let one = |m: &mut dyn Module, chunk: &[usize]| {
+        let b = data.subset(chunk);
+        let logits = m.forward(&model_input(&b.x, in_shape), &mut Ctx::eval());
+        (
+            cross_entropy_smoothed(&logits, b.labels(), smoothing).item() * chunk.len() as f64,
+            accuracy_count(&logits, b.labels()),
+        )
+    };
+    let groups = odl_tensor::num_threads().min(chunks.len());
+    let per_chunk: Vec<(f64, usize)> = no_grad(|| {
+        if groups <= 1 {
+            return chunks.iter().map(|c| one(model, c)).collect();
         }
-        let n = data.len().max(1) as f64;
-        Eval { loss: loss / n, accuracy: correct as f64 / n }
-    })
+        let work: Vec<Group<'_>> = (0..groups)
+            .map(|g| {
+                (
+                    &chunks[g * chunks.len() / groups..(g + 1) * chunks.len() / groups],
+                    Mutex::new(model.replica()),
+                )
+            })
+            .collect();
+        par_map(&work, &|(cs, m)| {
+            let mut m = m.lock().unwrap_or_else(|e| e.into_inner());
+            cs.iter().map(|c| one(&mut **m, c)).collect::<Vec<_>>()
+        })
+        .into_iter()
+        .flatten()
+        .collect()
+    });
+    let (mut loss, mut correct) = (0.0, 0usize);
+    for (l, c) in per_chunk {
+        loss += l;
+        correct += c;
+    }
+    let n = data.len().max(1) as f64;
+    Eval { loss: loss / n, accuracy: correct as f64 / n }
 }
+
+/// A run of consecutive chunks and the replica that evaluates it.
+type Group<'a> = (&'a [&'a [usize]], Mutex<Box<dyn Module>>);
 
 /// How many rows of `logits` have their (first) largest entry at the label.
 pub fn accuracy_count(logits: &Tensor, labels: &[usize]) -> usize {

@@ -70,6 +70,10 @@ impl Tensor {
     /// Max pooling over `kh×kw` windows with strides `(sh, sw)`.
     #[track_caller]
     pub fn max_pool2d_rect(&self, k: (usize, usize), stride: (usize, usize)) -> Tensor {
+        if !crate::tensor::is_grad_enabled() && !crate::trace::is_tracing() {
+            // nothing will differentiate or replay this: the maxima, no indices
+            return Tensor::make(self.value().maxpool2d(k, stride), None, false);
+        }
         let (idx, shape) = self.value().maxpool2d_argmax(k, stride);
         self.take(idx.into(), &shape)
     }

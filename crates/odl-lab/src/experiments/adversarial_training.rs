@@ -14,6 +14,7 @@ use odl_plot::BarChart;
 use odl_robust::training::{kl_sum, perturb, trades_perturb};
 use odl_robust::{Attack, AttackName, Net, Norm, Threat};
 use odl_tensor::{Array, Rng};
+use odl_train::data::Scaling;
 
 use super::prelude::*;
 use crate::trainer::{relu_mlp, train_classifier_with, TrainConfig};
@@ -68,15 +69,17 @@ struct Setup {
 
 impl Setup {
     fn pixels(&self, xb: &Array) -> Vec<f32> {
-        xb.to_vec_f32().iter().map(|&v| ((v as f64 * self.std + self.mean) as f32).clamp(0.0, 1.0)).collect()
+        let mut v = self.scaling().to_data(&xb.to_vec_f32());
+        v.iter_mut().for_each(|u| *u = u.clamp(0.0, 1.0));
+        v
     }
 
     fn model_input(&self, v: &[f32]) -> Tensor {
-        let a = Array::from_vec(
-            v.iter().map(|&u| ((u as f64 - self.mean) / self.std) as f32).collect(),
-            &[v.len() / 784, 784],
-        );
-        Tensor::constant(a)
+        Tensor::constant(Array::from_vec(self.scaling().to_model(v), &[v.len() / 784, 784]))
+    }
+
+    fn scaling(&self) -> Scaling {
+        Scaling { mean: self.mean, std: self.std }
     }
 
     /// The training loss of one batch.

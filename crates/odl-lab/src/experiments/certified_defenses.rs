@@ -17,7 +17,7 @@ use odl_robust::training::ibp_worst_logits;
 use odl_robust::{Attack, AttackName, Net, Norm, Threat};
 use odl_tensor::{Array, DType, Rng};
 use odl_train::adversarial::AdversarialSpec;
-use odl_train::data::model_input;
+use odl_train::data::{model_input, Scaling};
 
 use super::prelude::*;
 use crate::trainer::{relu_mlp, train_classifier, train_classifier_with, TrainConfig};
@@ -120,8 +120,8 @@ fn run(r: &Run) -> Result<Outcome> {
             if kappa >= 1.0 {
                 return clean;
             }
-            let px: Vec<f32> =
-                xb.to_vec_f32().iter().map(|&v| ((v as f64 * std + mean) as f32).clamp(0.0, 1.0)).collect();
+            let mut px = Scaling { mean, std }.to_data(&xb.to_vec_f32());
+            px.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
             let mut net = Net { model: m, in_shape: vec![784], mean, std };
             let worst =
                 ibp_worst_logits(&mut net, &box_t.with_eps(eps_now), &px, 784, yb).expect("an ℓ∞ MLP");

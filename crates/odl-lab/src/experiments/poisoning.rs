@@ -128,9 +128,7 @@ fn run(r: &Run) -> Result<Outcome> {
     let (tx, ty) = data.pixels(&data.test, data.test.len());
     let mut stamped = tx.clone();
     trigger.stamp(&mut stamped);
-    let norm = |v: &[f32]| {
-        Array::from_vec(v.iter().map(|&u| ((u as f64 - mean) / std) as f32).collect(), &[v.len() / 784, 784])
-    };
+    let norm = |v: &[f32]| Array::from_vec(data.scaling().to_model(v), &[v.len() / 784, 784]);
     let (stamped_x, clean_x) = (norm(&stamped), norm(&tx));
     let bf = p.floats("backdoor_fractions");
     let (mut success, mut clean_acc) = (Vec::new(), Vec::new());

@@ -9,7 +9,7 @@ use odl_tensor::Rng;
 use super::{rows, Attack, Found};
 use crate::classifier::{loss_at, loss_grad, predict, Classifier};
 use crate::losses::Loss;
-use crate::threat::Threat;
+use crate::threat::{linf_step, Threat};
 
 /// PGD on `loss` for each example. An example leaves the batch at its
 /// first misclassified iterate (its verdict is then settled), so later
@@ -67,7 +67,7 @@ pub fn run(
                 match &bounds {
                     // ℓ∞: the step and the projection in one pass (the same numbers)
                     Some((lo, hi)) => {
-                        sign_step(&mut x[row.clone()], g, alpha as f32, &lo[row.clone()], &hi[row])
+                        linf_step(&mut x[row.clone()], g, alpha as f32, &lo[row.clone()], &hi[row])
                     }
                     None => {
                         t.ascend(&mut x[row.clone()], g, &[alpha], d);
@@ -85,20 +85,4 @@ pub fn run(
     let pred = predict(c, &best.x, d);
     best.success = pred.iter().zip(y).map(|(p, l)| p != l).collect();
     best
-}
-
-/// `x ← clamp(x + α·sign(g), lo, hi)` entry by entry (no step where `g = 0`):
-/// [`Threat::ascend`] then [`Threat::project`] for ℓ∞, with the projection's
-/// exact per-entry bounds from [`Threat::linf_bounds`].
-fn sign_step(x: &mut [f32], g: &[f32], alpha: f32, lo: &[f32], hi: &[f32]) {
-    for (((v, &gi), &l), &h) in x.iter_mut().zip(g).zip(lo).zip(hi) {
-        let s = if gi > 0.0 {
-            alpha
-        } else if gi < 0.0 {
-            -alpha
-        } else {
-            0.0
-        };
-        *v = (*v + s).clamp(l, h);
-    }
 }

@@ -204,6 +204,53 @@ pub fn conv2d_weight_grad<T: Element>(x: &[T], g: &[T], d: &ConvDims) -> Vec<T> 
     split(0, d.n, d.o * patch * pix, &part)
 }
 
+/// The maxima of `kh×kw` windows with strides `(sh, sw)` over `[n,c,h,w]`:
+/// the values [`maxpool2d_argmax`] picks (a NaN beats every number, the
+/// first of equal maxima wins), without indices — for passes that record
+/// no graph. The 2×2/2 window is computed directly, others by gathering at
+/// the argmax.
+#[allow(clippy::too_many_arguments)]
+pub fn maxpool2d_values<T: Element>(
+    x: &[T],
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    (kh, kw): (usize, usize),
+    (sh, sw): (usize, usize),
+) -> Vec<T> {
+    if (kh, kw, sh, sw) != (2, 2, 2, 2) {
+        return maxpool2d_argmax(x, n, c, h, w, (kh, kw), (sh, sw)).into_iter().map(|i| x[i]).collect();
+    }
+    let (oh, ow) = (h / 2, w / 2);
+    let mut out = vec![T::zero(); n * c * oh * ow];
+    super::simd(
+        #[inline(always)]
+        || {
+            for plane in 0..n * c {
+                let base = plane * h * w;
+                for oi in 0..oh {
+                    let r0 = base + 2 * oi * w;
+                    let (row0, row1) = (&x[r0..r0 + w], &x[r0 + w..r0 + 2 * w]);
+                    let dst = &mut out[(plane * oh + oi) * ow..][..ow];
+                    for (o, (p0, p1)) in dst.iter_mut().zip(row0.chunks_exact(2).zip(row1.chunks_exact(2))) {
+                        // the argmax's comparisons on keys that map NaN to +∞
+                        let key = |v: T| if v.is_nan() { T::infinity() } else { v };
+                        let (mut m, mut k) = (p0[0], key(p0[0]));
+                        for v in [p0[1], p1[0], p1[1]] {
+                            if key(v) > k {
+                                (m, k) = (v, key(v));
+                            }
+                        }
+                        *o = m;
+                    }
+                }
+            }
+        },
+    );
+    out
+}
+
 /// Flat input index of the maximum of every pooling window of `x` `[n,c,h,w]`
 /// (window `kh×kw`, strides `(sh, sw)`, no padding); output order `[n,c,oh,ow]`. The
 /// first maximum in row-major window order wins; NaN counts as +∞, so it wins

@@ -86,9 +86,7 @@ impl TestPoints {
         let d: usize = r.test.x.shape()[1..].iter().product();
         let ((lo, hi), image) = odl_train::adversarial::geometry(&r.spec, d);
         let threat = Threat::new(norm, eps, lo, hi).map_err(anyhow::Error::msg)?;
-        let sc = r.scaling;
-        let mut x: Vec<f32> =
-            r.test.x.to_vec_f32()[..n * d].iter().map(|&v| (v as f64 * sc.std + sc.mean) as f32).collect();
+        let mut x = r.scaling.to_data(&r.test.x.to_vec_f32()[..n * d]);
         threat.clip(&mut x);
         let y = r.test.labels()[..n].to_vec();
         Ok(TestPoints { r, x, y, d, threat, image })
