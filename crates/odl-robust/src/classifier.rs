@@ -94,9 +94,16 @@ pub fn loss_at(
         let per = loss.per_example(&z, labels, targets);
         (z, per)
     });
-    let k = z.shape()[1];
-    let rows: Vec<Vec<f64>> = z.value().to_vec_f64().chunks(k).map(<[f64]>::to_vec).collect();
-    Eval { loss: per.value().to_vec_f64(), grad: Vec::new(), pred: argmax(&rows) }
+    Eval::of(&z, &per, Vec::new())
+}
+
+impl Eval {
+    /// From the logits, the per-example losses and the input gradient.
+    fn of(z: &Tensor, per: &Tensor, grad: Vec<f32>) -> Eval {
+        let k = z.shape()[1];
+        let rows: Vec<Vec<f64>> = z.value().to_vec_f64().chunks(k).map(<[f64]>::to_vec).collect();
+        Eval { loss: per.value().to_vec_f64(), grad, pred: argmax(&rows) }
+    }
 }
 
 /// Per-example `loss` of `x` against `labels` (targets `targets` for the
@@ -115,11 +122,5 @@ pub fn loss_grad(
     let z = c.logits(&xt);
     let per = loss.per_example(&z, labels, targets);
     let g = grad(&per.sum_all(), &[&xt]).remove(0);
-    let k = z.shape()[1];
-    let rows: Vec<Vec<f64>> = z.value().to_vec_f64().chunks(k).map(<[f64]>::to_vec).collect();
-    Eval {
-        loss: per.value().to_vec_f64(),
-        grad: g.value().cast(DType::F32).to_vec_f32(),
-        pred: argmax(&rows),
-    }
+    Eval::of(&z, &per, g.value().cast(DType::F32).to_vec_f32())
 }

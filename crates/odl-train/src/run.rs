@@ -129,40 +129,30 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
                 break 'outer;
             }
             let ts = Instant::now();
-            let stats = match &adversary {
-                None => {
-                    let x = model_input(&b.x, Some(&in_shape));
-                    let parts = crate::shards::shards(&x, b.labels(), shards);
-                    train_step_sharded(
-                        &mut model,
-                        &mut opt,
-                        &parts,
-                        &|m, (x, y), k| {
-                            let mut ctx = Ctx { train: true, rng: shard_rng(spec.seed, step, k) };
-                            cross_entropy_smoothed(&m.forward(x, &mut ctx), y, smoothing)
-                        },
-                        true,
-                    )
-                }
-                Some(adv) => {
-                    // each shard attacks its own examples on its replica
-                    let parts: Vec<(f64, (Array, Vec<usize>))> =
-                        crate::shards::shards(&Tensor::constant(b.x.clone()), b.labels(), shards)
-                            .into_iter()
-                            .map(|(w, (x, y))| (w, (x.value().clone(), y)))
-                            .collect();
-                    train_step_sharded(
-                        &mut model,
-                        &mut opt,
-                        &parts,
-                        &|m, (x, y), k| {
-                            let mut ctx = Ctx { train: true, rng: shard_rng(spec.seed, step, k) };
-                            adv.loss(m, x, y, step, k, &mut ctx, smoothing)
-                        },
-                        true,
-                    )
-                }
-            };
+            // one shard of the batch per compute thread, each on a replica;
+            // with [adversarial] each shard attacks its own examples
+            let parts: Vec<(f64, (Array, Vec<usize>))> =
+                crate::shards::shards(&Tensor::constant(b.x.clone()), b.labels(), shards)
+                    .into_iter()
+                    .map(|(w, (x, y))| (w, (x.value().clone(), y)))
+                    .collect();
+            let stats = train_step_sharded(
+                &mut model,
+                &mut opt,
+                &parts,
+                &|m, (x, y), k| {
+                    let mut ctx = Ctx { train: true, rng: shard_rng(spec.seed, step, k) };
+                    match &adversary {
+                        None => cross_entropy_smoothed(
+                            &m.forward(&model_input(x, Some(&in_shape)), &mut ctx),
+                            y,
+                            smoothing,
+                        ),
+                        Some(adv) => adv.loss(m, x, y, step, k, &mut ctx, smoothing),
+                    }
+                },
+                true,
+            );
             let stats = match stats {
                 Ok(s) if !blown_up(s.loss, *first_loss.get_or_insert(s.loss), spec.train.diverge_factor) => s,
                 Ok(s) => {
