@@ -389,9 +389,13 @@ pub fn write_npy(path: impl AsRef<Path>, v: &NpyValue) -> Result<(), NpyError> {
 }
 
 /// Archive members are stored uncompressed, as `np.savez` does (deflating
-/// random floats saves little and costs a lot).
+/// random floats saves little and costs a lot), and dated 1980-01-01 (the
+/// zip format's first date) rather than now: the same arrays give the same
+/// bytes and checksum whenever they are written.
 fn stored() -> npyz::zip::write::FileOptions {
-    npyz::zip::write::FileOptions::default().compression_method(npyz::zip::CompressionMethod::Stored)
+    npyz::zip::write::FileOptions::default()
+        .compression_method(npyz::zip::CompressionMethod::Stored)
+        .last_modified_time(npyz::zip::DateTime::default())
 }
 
 /// Writes named arrays as one `.npz` archive (keys as numpy's `np.savez` would).

@@ -163,3 +163,20 @@ fn mutated_npy_and_npz_files_are_errors_never_panics_or_huge_allocations() {
     let e = read_npy(&npy).unwrap_err().to_string();
     assert!(e.contains("needs more bytes than the file holds"), "{e}");
 }
+
+#[test]
+fn npz_members_carry_a_fixed_date_so_equal_arrays_give_equal_bytes() {
+    let p = tmp("dated.npz");
+    let w = Array::from_f64(&[1.0, -2.0, 3.5], &[3], DType::F32);
+    write_npz(&p, [("a", NpyValue::from(&w)), ("b", NpyValue::ints(vec![1, 2], &[2]))]).unwrap();
+    let bytes = std::fs::read(&p).unwrap();
+    // every local file header (PK\x03\x04): modification time 00:00:00
+    // (bytes 10–11) and date 1980-01-01 (bytes 12–13, day 1 | month 1 << 5)
+    let headers: Vec<usize> = (0..bytes.len() - 4).filter(|&i| bytes[i..i + 4] == *b"PK\x03\x04").collect();
+    assert_eq!(headers.len(), 2);
+    for i in headers {
+        assert_eq!(&bytes[i + 10..i + 14], &[0, 0, 0x21, 0], "header at {i}");
+    }
+    write_npz(&p, [("a", NpyValue::from(&w)), ("b", NpyValue::ints(vec![1, 2], &[2]))]).unwrap();
+    assert_eq!(std::fs::read(&p).unwrap(), bytes);
+}
