@@ -3,49 +3,62 @@
 //! the compute threads ([`odl_tensor::cpu::par_for_each`]).
 //!
 //! The fused kernels round exactly where the separate passes do (every
-//! stored value is rounded to the array's element type after the same f64
-//! arithmetic), so a fused step is bit-identical to `update` followed by
-//! [`crate::apply_updates`]; `tests/optimizers.rs` checks this for every
-//! fused optimizer in f32 and f64.
+//! stored value is rounded to the array's element type after the same
+//! arithmetic — f64 widened from the element type, or, for Adam's moments,
+//! the element type's own, as in PyTorch), so a fused step is bit-identical
+//! to `update` followed by [`crate::apply_updates`]; `tests/optimizers.rs`
+//! checks this for every fused optimizer in f32 and f64.
 
 use odl_tensor::cpu::{par_for_each, simd, PAR_MIN_ELEMENTS, PIECE};
 use odl_tensor::{Array, DType};
 
-/// An element type the kernels compute in f64 and store back.
-pub(crate) trait Real: Copy + Send + Sync + odl_tensor::Element {
+/// An element type the kernels compute in (natively, or in f64 and stored back).
+pub(crate) trait Real:
+    Copy
+    + Send
+    + Sync
+    + odl_tensor::Element
+    + std::ops::Add<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+{
     /// widened to f64
     fn f(self) -> f64;
     /// rounded from f64
     fn r(v: f64) -> Self;
+    /// the square root, in this type
+    fn sqrt(self) -> Self;
+    /// the larger (the other one if `self` is NaN)
+    fn max(self, other: Self) -> Self;
 }
 
-impl Real for f32 {
-    #[inline(always)]
-    fn f(self) -> f64 {
-        self as f64
-    }
-    #[inline(always)]
-    fn r(v: f64) -> f32 {
-        v as f32
-    }
+macro_rules! real {
+    ($t:ty) => {
+        impl Real for $t {
+            #[inline(always)]
+            fn f(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn r(v: f64) -> $t {
+                v as $t
+            }
+            #[inline(always)]
+            fn sqrt(self) -> $t {
+                <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn max(self, other: $t) -> $t {
+                <$t>::max(self, other)
+            }
+        }
+    };
 }
-
-impl Real for f64 {
-    #[inline(always)]
-    fn f(self) -> f64 {
-        self
-    }
-    #[inline(always)]
-    fn r(v: f64) -> f64 {
-        v
-    }
-}
+real!(f32);
+real!(f64);
 
 /// One piece of a parameter, its `S` state buffers and its gradient.
 type Piece<'a, T, const S: usize> = (&'a mut [T], [&'a mut [T]; S], &'a [T]);
-
-/// A kernel over one piece: parameter, state buffers, gradient.
-pub(crate) type Kernel<'k, T, const S: usize> = &'k (dyn Fn(&mut [T], [&mut [T]; S], &[T]) + Sync);
 
 /// Whether every parameter, state buffer and gradient holds `dtype` with
 /// matching lengths (the fused kernels need one element type throughout).
@@ -68,12 +81,16 @@ pub(crate) fn uniform<const S: usize>(
 
 /// Runs `kernel` over aligned pieces of every parameter, its state buffers
 /// and its gradient, the pieces spread over the compute threads. The caller
-/// has checked the element types with [`uniform`].
+/// has checked the element types with [`uniform`]. Each kernel wraps its
+/// loop in [`simd`] with an `#[inline(always)]` closure: only code inlined
+/// into that call is compiled for the CPU's vector units (a closure that
+/// `simd` merely calls — as a kernel passed in here would be — runs as
+/// baseline SSE2 code; measured: Adam's step took twice as long).
 pub(crate) fn for_pieces<T: Real, const S: usize>(
     params: &mut [Array],
     state: [&mut [Array]; S],
     grads: &[Array],
-    kernel: Kernel<'_, T, S>,
+    kernel: &(impl Fn(&mut [T], [&mut [T]; S], &[T]) + Sync),
 ) {
     let mut state = state;
     let mut pieces: Vec<Piece<'_, T, S>> = Vec::new();
@@ -91,15 +108,25 @@ pub(crate) fn for_pieces<T: Real, const S: usize>(
             pieces.push((pc, chunks.each_mut().map(|c| c.next().expect("same length")), gc));
         }
     }
-    par_for_each(pieces, |piece| piece.2.len(), PAR_MIN_ELEMENTS, &|(p, s, g)| simd(|| kernel(p, s, g)));
+    par_for_each(pieces, |piece| piece.2.len(), PAR_MIN_ELEMENTS, &|(p, s, g)| kernel(p, s, g));
 }
 
 /// `p ← p + round(c·g)` for every parameter: the last two passes of any
 /// optimizer (its scaling by the learning rate, then the update), fused.
 pub(crate) fn scale_apply(params: &mut [Array], grads: &[Array], c: f64) {
     match uniform::<0>(params, &[], grads) {
-        Some(DType::F32) => for_pieces::<f32, 0>(params, [], grads, &|p, [], g| scale_apply_kernel(p, g, c)),
-        Some(DType::F64) => for_pieces::<f64, 0>(params, [], grads, &|p, [], g| scale_apply_kernel(p, g, c)),
+        Some(DType::F32) => for_pieces::<f32, 0>(params, [], grads, &|p, [], g| {
+            simd(
+                #[inline(always)]
+                || scale_apply_kernel(p, g, c),
+            )
+        }),
+        Some(DType::F64) => for_pieces::<f64, 0>(params, [], grads, &|p, [], g| {
+            simd(
+                #[inline(always)]
+                || scale_apply_kernel(p, g, c),
+            )
+        }),
         None => {
             // mixed element types: one array at a time, same arithmetic
             assert_eq!(

@@ -1,6 +1,7 @@
 //! The building blocks. Each is one small struct implementing [`Transform`];
 //! the constructors below are what users chain.
 
+use odl_tensor::cpu::simd;
 use odl_tensor::{Array, DType, Rng};
 
 use crate::fused::{for_pieces, uniform, Real};
@@ -110,12 +111,18 @@ impl Transform for Trace {
         let (mu, nesterov) = (self.mu, self.nesterov);
         let v = self.v.get_or_insert_with(|| zeros_like(params));
         match uniform(params, &[&mut *v], &grads) {
-            Some(DType::F32) => {
-                for_pieces::<f32, 1>(params, [v], &grads, &|p, [v], g| trace_kernel(p, v, g, mu, nesterov, c))
-            }
-            Some(DType::F64) => {
-                for_pieces::<f64, 1>(params, [v], &grads, &|p, [v], g| trace_kernel(p, v, g, mu, nesterov, c))
-            }
+            Some(DType::F32) => for_pieces::<f32, 1>(params, [v], &grads, &|p, [v], g| {
+                simd(
+                    #[inline(always)]
+                    || trace_kernel(p, v, g, mu, nesterov, c),
+                )
+            }),
+            Some(DType::F64) => for_pieces::<f64, 1>(params, [v], &grads, &|p, [v], g| {
+                simd(
+                    #[inline(always)]
+                    || trace_kernel(p, v, g, mu, nesterov, c),
+                )
+            }),
             None => {
                 let mut grads = grads;
                 self.update(&mut grads, params);
@@ -175,7 +182,7 @@ pub fn scale_by_adam(cfg: AdamConfig) -> ScaleByAdam {
 
 impl Transform for ScaleByAdam {
     fn update(&mut self, updates: &mut [Array], params: &[Array]) {
-        let AdamConfig { b1, b2, eps, bias_correction, amsgrad } = self.cfg;
+        let AdamConfig { b1, b2, bias_correction, amsgrad, .. } = self.cfg;
         self.t += 1;
         let (bc1, bc2) = if bias_correction {
             (1.0 - b1.powi(self.t as i32), 1.0 - b2.powi(self.t as i32))
@@ -187,18 +194,13 @@ impl Transform for ScaleByAdam {
         if amsgrad && self.s_max.is_none() {
             self.s_max = Some(zeros_like(params));
         }
+        let k = AdamStep { cfg: self.cfg, bc1, bc2, c: 1.0 };
         for (i, u) in updates.iter_mut().enumerate() {
-            zip_mut(&mut m[i], u, |m, g| b1 * m + (1.0 - b1) * g);
-            zip_mut(&mut s[i], u, |s, g| b2 * s + (1.0 - b2) * g * g);
-            let denom_src = match self.s_max.as_mut() {
-                Some(sm) => {
-                    zip_mut(&mut sm[i], &s[i], f64::max);
-                    &sm[i]
-                }
-                None => &s[i],
-            };
-            *u = m[i].clone();
-            zip_mut(u, denom_src, |m, s| (m / bc1) / ((s / bc2).sqrt() + eps));
+            let sm = self.s_max.as_mut().map(|sm| &mut sm[i]);
+            match u.dtype() {
+                DType::F32 => k.moments_array::<f32>(&mut m[i], &mut s[i], sm, u),
+                DType::F64 => k.moments_array::<f64>(&mut m[i], &mut s[i], sm, u),
+            }
         }
     }
     fn update_scale_apply(&mut self, params: &mut [Array], grads: Vec<Array>, c: f64) {
@@ -218,11 +220,21 @@ impl Transform for ScaleByAdam {
         let done = match self.s_max.as_mut() {
             None => match uniform(params, &[&mut *m, &mut *s], &grads) {
                 Some(DType::F32) => {
-                    for_pieces::<f32, 2>(params, [m, s], &grads, &|p, [m, s], g| k.run(p, m, s, None, g));
+                    for_pieces::<f32, 2>(params, [m, s], &grads, &|p, [m, s], g| {
+                        simd(
+                            #[inline(always)]
+                            || k.run(p, m, s, None, g),
+                        )
+                    });
                     true
                 }
                 Some(DType::F64) => {
-                    for_pieces::<f64, 2>(params, [m, s], &grads, &|p, [m, s], g| k.run(p, m, s, None, g));
+                    for_pieces::<f64, 2>(params, [m, s], &grads, &|p, [m, s], g| {
+                        simd(
+                            #[inline(always)]
+                            || k.run(p, m, s, None, g),
+                        )
+                    });
                     true
                 }
                 None => false,
@@ -230,13 +242,19 @@ impl Transform for ScaleByAdam {
             Some(sm) => match uniform(params, &[&mut *m, &mut *s, &mut *sm], &grads) {
                 Some(DType::F32) => {
                     for_pieces::<f32, 3>(params, [m, s, sm], &grads, &|p, [m, s, sm], g| {
-                        k.run(p, m, s, Some(sm), g)
+                        simd(
+                            #[inline(always)]
+                            || k.run(p, m, s, Some(sm), g),
+                        )
                     });
                     true
                 }
                 Some(DType::F64) => {
                     for_pieces::<f64, 3>(params, [m, s, sm], &grads, &|p, [m, s, sm], g| {
-                        k.run(p, m, s, Some(sm), g)
+                        simd(
+                            #[inline(always)]
+                            || k.run(p, m, s, Some(sm), g),
+                        )
                     });
                     true
                 }
@@ -275,27 +293,101 @@ struct AdamStep {
     c: f64,
 }
 
+/// Adam's constants in the element type: the moments and the direction are
+/// computed in f32 for f32 parameters (as PyTorch does; f64 division and
+/// square root cost several times more), in f64 for f64 ones.
+#[derive(Clone, Copy)]
+struct AdamConsts<T> {
+    b1: T,
+    one_minus_b1: T,
+    b2: T,
+    one_minus_b2: T,
+    bc1: T,
+    bc2: T,
+    eps: T,
+}
+
+impl<T: Real> AdamConsts<T> {
+    /// Both moments (and AMSGrad's maximum) of one element, and its direction
+    /// `(m/bc₁) / (√(s/bc₂) + ε)`.
+    #[inline(always)]
+    fn direction(&self, m: &mut T, s: &mut T, s_max: Option<&mut T>, g: T) -> T {
+        *m = self.b1 * *m + self.one_minus_b1 * g;
+        *s = self.b2 * *s + self.one_minus_b2 * (g * g);
+        let den = match s_max {
+            Some(sm) => {
+                *sm = Real::max(*sm, *s);
+                *sm
+            }
+            None => *s,
+        };
+        (*m / self.bc1) / (Real::sqrt(den / self.bc2) + self.eps)
+    }
+}
+
 impl AdamStep {
+    fn consts<T: Real>(&self) -> AdamConsts<T> {
+        let AdamConfig { b1, b2, eps, .. } = self.cfg;
+        AdamConsts {
+            b1: T::r(b1),
+            one_minus_b1: T::r(1.0 - b1),
+            b2: T::r(b2),
+            one_minus_b2: T::r(1.0 - b2),
+            bc1: T::r(self.bc1),
+            bc2: T::r(self.bc2),
+            eps: T::r(eps),
+        }
+    }
+
     /// The moments, the scaled update and `p ← p + u`, per element, rounded
     /// where [`ScaleByAdam::update`] and the separate passes round.
     #[inline(always)]
-    fn run<T: Real>(&self, p: &mut [T], m: &mut [T], s: &mut [T], mut s_max: Option<&mut [T]>, g: &[T]) {
-        let AdamConfig { b1, b2, eps, .. } = self.cfg;
-        let (bc1, bc2, c) = (self.bc1, self.bc2, self.c);
-        for i in 0..p.len() {
-            let gi = g[i].f();
-            m[i] = T::r(b1 * m[i].f() + (1.0 - b1) * gi);
-            s[i] = T::r(b2 * s[i].f() + (1.0 - b2) * gi * gi);
-            let den = match s_max.as_deref_mut() {
-                Some(sm) => {
-                    sm[i] = T::r(sm[i].f().max(s[i].f()));
-                    sm[i]
-                }
-                None => s[i],
-            };
-            let u = T::r((m[i].f() / bc1) / ((den.f() / bc2).sqrt() + eps));
+    fn run<T: Real>(&self, p: &mut [T], m: &mut [T], s: &mut [T], s_max: Option<&mut [T]>, g: &[T]) {
+        let k = self.consts::<T>();
+        let c = self.c;
+        let apply = |p: &mut T, u: T| {
             let u = T::r(c * u.f());
-            p[i] = T::r(p[i].f() + u.f());
+            *p = T::r(p.f() + u.f());
+        };
+        // two loops, so that the one without AMSGrad has no branch
+        match s_max {
+            None => {
+                for i in 0..p.len() {
+                    apply(&mut p[i], k.direction(&mut m[i], &mut s[i], None, g[i]));
+                }
+            }
+            Some(sm) => {
+                for i in 0..p.len() {
+                    apply(&mut p[i], k.direction(&mut m[i], &mut s[i], Some(&mut sm[i]), g[i]));
+                }
+            }
+        }
+    }
+
+    /// [`ScaleByAdam::update`] on one array: the gradient `u` becomes the direction.
+    fn moments_array<T: Real>(&self, m: &mut Array, s: &mut Array, s_max: Option<&mut Array>, u: &mut Array) {
+        let k = self.consts::<T>();
+        let n = u.numel();
+        for a in [&*m, &*s].into_iter().chain(s_max.as_deref()) {
+            assert!(
+                a.dtype() == u.dtype() && a.numel() == n,
+                "optimizer: state {}{:?} for an update {}{:?}",
+                a.dtype(),
+                a.shape(),
+                u.dtype(),
+                u.shape()
+            );
+        }
+        let (m, s, u) = (m.as_mut_slice::<T>(), s.as_mut_slice::<T>(), u.as_mut_slice::<T>());
+        match s_max.map(|a| a.as_mut_slice::<T>()) {
+            None => simd(
+                #[inline(always)]
+                || (0..n).for_each(|i| u[i] = k.direction(&mut m[i], &mut s[i], None, u[i])),
+            ),
+            Some(sm) => simd(
+                #[inline(always)]
+                || (0..n).for_each(|i| u[i] = k.direction(&mut m[i], &mut s[i], Some(&mut sm[i]), u[i])),
+            ),
         }
     }
 }

@@ -80,6 +80,18 @@ fn inside(t: &Threat, x: &[f32], x0: &[f32]) -> bool {
 /// For each of 24 examples of a `k`-class linear model, attack at 0.98× and
 /// `above`× its exact distance; returns how many were broken at each.
 fn broken(name: AttackName, norm: Norm, k: usize, above: f64) -> (usize, usize) {
+    broken_as(name, norm, k, above, None)
+}
+
+/// [`broken`] with each example seen as an image `[c, h, w]` (the Square
+/// attack's windows).
+fn broken_as(
+    name: AttackName,
+    norm: Norm,
+    k: usize,
+    above: f64,
+    image: Option<[usize; 3]>,
+) -> (usize, usize) {
     let mut m = Linear::new(k, 1);
     let (x, y) = data(&m, 24, 2);
     let mut counts = (0, 0);
@@ -89,6 +101,7 @@ fn broken(name: AttackName, norm: Norm, k: usize, above: f64) -> (usize, usize) 
             let t = Threat::new(norm, f * dist, f64::NEG_INFINITY, f64::INFINITY).unwrap();
             let mut a = Attack::new(name);
             a.seed = i as u64;
+            a.image = image;
             let out = a.run(&mut m, &t, row, D, &[l]).unwrap();
             assert!(inside(&t, &out.x_adv, row), "{name} {norm}: left the ball");
             if out.success[0] {
@@ -164,6 +177,21 @@ fn attacks_on_a_four_class_model_are_sound_and_nearly_exact() {
 }
 
 #[test]
+fn the_l2_square_attack_is_sound_and_finds_points_near_the_exact_radius() {
+    // the same 12 inputs as a row, as a 4 × 3 image and as 3 channels of
+    // 2 × 2: the windows differ, the exact radius does not
+    // (measured at 1.5× / 2×: 24/24 as a row, 12/24 as 4 × 3, 13/21 as
+    // 3 × 2 × 2 — a window of a small image moves mass less freely)
+    for (image, at_1_5, at_2) in [(None, 20, 22), (Some([1, 4, 3]), 8, 20), (Some([3, 2, 2]), 8, 17)] {
+        for (above, need) in [(1.5, at_1_5), (2.0, at_2)] {
+            let (below, hit) = broken_as(AttackName::Square, Norm::L2, 4, above, image);
+            assert_eq!(below, 0, "ℓ2 square as {image:?} broke a point below its exact radius");
+            assert!(hit >= need, "ℓ2 square as {image:?} broke only {hit} of 24 at {above}× their radius");
+        }
+    }
+}
+
+#[test]
 fn saturated_logits_mask_gradients_from_pgd_but_not_from_dlr_or_the_ensemble() {
     // logits × 10⁴ in f32: softmax is exactly one-hot, the CE gradient exactly
     // zero, so PGD-CE never moves; the DLR loss is invariant to the scale and
@@ -195,11 +223,6 @@ fn attacks_stay_in_the_box_and_are_reproducible() {
     for norm in [Norm::Linf, Norm::L2] {
         let t = Threat::new(norm, 0.3, 0.0, 1.0).unwrap();
         for name in odl_robust::attacks::ALL {
-            if name == AttackName::Square && norm == Norm::L2 {
-                let e = Attack::new(name).run(&mut m, &t, &x, D, &y).unwrap_err();
-                assert!(e.contains("linf"), "{e}");
-                continue;
-            }
             let mut a = Attack::new(name);
             a.steps = 10;
             a.queries = 50;
@@ -299,5 +322,50 @@ fn pgd_drops_broken_examples_without_changing_any_verdict() {
         assert_eq!(steps[0], n, "{norm}: {sizes:?}");
         assert!(steps.windows(2).all(|w| w[1] <= w[0]), "{norm}: {sizes:?}");
         assert_eq!(*steps.last().unwrap(), robust, "{norm}: {sizes:?}");
+    }
+}
+
+#[test]
+fn batches_side_by_side_give_what_each_batch_gives_alone() {
+    // an MLP (so the batches run on replicas of a real model), 23 examples in
+    // batches of 5: the joined outcome is the concatenation of separate runs,
+    // for a single attack and for the ensemble's stage counts
+    use odl_nn::{Activation, MlpConfig, Sequential};
+    use odl_robust::Net;
+    let mut model: Sequential =
+        MlpConfig::new(&[D, 16, 4], Activation::Relu).build(&mut Rng::seed(4), DType::F32);
+    let mut r = Rng::seed(5);
+    let n = 23;
+    let x: Vec<f32> = (0..n * D).map(|_| r.uniform_f64() as f32).collect();
+    let t = Threat::new(Norm::Linf, 0.2, 0.0, 1.0).unwrap();
+    let y = {
+        let mut net = Net { model: &mut model, in_shape: vec![D], mean: 0.0, std: 1.0 };
+        odl_robust::classifier::predict(&mut net, &x, D)
+    };
+    for name in [AttackName::Pgd, AttackName::Auto] {
+        let mut a = Attack::new(name);
+        a.steps = 10;
+        a.queries = 30;
+        let ticks = std::sync::atomic::AtomicUsize::new(0);
+        let net = Net { model: &mut model.clone(), in_shape: vec![D], mean: 0.0, std: 1.0 };
+        let tick = || {
+            ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        };
+        let joined = a.run_batched(&net, &t, &x, D, &y, 5, &tick).unwrap();
+        assert_eq!(ticks.into_inner(), 5, "one tick per batch");
+        let (mut x_adv, mut success, mut robust) = (Vec::new(), Vec::new(), vec![0; joined.stages.len()]);
+        for s in (0..n).step_by(5) {
+            let e = (s + 5).min(n);
+            let mut m = model.clone();
+            let mut net = Net { model: &mut m, in_shape: vec![D], mean: 0.0, std: 1.0 };
+            let o = a.run(&mut net, &t, &x[s * D..e * D], D, &y[s..e]).unwrap();
+            x_adv.extend(o.x_adv);
+            success.extend(o.success);
+            robust.iter_mut().zip(&o.stages).for_each(|(r, s)| *r += s.1);
+        }
+        assert_eq!(joined.x_adv, x_adv, "{name}");
+        assert_eq!(joined.success, success, "{name}");
+        assert_eq!(joined.stages.iter().map(|s| s.1).collect::<Vec<_>>(), robust, "{name}");
+        assert!(joined.robust_count() < n, "{name}: ε = 0.2 breaks something");
     }
 }

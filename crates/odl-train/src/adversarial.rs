@@ -185,6 +185,9 @@ pub fn geometry(spec: &Spec, d: usize) -> ((f64, f64), Option<[usize; 3]>) {
     }
 }
 
+/// Examples per batch of the robust-accuracy evaluation (batches run side by side).
+const EVAL_BATCH: usize = 250;
+
 /// What adversarial training needs between steps.
 pub struct Adversary {
     /// the spec's section
@@ -316,8 +319,9 @@ impl Adversary {
         let mut a = Attack::new(AttackName::Pgd);
         a.steps = self.spec.eval_steps;
         a.seed = self.seed;
-        let mut net = self.net(model);
-        match a.run(&mut net, &self.threat, &x0, self.d, b.labels()) {
+        // batches side by side on replicas of the model, as `odl attack` runs them
+        let net = self.net(model);
+        match a.run_batched(&net, &self.threat, &x0, self.d, b.labels(), EVAL_BATCH, &|| {}) {
             Ok(o) => o.robust_accuracy(),
             Err(_) => f64::NAN,
         }

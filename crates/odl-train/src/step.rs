@@ -45,9 +45,30 @@ impl StepStats {
 /// [`odl_optim::global_norm`] adds them).
 fn sq_sum(a: &Array) -> f64 {
     match a.dtype() {
-        DType::F32 => a.as_slice::<f32>().iter().map(|&v| v as f64 * v as f64).sum(),
-        DType::F64 => a.as_slice::<f64>().iter().map(|&v| v * v).sum(),
+        DType::F32 => lanes_sq_sum(a.as_slice::<f32>()),
+        DType::F64 => lanes_sq_sum(a.as_slice::<f64>()),
     }
+}
+
+/// `Σ v²` in f64 over eight running sums (lane `i` takes the entries `≡ i
+/// mod 8`), added up at the end: one sum would wait on each addition's
+/// latency (measured: ~8 % of an MLP epoch); eight vectorize.
+fn lanes_sq_sum<T: Copy + Into<f64>>(v: &[T]) -> f64 {
+    odl_tensor::cpu::simd(
+        #[inline(always)]
+        || {
+            let mut acc = [0.0f64; 8];
+            let chunks = v.chunks_exact(8);
+            let tail: f64 = chunks.remainder().iter().map(|&x| x.into() * x.into()).sum();
+            for c in chunks {
+                for (a, &x) in acc.iter_mut().zip(c) {
+                    let x: f64 = x.into();
+                    *a += x * x;
+                }
+            }
+            acc.iter().sum::<f64>() + tail
+        },
+    )
 }
 
 /// One step on `model`: `loss_of(model)` (a forward pass and a loss, in
@@ -141,4 +162,24 @@ pub fn minimize_step(
     drop((loss, ps));
     opt.step(theta, grads);
     Ok(lv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_eight_lane_square_sum_equals_the_plain_one() {
+        let mut r = odl_tensor::Rng::seed(3);
+        for n in (0..40).chain([1000, 4099]) {
+            let v: Vec<f32> = (0..n).map(|_| r.normal_f64() as f32).collect();
+            let plain: f64 = v.iter().map(|&x| x as f64 * x as f64).sum();
+            let lanes = sq_sum(&Array::from_vec(v.clone(), &[n]));
+            assert!((lanes - plain).abs() <= 1e-13 * plain.max(1.0), "n = {n}: {lanes} vs {plain}");
+            // small integers: every partial sum is exact, so the order cannot matter
+            let ints: Vec<f64> = (0..n).map(|i| (i % 7) as f64 - 3.0).collect();
+            let exact: f64 = ints.iter().map(|x| x * x).sum();
+            assert_eq!(sq_sum(&Array::from_vec(ints, &[n])), exact, "n = {n}");
+        }
+    }
 }

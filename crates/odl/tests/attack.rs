@@ -40,7 +40,8 @@ fn attack_a_trained_run_and_refuse_bad_arguments() {
         (vec!["--eps", "-0.1"], "--eps -0.1"),
         (vec!["--attack", "deepfool"], "unknown attack 'deepfool'"),
         (vec!["--norm", "l3"], "unknown norm 'l3'"),
-        (vec!["--attack", "square", "--norm", "l2"], "ℓ∞ Square attack only"),
+        (vec!["--attack", "square", "--queries", "0"], "--queries 0"),
+        (vec!["--restarts", "0"], "--restarts 0"),
         (vec!["--examples", "0"], "--examples 0"),
     ] {
         let out = d.join("bad");

@@ -22,8 +22,12 @@ pub mod square;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Mutex;
 
-use crate::classifier::{predict, Classifier};
+use odl_autodiff::par_map;
+use odl_nn::Sequential;
+
+use crate::classifier::{predict, Classifier, Net};
 use crate::threat::Threat;
 
 /// Which attack.
@@ -164,6 +168,49 @@ impl Attack {
         }
         Ok(out)
     }
+
+    /// [`Attack::run`] on batches of `batch` examples, side by side on the
+    /// compute threads, each batch on its own replica of `net`'s model.
+    /// Examples never interact, so each batch's outcome is what a run on it
+    /// alone gives; the outcomes are joined in order. `done` is called once
+    /// per finished batch (a progress bar's tick).
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_batched(
+        &self,
+        net: &Net,
+        t: &Threat,
+        x0: &[f32],
+        d: usize,
+        y: &[usize],
+        batch: usize,
+        done: &(dyn Fn() + Sync),
+    ) -> Result<Outcome, String> {
+        let (n, batch) = (y.len(), batch.max(1));
+        if d == 0 || x0.len() != n * d {
+            return Err(format!("{} inputs do not form {n} examples of {d} values", x0.len()));
+        }
+        let batches: Vec<(usize, usize, Mutex<Sequential>)> = (0..n.div_ceil(batch))
+            .map(|c| (c * batch, ((c + 1) * batch).min(n), Mutex::new(net.model.clone())))
+            .collect();
+        // (the model itself is not shared across threads: only its replicas are)
+        let (in_shape, mean, std) = (&net.in_shape, net.mean, net.std);
+        let outcomes = par_map(&batches, &|(s, e, model)| {
+            let mut model = model.lock().unwrap_or_else(|p| p.into_inner());
+            let mut replica = Net { model: &mut model, in_shape: in_shape.clone(), mean, std };
+            let o = self.run(&mut replica, t, &x0[s * d..e * d], d, &y[*s..*e]);
+            done();
+            o
+        });
+        let mut whole: Option<Outcome> = None;
+        for o in outcomes {
+            let o = o?;
+            match whole.as_mut() {
+                None => whole = Some(o),
+                Some(w) => w.append(o),
+            }
+        }
+        Ok(whole.unwrap_or_else(|| Outcome::clean(&[], &[], &[])))
+    }
 }
 
 /// Runs one attack on the examples that are still robust in `out`,
@@ -247,6 +294,17 @@ impl Outcome {
             broken_by: vec![None; y.len()],
             clean_correct,
             stages: Vec::new(),
+        }
+    }
+
+    /// `b`'s examples after `self`'s (each stage's robust count is summed).
+    fn append(&mut self, b: Outcome) {
+        self.x_adv.extend(b.x_adv);
+        self.success.extend(b.success);
+        self.clean_correct.extend(b.clean_correct);
+        self.broken_by.extend(b.broken_by);
+        for (s, t) in self.stages.iter_mut().zip(b.stages) {
+            s.1 += t.1;
         }
     }
 

@@ -1,12 +1,9 @@
 //! `odl attack RUN`: adversarial examples against a trained run's model.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use odl_autodiff::par_map;
-use odl_nn::Sequential;
 use odl_plot::{Figure, LinePlot, Series};
 use odl_robust::attacks::Outcome;
 use odl_robust::{Attack, AttackName, Net, Norm, Threat};
@@ -107,6 +104,16 @@ pub fn run(args: &AttackArgs) -> Result<()> {
     let fractions: Vec<f64> = (1..=args.curve_points).map(|k| k as f64 / args.curve_points as f64).collect();
     if args.examples == 0 {
         bail!("--examples 0: attack at least one example");
+    }
+    for (flag, v) in [
+        ("--steps", args.steps.unwrap_or(1)),
+        ("--restarts", args.restarts),
+        ("--targets", args.targets),
+        ("--queries", args.queries),
+    ] {
+        if v == 0 {
+            bail!("{flag} 0: give at least 1");
+        }
     }
     let TestPoints { mut r, x: x_all, y: y_all, d, threat, image } =
         TestPoints::load(&args.run, args.examples, norm, args.eps)?;
@@ -247,11 +254,9 @@ pub fn run(args: &AttackArgs) -> Result<()> {
     Ok(())
 }
 
-/// Two outcomes of consecutive chunks as one.
 /// `a.run` on the examples `x` (`[n, d]`, labels `y`) in batches of
-/// [`CHUNK`], the batches side by side on the compute threads (examples
-/// never interact: each batch's outcome is what a run on it alone gives),
-/// each batch on a replica of `net`'s model; one tick of `bar` per batch.
+/// [`CHUNK`] side by side on replicas ([`Attack::run_batched`]); one tick of
+/// `bar` per batch.
 pub(crate) fn run_batches(
     a: &Attack,
     t: &Threat,
@@ -261,40 +266,12 @@ pub(crate) fn run_batches(
     d: usize,
     bar: Option<&indicatif::ProgressBar>,
 ) -> Result<Outcome> {
-    let n = y.len();
-    let batches: Vec<(usize, usize, Mutex<Sequential>)> = (0..n.div_ceil(CHUNK))
-        .map(|c| (c * CHUNK, ((c + 1) * CHUNK).min(n), Mutex::new(net.model.clone())))
-        .collect();
-    let (in_shape, mean, std) = (&net.in_shape, net.mean, net.std);
-    let outcomes = par_map(&batches, &|(s, e, model)| {
-        let mut model = model.lock().unwrap_or_else(|p| p.into_inner());
-        let mut replica = Net { model: &mut model, in_shape: in_shape.clone(), mean, std };
-        let o = a.run(&mut replica, t, &x[s * d..e * d], d, &y[*s..*e]);
+    let tick = || {
         if let Some(b) = bar {
             b.inc(1);
         }
-        o
-    });
-    let mut whole: Option<Outcome> = None;
-    for o in outcomes {
-        let o = o.map_err(anyhow::Error::msg)?;
-        whole = Some(match whole {
-            None => o,
-            Some(w) => merge(w, o),
-        });
-    }
-    Ok(whole.expect("at least one example"))
-}
-
-fn merge(mut a: Outcome, b: Outcome) -> Outcome {
-    a.x_adv.extend(b.x_adv);
-    a.success.extend(b.success);
-    a.clean_correct.extend(b.clean_correct);
-    a.broken_by.extend(b.broken_by);
-    for (s, t) in a.stages.iter_mut().zip(b.stages) {
-        s.1 += t.1;
-    }
-    a
+    };
+    a.run_batched(net, t, x, d, y, CHUNK, &tick).map_err(anyhow::Error::msg)
 }
 
 /// `examples.png`: rows of clean / adversarial / amplified difference for
