@@ -316,6 +316,9 @@ pub fn lab(opts: &LabOptions) -> Result<LabResult> {
     // popped from the back: reversed so experiments start in lecture order
     let queue = Mutex::new(resolved.into_iter().rev().collect::<Vec<_>>());
     let results: Mutex<Vec<(usize, Summary)>> = Mutex::new(kept);
+    // experiments side by side share the compute threads instead of each
+    // fanning out over all of them
+    let budget = (odl_tensor::cpu::num_threads() / opts.jobs).max(1);
     std::thread::scope(|sc| {
         for _ in 0..opts.jobs {
             sc.spawn(|| loop {
@@ -331,7 +334,10 @@ pub fn lab(opts: &LabOptions) -> Result<LabResult> {
                     bar.set_message(m.to_string());
                 };
                 let t = Instant::now();
-                let s = run_one(e, p, opts.scale, &opts.out, &progress).unwrap_or_else(|err| failed(e, &err));
+                let s = odl_tensor::cpu::with_thread_budget(budget, || {
+                    run_one(e, p, opts.scale, &opts.out, &progress)
+                })
+                .unwrap_or_else(|err| failed(e, &err));
                 bar.finish_and_clear();
                 overall.inc(1);
                 let line = match &s.error {

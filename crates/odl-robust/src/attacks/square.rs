@@ -52,6 +52,27 @@ fn margins(c: &mut dyn Classifier, x: &[f32], d: usize, y: &[usize]) -> Vec<f64>
         .collect()
 }
 
+/// Scores the candidates `cand` of the `live` examples and keeps each one
+/// that lowers its example's margin `m` (in `x`).
+fn accept(
+    c: &mut dyn Classifier,
+    cand: &[f32],
+    d: usize,
+    live: &[usize],
+    y: &[usize],
+    m: &mut [f64],
+    x: &mut [f32],
+) {
+    let ys: Vec<usize> = live.iter().map(|&i| y[i]).collect();
+    let mc = margins(c, cand, d, &ys);
+    for (j, &i) in live.iter().enumerate() {
+        if mc[j] < m[i] {
+            m[i] = mc[j];
+            x[i * d..(i + 1) * d].copy_from_slice(&cand[j * d..(j + 1) * d]);
+        }
+    }
+}
+
 /// The Square attack on each example (`queries` forward passes at most).
 pub fn run(
     a: &Attack,
@@ -120,14 +141,7 @@ fn linf(
             }
         }
         t.project(&mut cand, &base, d);
-        let ys: Vec<usize> = live.iter().map(|&i| y[i]).collect();
-        let mc = margins(c, &cand, d, &ys);
-        for (j, &i) in live.iter().enumerate() {
-            if mc[j] < m[i] {
-                m[i] = mc[j];
-                x[i * d..(i + 1) * d].copy_from_slice(&cand[j * d..(j + 1) * d]);
-            }
-        }
+        accept(c, &cand, d, &live, y, &mut m, &mut x);
     }
     Ok(Found { success: m.iter().map(|&v| v < 0.0).collect(), x })
 }
@@ -305,14 +319,7 @@ fn l2(
             }
         }
         let cand = to_sphere(t, &cand, &base, d);
-        let ys: Vec<usize> = live.iter().map(|&i| y[i]).collect();
-        let mc = margins(c, &cand, d, &ys);
-        for (j, &i) in live.iter().enumerate() {
-            if mc[j] < m[i] {
-                m[i] = mc[j];
-                x[i * d..(i + 1) * d].copy_from_slice(&cand[j * d..(j + 1) * d]);
-            }
-        }
+        accept(c, &cand, d, &live, y, &mut m, &mut x);
     }
     Ok(Found { success: m.iter().map(|&v| v < 0.0).collect(), x })
 }

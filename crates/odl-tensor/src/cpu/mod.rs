@@ -50,19 +50,25 @@ pub fn join<RA: Send, RB: Send>(a: impl FnOnce() -> RA + Send, b: impl FnOnce() 
     if threads < 2 {
         return (a(), b());
     }
-    fn with_budget<R>(n: usize, f: impl FnOnce() -> R) -> R {
-        // restores the budget on the way out, panics included
-        struct Restore(usize);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                BUDGET.with(|s| s.set(self.0));
-            }
-        }
-        let _restore = Restore(BUDGET.with(|s| s.replace(n)));
-        f()
-    }
     let half = threads / 2;
-    rayon::join(|| with_budget(half, a), || with_budget(threads - half, b))
+    rayon::join(|| with_thread_budget(half, a), || with_thread_budget(threads - half, b))
+}
+
+/// Runs `f` with at most `n` compute threads for the work it starts on this
+/// thread (GEMMs, [`join`], [`par_for_each`]); the previous budget is
+/// restored on the way out, panics included. For computations that already
+/// run side by side — the lab's experiments, `--jobs` at a time — so that
+/// together they use the cores once instead of each fanning out over all of
+/// them (oversubscribed GEMM barriers spin and wait on descheduled threads).
+pub fn with_thread_budget<R>(n: usize, f: impl FnOnce() -> R) -> R {
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            BUDGET.with(|s| s.set(self.0));
+        }
+    }
+    let _restore = Restore(BUDGET.with(|s| s.replace(n.max(1))));
+    f()
 }
 
 /// Calls `f` on every item, the items cut into two runs of about equal total
