@@ -234,7 +234,7 @@ pub fn run(args: &AttackArgs) -> Result<()> {
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     save_figures(&out_dir, &[("robust_vs_eps".to_string(), Figure::Lines(fig))])?;
     if let Some([_, h, w]) = image {
-        examples_png(&out_dir, &x_all, &o.x_adv, &broken, d, h, w, args.eps)?;
+        examples_png(&out_dir, &x_all, &o.x_adv, &broken, d, h, w, norm, args.eps)?;
     }
     write_json(&out_dir.join("attack.json"), &doc)?;
     println!(
@@ -275,7 +275,9 @@ pub(crate) fn run_batches(
 }
 
 /// `examples.png`: rows of clean / adversarial / amplified difference for
-/// up to eight broken examples.
+/// up to eight broken examples. The difference is mapped from [−ε, ε] to
+/// [0, 1] for ℓ∞; an ℓ2 perturbation spreads ε over many pixels (each far
+/// below ε), so each of its images is mapped from ± its own largest change.
 #[allow(clippy::too_many_arguments)]
 fn examples_png(
     dir: &std::path::Path,
@@ -285,6 +287,7 @@ fn examples_png(
     d: usize,
     h: usize,
     w: usize,
+    norm: Norm,
     eps: f64,
 ) -> Result<()> {
     let k = broken.len().min(8);
@@ -298,8 +301,15 @@ fn examples_png(
             match row {
                 0 => pix.extend(c.iter().map(|&v| v as f64)),
                 1 => pix.extend(a.iter().map(|&v| v as f64)),
-                // the difference mapped from [−ε, ε] to [0, 1]
-                _ => pix.extend(a.iter().zip(c).map(|(&u, &v)| 0.5 + 0.5 * (u - v) as f64 / eps.max(1e-12))),
+                _ => {
+                    let scale = match norm {
+                        Norm::Linf => eps,
+                        Norm::L2 => {
+                            a.iter().zip(c).fold(0.0f64, |m, (&u, &v)| m.max((u as f64 - v as f64).abs()))
+                        }
+                    };
+                    pix.extend(a.iter().zip(c).map(|(&u, &v)| 0.5 + 0.5 * (u - v) as f64 / scale.max(1e-12)))
+                }
             }
         }
     }
