@@ -29,6 +29,10 @@ for w in W1 W2 W3 W4 W4P W5 W6 W7 W8 W9 W10; do
     "$venv/bin/python" "$peers" --framework "$fw" --workload "$w" --inproc --target "$target" >> "$runs" || true
   done
   "$odl" bench --workload "$w" --init "$out/init" --target "$target" >> "$runs"
+  # W2's and W3's steps compiled (odl only; the table sets them against W2's and W3's peers)
+  if [ "$w" = W2 ] || [ "$w" = W3 ]; then
+    "$odl" bench --workload "${w}C" --init "$out/init" --target "$target" >> "$runs"
+  fi
 done
 for fw in torch jax; do
   for g in G1024 G256; do

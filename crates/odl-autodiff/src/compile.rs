@@ -7,22 +7,24 @@
 //! time on; elementwise binary ops on equal shapes are done in place, in buffers
 //! kept from one run to the next.
 //!
-//! A replay recomputes exactly what the graph records. Anything the function
-//! computed from its inputs *outside* the graph would be replayed as a stale
-//! constant, so tracing refuses it with a [`CompileError`]: masks (the
-//! gradients of ReLU, `clamp` and `max`), `where`, detached values, gradients
-//! taken with `grad` instead of `grad_graph`, gathers by index
-//! (cross-entropy's label pick, max-pooling's argmax), and traced values read
-//! out as numbers (`item`, `to_vec_f64`) while tracing. What remains —
-//! elementwise arithmetic and functions, sums, products, reshapes and
-//! permutations, broadcasts, convolutions, casts — covers smooth models:
-//! deep linear and tanh networks with squared loss, their gradients and HVPs.
-//! Replays are bit-identical to running the function again.
+//! A replay recomputes exactly what the graph records. While a function is
+//! traced, the values an eager run keeps outside the graph are recorded too,
+//! as nodes without a gradient: masks (the gradients of ReLU, `clamp`, `max`
+//! and `where`), conditions of `where`, detached values (logsumexp's shift),
+//! and gradients taken with `grad` instead of `grad_graph`. So ReLU networks
+//! with softmax cross-entropy compile — with the targets given as a tensor
+//! input ([`Tensor::cross_entropy_targets`], one-hot rows), since a pick by
+//! label index would replay the trace's labels. Refused with a
+//! [`CompileError`]: gathers by index (`cross_entropy` with a label slice,
+//! max-pooling's argmax, `take`/`scatter_add`), constants the function built
+//! from traced values' numbers, and traced values read out as numbers (`item`,
+//! `to_vec_f64`) while tracing. Replays are bit-identical to running the
+//! function again.
 
 use std::collections::HashMap;
 use std::fmt;
 
-use odl_tensor::{Array, BinaryOp, Conv2dGeom, DType, ReduceOp, Shape, UnaryOp};
+use odl_tensor::{Array, BinaryOp, CmpOp, Conv2dGeom, DType, ReduceOp, Shape, UnaryOp};
 
 use crate::op::Op;
 use crate::tensor::Tensor;
@@ -33,7 +35,8 @@ use crate::trace::{tracing, Log};
 pub enum CompileError {
     /// The graph holds an op whose replay would use values fixed at trace time.
     Unsupported(String),
-    /// A constant in the graph was computed from traced values outside it.
+    /// The function made a constant while tracing (a random draw, or an
+    /// array built from a traced value): a replay would reuse it unchanged.
     Derived,
     /// The function read a traced value out as numbers while tracing.
     ReadWhileTracing,
@@ -44,14 +47,14 @@ impl fmt::Display for CompileError {
         match self {
             CompileError::Unsupported(op) => write!(
                 f,
-                "cannot compile: the graph uses {op}, whose mask or indices come from values at trace time \
-                 (run the function eagerly instead)"
+                "cannot compile: the graph uses {op}, a gather whose indices were fixed at trace time \
+                 (labels: use cross_entropy_targets with one-hot targets as an input; \
+                 max-pooling: run the function eagerly instead)"
             ),
             CompileError::Derived => write!(
                 f,
-                "cannot compile: a constant was computed from traced values outside the graph \
-                 (a mask, a detached value, a comparison, or a gradient taken with `grad`: \
-                 use `grad_graph` inside a traced function)"
+                "cannot compile: the function made a constant while tracing (a random draw such as \
+                 dropout's mask, or an array built from a traced value's numbers), which a replay would reuse unchanged"
             ),
             CompileError::ReadWhileTracing => write!(
                 f,
@@ -68,6 +71,10 @@ enum Kernel {
     Unary(UnaryOp),
     Binary(BinaryOp),
     Clamp(f64, f64),
+    Select,
+    Compare(CmpOp),
+    InRange(f64, f64),
+    Copy,
     Reduce(ReduceOp, Shape),
     MatMul(bool, bool),
     Reshape,
@@ -82,7 +89,7 @@ enum Kernel {
 /// One kernel call: reads buffers `args`, writes buffer `out` of shape `shape`.
 struct Step {
     kernel: Kernel,
-    args: [Option<usize>; 2],
+    args: [Option<usize>; 3],
     out: usize,
     shape: Shape,
 }
@@ -93,6 +100,8 @@ pub struct Compiled {
     /// one buffer per graph node: inputs, constants, and every step's output
     bufs: Vec<Option<Array>>,
     inputs: Vec<usize>,
+    /// each input's shape and dtype at tracing
+    input_types: Vec<(Shape, DType)>,
     outputs: Vec<usize>,
 }
 
@@ -104,11 +113,19 @@ impl Compiled {
         f: impl FnOnce(&[Tensor]) -> Vec<Tensor>,
     ) -> Result<Compiled, CompileError> {
         let leaves: Vec<Tensor> = inputs.iter().map(|a| Tensor::param(a.clone())).collect();
-        let (outputs, log) = tracing(|| f(&leaves));
+        Compiled::trace_with(&leaves, || f(&leaves))
+    }
+
+    /// Traces `f` with existing tensors as its inputs: a model's parameters
+    /// (which `f` reaches through the model), a batch made before tracing.
+    /// Any other tensor `f` uses that was made before tracing is a constant of
+    /// the replay.
+    pub fn trace_with(inputs: &[Tensor], f: impl FnOnce() -> Vec<Tensor>) -> Result<Compiled, CompileError> {
+        let (outputs, log) = tracing(inputs, f);
         if log.read {
             return Err(CompileError::ReadWhileTracing);
         }
-        Compiled::build(&leaves, &outputs, &log)
+        Compiled::build(inputs, &outputs, &log)
     }
 
     fn build(leaves: &[Tensor], outputs: &[Tensor], log: &Log) -> Result<Compiled, CompileError> {
@@ -129,7 +146,7 @@ impl Compiled {
                 continue;
             }
             if let Some(op) = t.op() {
-                stack.extend(op.inputs().into_iter().flatten().cloned());
+                stack.extend(op.all_inputs().into_iter().flatten().cloned());
             } else if log.derived.contains(&t.id()) {
                 return Err(CompileError::Derived);
             }
@@ -144,11 +161,12 @@ impl Compiled {
             bufs.push(Some(t.value().clone()));
             slot.insert(t.id(), at);
             let Some(op) = t.op() else { continue }; // a constant: its value stays
-            let args = op.inputs().map(|x| x.map(|x| slot[&x.id()]));
+            let args = op.all_inputs().map(|x| x.map(|x| slot[&x.id()]));
             steps.push(Step { kernel: kernel(op, t)?, args, out: at, shape: Shape::from_slice(t.shape()) });
         }
         let outputs = outputs.iter().map(|t| slot[&t.id()]).collect();
-        Ok(Compiled { steps, bufs, inputs, outputs })
+        let input_types = leaves.iter().map(|t| (Shape::from_slice(t.shape()), t.dtype())).collect();
+        Ok(Compiled { steps, bufs, inputs, input_types, outputs })
     }
 
     /// Number of kernel calls a replay makes.
@@ -179,41 +197,67 @@ impl Compiled {
         (0..self.outputs.len()).map(|k| self.output(k).clone()).collect()
     }
 
+    /// Number of inputs.
+    pub fn num_inputs(&self) -> usize {
+        self.inputs.len()
+    }
+
     /// Replaces input `k` (same shape and dtype as at tracing).
     #[track_caller]
     pub fn set_input(&mut self, k: usize, a: Array) {
-        let was = self.input_mut(k);
+        let (shape, dtype) = &self.input_types[k];
         assert!(
-            was.shape() == a.shape() && was.dtype() == a.dtype(),
-            "Compiled: input {k} is {}{:?}, traced as {}{:?}",
+            a.shape() == &shape[..] && a.dtype() == *dtype,
+            "Compiled: input {k} is {}{:?}, traced as {dtype}{:?}",
             a.dtype(),
             a.shape(),
-            was.dtype(),
-            was.shape()
+            &shape[..]
         );
-        *was = a;
+        self.bufs[self.inputs[k]] = Some(a);
     }
 
     /// Input `k`'s buffer, to update in place (an optimizer step) before the
     /// next [`Compiled::replay`].
+    #[track_caller]
     pub fn input_mut(&mut self, k: usize) -> &mut Array {
-        self.bufs[self.inputs[k]].as_mut().expect("input buffer")
+        self.bufs[self.inputs[k]].as_mut().expect("Compiled: input released and not set again")
+    }
+
+    /// Drops the input buffers, so that arrays shared with them (a model's
+    /// parameters) can be written in place without a copy; every input must
+    /// be set again ([`Compiled::set_input`]) before the next replay.
+    pub fn release_inputs(&mut self) {
+        for &i in &self.inputs {
+            self.bufs[i] = None;
+        }
     }
 
     /// Output `k` of the last replay (of the trace, before any).
+    #[track_caller]
     pub fn output(&self, k: usize) -> &Array {
-        self.bufs[self.outputs[k]].as_ref().expect("output buffer")
+        self.bufs[self.outputs[k]].as_ref().expect("Compiled: output taken before")
+    }
+
+    /// Moves output `k` of the last replay out (a gradient handed to an
+    /// optimizer that writes into it); the next replay computes it afresh.
+    #[track_caller]
+    pub fn take_output(&mut self, k: usize) -> Array {
+        self.bufs[self.outputs[k]].take().expect("Compiled: output taken before")
     }
 
     /// Recomputes every output from the current inputs.
     pub fn replay(&mut self) {
         for step in &self.steps {
-            let mut out = self.bufs[step.out].take().expect("step buffer");
-            let a = step.args[0].map(|i| self.bufs[i].as_ref().expect("argument buffer"));
-            let b = step.args[1].map(|i| self.bufs[i].as_ref().expect("argument buffer"));
-            if !in_place(&step.kernel, a, b, &mut out) {
-                out = eval(step, a.expect("every primitive has a first input"), b);
-            }
+            let kept = self.bufs[step.out].take();
+            let [a, b, c] = step.args.map(|i| {
+                i.map(|i| self.bufs[i].as_ref().expect("Compiled: an input released and not set again"))
+            });
+            let mut out = kept;
+            let done = out.as_mut().is_some_and(|o| in_place(&step.kernel, a, b, o));
+            let out = match out {
+                Some(o) if done => o,
+                _ => eval(step, a.expect("every primitive has a first input"), b, c),
+            };
             self.bufs[step.out] = Some(out);
         }
     }
@@ -226,6 +270,10 @@ fn kernel(op: &Op, t: &Tensor) -> Result<Kernel, CompileError> {
         Unary(u, _) => Kernel::Unary(*u),
         Binary(b, ..) => Kernel::Binary(*b),
         Clamp(_, lo, hi) => Kernel::Clamp(*lo, *hi),
+        Select(..) => Kernel::Select,
+        Compare(c, ..) => Kernel::Compare(*c),
+        InRange(_, lo, hi) => Kernel::InRange(*lo, *hi),
+        Detach(_) => Kernel::Copy,
         Sum(_, axes) => Kernel::Reduce(ReduceOp::Sum, axes.clone()),
         Max(_, axes) => Kernel::Reduce(ReduceOp::Max, axes.clone()),
         MatMul(_, _, ta, tb) => Kernel::MatMul(*ta, *tb),
@@ -236,14 +284,19 @@ fn kernel(op: &Op, t: &Tensor) -> Result<Kernel, CompileError> {
         Conv2dInputGrad(.., g) => Kernel::Conv2dInputGrad(*g),
         Conv2dWeightGrad(.., g) => Kernel::Conv2dWeightGrad(*g),
         Cast(_) => Kernel::Cast(t.dtype()),
-        Select(..) | Take(..) | ScatterAdd(..) => return Err(CompileError::Unsupported(op.name())),
+        Take(..) | ScatterAdd(..) => return Err(CompileError::Unsupported(op.name())),
     })
 }
 
 /// Runs a step with the same `Array` kernel the op's constructor uses.
-fn eval(step: &Step, a: &Array, b: Option<&Array>) -> Array {
+fn eval(step: &Step, a: &Array, b: Option<&Array>, c: Option<&Array>) -> Array {
     let b = || b.expect("a binary primitive has a second input");
     match &step.kernel {
+        // a `where`: (a, b, condition)
+        Kernel::Select => Array::select(c.expect("a where has a condition"), a, b()),
+        Kernel::Compare(op) => a.compare(*op, b()),
+        Kernel::InRange(lo, hi) => a.in_range(*lo, *hi),
+        Kernel::Copy => a.clone(),
         Kernel::Unary(u) => a.unary(*u),
         Kernel::Binary(op) => a.binary(*op, b()),
         Kernel::Clamp(lo, hi) => a.clamp(*lo, *hi),

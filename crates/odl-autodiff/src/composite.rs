@@ -77,6 +77,25 @@ impl Tensor {
         self.logsumexp(1, true).sub(&picked).mean_all()
     }
 
+    /// Mean cross-entropy of `logits` `[n, k]` against target distributions
+    /// `targets` `[n, k]` (each row sums to 1; one-hot rows are labels):
+    /// `mean_i (logsumexp(logits_i) − Σ_j targets_ij · logits_ij)`. With
+    /// one-hot rows it equals [`Tensor::cross_entropy`] bit for bit, value and
+    /// gradient, and since the labels are a tensor rather than indices fixed
+    /// in the graph, a compiled step ([`crate::Compiled`]) can take them as an
+    /// input. No gradient flows into `targets` unless it requires one.
+    #[track_caller]
+    pub fn cross_entropy_targets(&self, targets: &Tensor) -> Tensor {
+        assert!(
+            self.ndim() == 2 && targets.shape() == self.shape(),
+            "cross_entropy_targets: logits {:?} and targets {:?} differ in shape",
+            self.shape(),
+            targets.shape()
+        );
+        let picked = self.mul(targets).sum(&[1], true);
+        self.logsumexp(1, true).sub(&picked).mean_all()
+    }
+
     /// Mean squared error `mean((x − target)²)`.
     #[track_caller]
     pub fn mse(&self, target: &Tensor) -> Tensor {

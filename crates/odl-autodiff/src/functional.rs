@@ -49,7 +49,7 @@ pub fn value_and_grad_of_sum<T: Sync>(
 
 /// `Σ_k w_k x_k` for per-term lists of arrays, accumulated in place into the
 /// first term's arrays (a lone weight-1 term is returned as is).
-fn weighted_sum(mut parts: Vec<(f64, Vec<Array>)>) -> Vec<Array> {
+pub(crate) fn weighted_sum(mut parts: Vec<(f64, Vec<Array>)>) -> Vec<Array> {
     let (w0, mut out) = parts.remove(0);
     if parts.is_empty() {
         if w0 == 1.0 {

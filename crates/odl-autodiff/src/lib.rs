@@ -10,8 +10,9 @@
 //!
 //! Beyond one stream of ops: [`value_and_grad_of_sum`] and [`Hessian::of_sum`]
 //! spread a batch's shards over the compute threads (data parallelism), and
-//! [`Compiled`] traces a smooth computation once and replays it without
-//! building a graph.
+//! [`Compiled`] traces a computation once (a ReLU network's training step
+//! included) and replays it without building a graph; [`CompiledSum`] does
+//! that for each shard of a data-parallel step.
 //!
 //! ```
 //! use odl_autodiff::{grad, grad_graph, Tensor};
@@ -29,6 +30,7 @@
 mod backward;
 pub mod check;
 pub mod compile;
+mod compiled_sum;
 mod composite;
 pub mod functional;
 pub mod linop;
@@ -41,6 +43,7 @@ mod vjp;
 pub use backward::backward;
 pub use check::{check_grads, CheckError, CheckOptions, CheckReport};
 pub use compile::{CompileError, Compiled};
+pub use compiled_sum::{CompiledSum, Term};
 pub use functional::{grad, grad_graph, hvp, jacobian, jvp, value_and_grad_of_sum, vjp, Hessian};
 pub use linop::{conjugate_gradient, power_iteration, to_dense, DenseOp, LinOp};
 pub use odl_tensor;

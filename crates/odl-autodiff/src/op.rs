@@ -1,10 +1,16 @@
 //! The primitive ops: the nodes of the graph. Each one has a forward kernel
 //! (an [`Array`] method) and exactly one VJP rule in [`crate::vjp`]. Everything
 //! else — relu, softmax, cross-entropy, slicing, padding — is built from these.
+//!
+//! Three of them carry no gradient (`Compare`, `InRange`, `Detach`): masks
+//! and detached values. Eagerly they are plain constants; only while a
+//! function is traced for [`crate::compile`] are they recorded as nodes, so
+//! that a replay recomputes them from the new values instead of reusing the
+//! ones seen at trace time.
 
 use std::sync::Arc;
 
-use odl_tensor::{Array, BinaryOp, Conv2dGeom, Shape, UnaryOp};
+use odl_tensor::{BinaryOp, CmpOp, Conv2dGeom, Shape, UnaryOp};
 
 use crate::tensor::Tensor;
 
@@ -12,8 +18,14 @@ use crate::tensor::Tensor;
 pub(crate) enum Op {
     Unary(UnaryOp, Tensor),
     Binary(BinaryOp, Tensor, Tensor),
-    /// `cond ? a : b`; the condition is a constant mask.
-    Select(Array, Tensor, Tensor),
+    /// `cond ? a : b`; no gradient flows into the condition (a mask).
+    Select(Tensor, Tensor, Tensor),
+    /// a comparison's mask (1 where it holds, else 0); no gradient
+    Compare(CmpOp, Tensor, Tensor),
+    /// the mask of `lo <= x <= hi`; no gradient
+    InRange(Tensor, f64, f64),
+    /// the same value with no gradient
+    Detach(Tensor),
     Clamp(Tensor, f64, f64),
     Sum(Tensor, Shape),
     Max(Tensor, Shape),
@@ -36,6 +48,7 @@ impl Op {
     pub(crate) fn inputs(&self) -> [Option<&Tensor>; 2] {
         use Op::*;
         match self {
+            Compare(..) | InRange(..) | Detach(_) => [None, None],
             Unary(_, a)
             | Clamp(a, ..)
             | Sum(a, _)
@@ -55,16 +68,37 @@ impl Op {
         }
     }
 
+    /// Every input a replay reads: the differentiable ones, then the ones
+    /// without a gradient (a `where`'s condition, a mask's operands).
+    pub(crate) fn all_inputs(&self) -> [Option<&Tensor>; 3] {
+        use Op::*;
+        match self {
+            Select(c, a, b) => [Some(a), Some(b), Some(c)],
+            Compare(_, a, b) => [Some(a), Some(b), None],
+            InRange(a, ..) | Detach(a) => [Some(a), None, None],
+            _ => {
+                let [a, b] = self.inputs();
+                [a, b, None]
+            }
+        }
+    }
+
     /// The inputs, owned: once `self` is gone, each returned tensor is held
     /// only by its other users (the iterative drop relies on this).
     pub(crate) fn into_inputs(self) -> impl Iterator<Item = Tensor> {
-        let owned: Vec<Tensor> = self.inputs().into_iter().flatten().cloned().collect();
+        let owned: Vec<Tensor> = self.all_inputs().into_iter().flatten().cloned().collect();
         drop(self);
         owned.into_iter()
     }
 
     pub(crate) fn any_input_requires_grad(&self) -> bool {
         self.inputs().iter().flatten().any(|t| t.requires_grad())
+    }
+
+    /// Whether some input is traced (while tracing: such a result must be
+    /// recorded, gradient or not).
+    pub(crate) fn any_input_traced(&self) -> bool {
+        self.all_inputs().iter().flatten().any(|t| crate::trace::is_traced(t))
     }
 
     /// A short name for messages.
@@ -74,6 +108,9 @@ impl Op {
             Unary(u, _) => format!("{u:?}"),
             Binary(b, ..) => format!("{b:?}"),
             Select(..) => "Where".into(),
+            Compare(c, ..) => format!("{c:?}"),
+            InRange(..) => "InRange".into(),
+            Detach(_) => "Detach".into(),
             Clamp(..) => "Clamp".into(),
             Sum(..) => "Sum".into(),
             Max(..) => "Max".into(),

@@ -61,11 +61,16 @@ pub fn enable_grad<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// [`odl_tensor::join`] for tensor code: both halves record (or do not
-/// record) a graph as the caller does, whichever thread runs them.
+/// record) a graph as the caller does, whichever thread runs them. While a
+/// function is traced both run here, one after the other: the trace's
+/// record of what it saw is this thread's.
 pub(crate) fn join<RA: Send, RB: Send>(
     a: impl FnOnce() -> RA + Send,
     b: impl FnOnce() -> RB + Send,
 ) -> (RA, RB) {
+    if trace::is_tracing() {
+        return (a(), b());
+    }
     let on = is_grad_enabled();
     odl_tensor::join(|| with_grad_mode(on, a), || with_grad_mode(on, b))
 }
@@ -159,10 +164,15 @@ impl Tensor {
     }
 
     /// Records the result of an op: the graph is kept only when recording is on
-    /// and some input requires a gradient.
+    /// and some input requires a gradient — or, while a function is traced
+    /// for [`crate::compile`], when some input is traced at all (a mask, a
+    /// detached value, a gradient taken without recording: nodes with no
+    /// gradient, which a replay recomputes).
     pub(crate) fn from_op(value: Array, op: Op) -> Tensor {
         if is_grad_enabled() && op.any_input_requires_grad() {
             Tensor::make(value, Some(op), true)
+        } else if trace::is_tracing() && op.any_input_traced() {
+            Tensor::make(value, Some(op), false)
         } else {
             let t = Tensor::make(value, None, false);
             trace::unrecorded(&t, &op);
@@ -248,9 +258,10 @@ impl Tensor {
         self.0.id
     }
 
-    /// The same value cut from the graph (a constant).
+    /// The same value cut from the graph (a constant; no gradient flows
+    /// through it).
     pub fn detach(&self) -> Tensor {
-        Tensor::constant(self.value().clone())
+        Tensor::from_op(self.value().clone(), Op::Detach(self.clone()))
     }
 
     /// The single element as `f64`.
@@ -298,7 +309,7 @@ impl Drop for Node {
         let Some(op) = self.op.take() else { return };
         // common case: no input would be freed together with a graph of its
         // own, so the ordinary (shallow) drop is enough
-        if op.inputs().into_iter().flatten().all(|t| t.0.op.is_none() || Arc::strong_count(&t.0) > 1) {
+        if op.all_inputs().into_iter().flatten().all(|t| t.0.op.is_none() || Arc::strong_count(&t.0) > 1) {
             return;
         }
         let mut stack: Vec<Op> = vec![op];

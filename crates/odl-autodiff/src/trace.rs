@@ -18,6 +18,8 @@ pub(crate) struct Log {
     pub(crate) derived: HashSet<u64>,
     /// whether a traced value was read out as numbers
     pub(crate) read: bool,
+    /// ids of the trace's inputs (data inputs need not require a gradient)
+    inputs: HashSet<u64>,
 }
 
 thread_local! {
@@ -30,10 +32,10 @@ pub(crate) fn is_tracing() -> bool {
     ON.with(Cell::get)
 }
 
-/// Runs `f` as a trace and returns what it remembered (a trace inside a
-/// trace keeps its own log; the outer one is restored afterwards, even on
-/// panic).
-pub(crate) fn tracing<R>(f: impl FnOnce() -> R) -> (R, Log) {
+/// Runs `f` as a trace of a function of `inputs` and returns what it
+/// remembered (a trace inside a trace keeps its own log; the outer one is
+/// restored afterwards, even on panic).
+pub(crate) fn tracing<R>(inputs: &[Tensor], f: impl FnOnce() -> R) -> (R, Log) {
     struct Restore(bool, Option<Log>);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -44,6 +46,7 @@ pub(crate) fn tracing<R>(f: impl FnOnce() -> R) -> (R, Log) {
         }
     }
     let mut restore = Restore(ON.with(|t| t.replace(true)), Some(LOG.with(|l| l.take())));
+    LOG.with(|l| l.borrow_mut().inputs = inputs.iter().map(Tensor::id).collect());
     let out = f();
     let log = LOG.with(|l| l.take());
     if let Some(outer) = restore.1.take() {
@@ -51,6 +54,12 @@ pub(crate) fn tracing<R>(f: impl FnOnce() -> R) -> (R, Log) {
     }
     drop(restore);
     (out, log)
+}
+
+/// Whether `t` is traced: an input of the trace, a parameter, or computed
+/// from one (only meaningful while tracing).
+pub(crate) fn is_traced(t: &Tensor) -> bool {
+    t.requires_grad() || !t.is_leaf() || LOG.with(|l| l.borrow().inputs.contains(&t.id()))
 }
 
 /// Whether `t` is a constant computed from traced values in this trace.
@@ -68,14 +77,14 @@ pub(crate) fn constant(t: &Tensor) {
 /// A result of `op` that the graph does not record: remembered when it was
 /// computed from traced values.
 pub(crate) fn unrecorded(t: &Tensor, op: &Op) {
-    if is_tracing() && op.inputs().iter().flatten().any(|x| x.requires_grad() || is_derived(x)) {
+    if is_tracing() && op.all_inputs().iter().flatten().any(|x| x.requires_grad() || is_derived(x)) {
         LOG.with(|l| l.borrow_mut().derived.insert(t.id()));
     }
 }
 
 /// `t` read out as numbers: remembered when it is a traced value.
 pub(crate) fn read(t: &Tensor) {
-    if is_tracing() && (t.requires_grad() || is_derived(t)) {
+    if is_tracing() && (is_traced(t) || is_derived(t)) {
         LOG.with(|l| l.borrow_mut().read = true);
     }
 }

@@ -87,15 +87,13 @@ pub(crate) fn vjp(op: &Op, out: &Tensor, g: &Tensor, need: [bool; 2]) -> [Option
             };
             [t(gx), t(gy)]
         }
-        Select(cond, ..) => {
-            let c = Tensor::constant(cond.clone());
+        Select(c, ..) => {
             let zero = g.scalar_like(0.0);
-            [
-                t(need[0].then(|| Tensor::where_(&c, g, &zero))),
-                t(need[1].then(|| Tensor::where_(&c, &zero, g))),
-            ]
+            [t(need[0].then(|| Tensor::where_(c, g, &zero))), t(need[1].then(|| Tensor::where_(c, &zero, g)))]
         }
-        Clamp(x, lo, hi) => one(g.mul(&Tensor::constant(x.value().in_range(*lo, *hi)))),
+        // masks and detached values carry no gradient (never asked for one)
+        Compare(..) | InRange(..) | Detach(_) => [None, None],
+        Clamp(x, lo, hi) => one(g.mul(&x.in_range_mask(*lo, *hi))),
         Sum(x, axes) => one(g.reshape(&keepdim_shape(x.shape(), axes)).expand(x.shape())),
         Max(x, axes) => {
             let keep = keepdim_shape(x.shape(), axes);

@@ -71,36 +71,222 @@ fn in_place_updates_of_inputs_feed_the_next_replay() {
     assert_eq!(c.input_mut(1).item(), eager[1]);
 }
 
+/// Bits of each output.
+fn bits(outs: &[Array]) -> Vec<Vec<u64>> {
+    outs.iter().map(|o| o.to_vec_f64().into_iter().map(f64::to_bits).collect()).collect()
+}
+
+/// Traces `f` at `at[0]`, then checks that replays at every point of `at`
+/// equal eager runs of `f` there, bit for bit.
+fn replays_like_eager(f: &dyn Fn(&[Tensor]) -> Vec<Tensor>, at: &[Vec<Array>]) {
+    let mut c = Compiled::trace(&at[0], f).unwrap_or_else(|e| panic!("{e}"));
+    for p in at.iter().skip(1).chain(&at[..1]) {
+        let leaves: Vec<Tensor> = p.iter().map(|a| Tensor::param(a.clone())).collect();
+        let eager: Vec<Array> = f(&leaves).iter().map(|t| t.value().clone()).collect();
+        assert_eq!(bits(&c.run(p)), bits(&eager));
+    }
+}
+
+/// A ReLU MLP's training step in f32: cross-entropy against one-hot targets
+/// (an input, like the batch), the loss and its gradient in every parameter.
+fn relu_step(v: &[Tensor]) -> Vec<Tensor> {
+    let (p, x, y) = (&v[..4], &v[4], &v[5]);
+    let logits = x.linear(&p[0], Some(&p[1])).relu().linear(&p[2], Some(&p[3]));
+    let loss = logits.cross_entropy_targets(y);
+    let refs: Vec<&Tensor> = p.iter().collect();
+    let mut out = vec![loss.clone()];
+    out.extend(grad_graph(&loss, &refs));
+    out
+}
+
+fn one_hot(labels: &[usize], k: usize) -> Array {
+    let mut v = vec![0.0f32; labels.len() * k];
+    for (i, &l) in labels.iter().enumerate() {
+        v[i * k + l] = 1.0;
+    }
+    Array::from_vec(v, &[labels.len(), k])
+}
+
+#[test]
+fn a_relu_mlp_training_step_replays_new_batches_bit_for_bit() {
+    let mut rng = Rng::seed(5);
+    let (n, d, h, k) = (16, 12, 20, 5);
+    let batches: Vec<Vec<Array>> = (0..4)
+        .map(|_| {
+            let mut v: Vec<Array> = [vec![h, d], vec![h], vec![k, h], vec![k]]
+                .iter()
+                .map(|s| rng.normal(s, 0.0, 0.5, DType::F32))
+                .collect();
+            v.push(rng.normal(&[n, d], 0.0, 1.0, DType::F32));
+            let labels: Vec<usize> = (0..n).map(|_| rng.below(k)).collect();
+            v.push(one_hot(&labels, k));
+            v
+        })
+        .collect();
+    replays_like_eager(&relu_step, &batches);
+    // the replay computes the label-indexed loss too: the same numbers as `cross_entropy`
+    let mut c = Compiled::trace(&batches[0], relu_step).unwrap();
+    let b = &batches[2];
+    let labels: Vec<usize> =
+        b[5].to_vec_f64().chunks(k).map(|r| r.iter().position(|&t| t == 1.0).unwrap()).collect();
+    let leaves: Vec<Tensor> = b.iter().map(|a| Tensor::param(a.clone())).collect();
+    let logits = leaves[4].linear(&leaves[0], Some(&leaves[1])).relu().linear(&leaves[2], Some(&leaves[3]));
+    let loss = logits.cross_entropy(&labels);
+    let mut eager = vec![loss.value().clone()];
+    eager.extend(grad(&loss, &leaves[..4].iter().collect::<Vec<_>>()).iter().map(|g| g.value().clone()));
+    assert_eq!(bits(&c.run(b)), bits(&eager));
+}
+
+/// A scalar function of one tensor.
+type Scalar = fn(&Tensor) -> Tensor;
+
+#[test]
+fn masks_detached_values_and_wheres_are_recomputed_on_replay() {
+    // each function's mask or shift changes between the points: a replay
+    // that kept the trace's would differ from the eager run
+    let at: Vec<Vec<Array>> = [[0.5, -1.0, 2.0, -0.2], [-0.7, 1.5, -2.5, 0.3], [0.1, 0.2, -0.3, 3.0]]
+        .iter()
+        .map(|v| vec![Array::from_vec(v.to_vec(), &[4])])
+        .collect();
+    let fs: [(&str, Scalar); 8] = [
+        ("relu", |p| p.relu().square().sum_all()),
+        ("leaky_relu", |p| p.leaky_relu(0.1).exp().sum_all()),
+        ("clamp", |p| p.clamp(-1.0, 1.0).mul(p).sum_all()),
+        ("abs", |p| p.abs().mul(p).sum_all()),
+        ("softplus", |p| p.softplus().sum_all()),
+        ("logsumexp", |p| p.reshape(&[2, 2]).logsumexp(1, false).sum_all()),
+        ("max", |p| p.reshape(&[2, 2]).max(&[0], false).square().sum_all()),
+        ("maximum", |p| p.maximum(&p.neg().add_scalar(0.5)).sum_all()),
+    ];
+    for (name, f) in fs {
+        // the value, the gradient, and the HVP along (1, 1, 1, 1)
+        let g = move |p: &[Tensor]| {
+            let y = f(&p[0]);
+            let g = grad_graph(&y, &[&p[0]]).remove(0);
+            let hv = grad_graph(&g.sum_all(), &[&p[0]]).remove(0);
+            vec![y, g, hv]
+        };
+        let mut c = Compiled::trace(&at[0], g).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for p in &at[1..] {
+            let leaves = [Tensor::param(p[0].clone())];
+            let eager: Vec<Array> = g(&leaves).iter().map(|t| t.value().clone()).collect();
+            assert_eq!(bits(&c.run(p)), bits(&eager), "{name}");
+        }
+    }
+    // a `where` whose condition comes from the input
+    replays_like_eager(
+        &|p| {
+            let pos = p[0].gt_mask(&p[1]);
+            let y = Tensor::where_(&pos, &p[0].square(), &p[1].sin()).sum_all();
+            let mut out = vec![y.clone(), pos];
+            out.extend(grad_graph(&y, &[&p[0], &p[1]]));
+            out
+        },
+        &at.iter().zip(at.iter().rev()).map(|(a, b)| vec![a[0].clone(), b[0].clone()]).collect::<Vec<_>>(),
+    );
+    // a gradient taken without recording is recomputed too, and so are values built from it
+    replays_like_eager(
+        &|p| {
+            let g = grad(&p[0].relu().exp().sum_all(), &[&p[0]]).remove(0);
+            vec![g.clone(), p[0].sub(&g.mul_scalar(0.1))]
+        },
+        &at,
+    );
+}
+
 #[test]
 fn graphs_that_would_replay_stale_values_are_refused() {
-    let x = Array::from_vec(vec![0.5f64, -1.0, 2.0], &[3]);
+    let x = Array::from_vec(vec![0.5f64, -1.0, 2.0, 0.25], &[4]);
     let one =
         |f: &dyn Fn(&Tensor) -> Vec<Tensor>| Compiled::trace(std::slice::from_ref(&x), |p| f(&p[0])).err();
-    // ReLU's value replays (an elementwise max), its gradient's mask would not
-    assert_eq!(one(&|p| vec![p.relu().sum_all()]), None);
-    assert_eq!(one(&|p| grad_graph(&p.relu().sum_all(), &[p])), Some(CompileError::Derived));
-    // `where` carries its mask in the op
-    let mask = Tensor::constant(Array::from_vec(vec![1.0, 0.0, 1.0], &[3]));
+    // cross-entropy by label index: the labels would be the trace's on every replay
     assert_eq!(
-        one(&|p| vec![Tensor::where_(&mask, p, &p.neg()).sum_all()]),
-        Some(CompileError::Unsupported("Where".into()))
+        one(&|p| vec![p.reshape(&[2, 2]).cross_entropy(&[1, 0])]),
+        Some(CompileError::Unsupported("Take".into()))
     );
-    // a gradient taken without create_graph is a constant computed from the input
-    assert_eq!(one(&|p| grad(&p.exp().sum_all(), &[p])), Some(CompileError::Derived));
-    // clamp's gradient multiplies by an in-range mask computed from the values
-    assert_eq!(one(&|p| grad_graph(&p.clamp(-1.0, 1.0).sum_all(), &[p])), Some(CompileError::Derived));
-    // a detached value is a constant that depends on the input
-    assert_eq!(one(&|p| vec![p.sub(&p.detach()).sum_all()]), Some(CompileError::Derived));
-    // cross-entropy picks logits by label index (and logsumexp shifts by a detached max)
-    assert!(one(&|p| vec![p.reshape(&[1, 3]).cross_entropy(&[1])]).is_some());
-    // a gather by index alone
+    // a gather by index alone, and max-pooling's argmax
     assert_eq!(
         one(&|p| vec![p.gather(0, &[2, 0], &[2]).sum_all()]),
         Some(CompileError::Unsupported("Take".into()))
     );
+    assert_eq!(
+        one(&|p| vec![p.reshape(&[1, 1, 2, 2]).max_pool2d(2, 2).sum_all()]),
+        Some(CompileError::Unsupported("Take".into()))
+    );
+    // a constant built from a traced value's numbers
+    assert_eq!(
+        one(&|p| vec![p.sub(&Tensor::constant(p.value().unary(odl_tensor::UnaryOp::Exp))).sum_all()]),
+        Some(CompileError::Derived)
+    );
     // numbers read out while tracing
     assert_eq!(one(&|p| vec![p.mul_scalar(p.sum_all().item())]), Some(CompileError::ReadWhileTracing));
     // literal constants and data made before tracing are fine
-    let data = Tensor::constant(Array::from_vec(vec![1.0, 2.0, 3.0], &[3]));
+    let data = Tensor::constant(Array::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[4]));
     assert_eq!(one(&|p| vec![p.mul(&data).add_scalar(1.0).exp().sum_all()]), None);
+    // a mask of data made before tracing is a plain constant, not recorded
+    let mask = data.gt_mask(&data.scalar_like(2.5));
+    assert_eq!(one(&|p| vec![Tensor::where_(&mask, p, &p.neg()).sum_all()]), None);
+}
+
+#[test]
+fn eager_masks_and_detached_values_stay_constants() {
+    // outside a trace nothing about them is recorded: no graph, no gradient
+    let p = Tensor::param(Array::from_vec(vec![0.5f64, -1.0], &[2]));
+    for t in [p.gt_mask(&p.scalar_like(0.0)), p.detach(), p.in_range_mask(0.0, 1.0)] {
+        assert!(t.is_leaf() && !t.requires_grad());
+    }
+    assert_eq!(p.in_range_mask(0.0, 1.0).to_vec_f64(), vec![1.0, 0.0]);
+}
+
+#[test]
+fn a_compiled_sum_over_shards_equals_the_eager_one_bit_for_bit() {
+    use odl_autodiff::{value_and_grad_of_sum, CompiledSum};
+    let mut rng = Rng::seed(8);
+    let (d, h, k) = (10, 16, 4);
+    let mut params: Vec<Tensor> = [vec![h, d], vec![h], vec![k, h], vec![k]]
+        .iter()
+        .map(|s| Tensor::param(rng.normal(s, 0.0, 0.5, DType::F32)))
+        .collect();
+    let forward = |p: &[Tensor], x: &Tensor| x.linear(&p[0], Some(&p[1])).relu().linear(&p[2], Some(&p[3]));
+    let mut sum = CompiledSum::new();
+    // three batches of 12 rows and a last one of 7, each cut into 3 shards
+    for n in [12, 12, 7, 12] {
+        let x = rng.normal(&[n, d], 0.0, 1.0, DType::F32);
+        let labels: Vec<usize> = (0..n).map(|_| rng.below(k)).collect();
+        let cuts = [0, n / 3, 2 * n / 3, n];
+        let eager_terms: Vec<(f64, (Tensor, Vec<usize>))> = cuts
+            .windows(2)
+            .map(|c| {
+                let rows = Tensor::constant(x.clone()).slice(0, c[0], c[1], 1).detach();
+                ((c[1] - c[0]) as f64 / n as f64, (rows, labels[c[0]..c[1]].to_vec()))
+            })
+            .collect();
+        let refs: Vec<&Tensor> = params.iter().collect();
+        let (ev, eg) =
+            value_and_grad_of_sum(&eager_terms, &refs, &|(x, y)| forward(&params, x).cross_entropy(y));
+        let terms: Vec<(f64, Vec<Array>)> =
+            eager_terms.iter().map(|(w, (x, y))| (*w, vec![x.value().clone(), one_hot(y, k)])).collect();
+        let (cv, cg) = sum
+            .value_and_grad(&terms, &refs, &|data| forward(&params, &data[0]).cross_entropy_targets(&data[1]))
+            .expect("a ReLU MLP compiles");
+        assert_eq!(cv.to_bits(), ev.to_bits());
+        assert_eq!(bits(&cg), bits(&eg));
+        // a gradient step, so that the next batch replays at new parameters
+        params = params
+            .iter()
+            .zip(&cg)
+            .map(|(p, g)| Tensor::param(p.value().binary(odl_tensor::BinaryOp::Sub, g)))
+            .collect();
+    }
+    assert!(sum.refused().is_none());
+    // max-pooling gathers at its argmax: refused, and every later call says so
+    let x = Array::zeros(&[2, 1, 2, 2], DType::F32);
+    let terms = vec![(1.0, vec![x])];
+    let refs: Vec<&Tensor> = params.iter().collect();
+    let pooled =
+        |data: &[Tensor]| data[0].max_pool2d(2, 2).reshape(&[2, 1]).mul(&params[3].sum_all()).sum_all();
+    let mut sum = CompiledSum::new();
+    assert!(sum.value_and_grad(&terms, &refs, &pooled).is_none());
+    assert_eq!(sum.refused(), Some(&CompileError::Unsupported("Take".into())));
+    assert!(sum.value_and_grad(&terms, &refs, &pooled).is_none());
 }

@@ -285,6 +285,13 @@ fn composites() {
         check(name, f, xs, 2);
     }
     check("mse", |x| x[0].mse(&x[1]), inputs(&[&[3, 2], &[3, 2]], -1.0, 1.0, 71), 2);
+    // logits and (soft) targets both differentiated; rows of any sum are fine for the check
+    check(
+        "cross_entropy_targets",
+        |x| x[0].cross_entropy_targets(&x[1]),
+        inputs(&[&[3, 4], &[3, 4]], 0.1, 1.0, 72),
+        2,
+    );
 }
 
 #[test]

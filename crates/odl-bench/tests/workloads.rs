@@ -106,6 +106,19 @@ fn w2_and_w3_check_is_the_cross_entropy_of_the_defined_network() {
     }
 }
 
+#[test]
+fn w2c_and_w3c_the_compiled_steps_train_exactly_as_w2_and_w3() {
+    // the same losses, step after step (momentum carries every gradient on)
+    for (wl, c) in [("W2", "W2C"), ("W3", "W3C")] {
+        let (mut eager, mut compiled) =
+            (prepare(wl, &Source::Random).unwrap(), prepare(c, &Source::Random).unwrap());
+        for step in 0..4 {
+            let (e, c) = ((eager.step)(true).unwrap(), (compiled.step)(true).unwrap());
+            assert_eq!(e.to_bits(), c.to_bits(), "{wl} step {step}: {e} vs {c}");
+        }
+    }
+}
+
 fn to_f64(a: &[Array]) -> Vec<Array> {
     a.iter().map(|p| p.cast(DType::F64)).collect()
 }

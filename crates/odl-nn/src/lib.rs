@@ -33,7 +33,7 @@ pub use layers::{
     avg_pool2d, BatchNorm, BnNoise, Conv2d, Dropout, Flatten, LayerNorm, Linear, Pool2d, Residual,
     Sequential, Unflatten, Upsample,
 };
-pub use loss::{bce_with_logits, cross_entropy_smoothed, hinge, lp_loss};
+pub use loss::{bce_with_logits, cross_entropy_smoothed, cross_entropy_smoothed_targets, hinge, lp_loss};
 pub use mlp::{MlpConfig, Norm};
 pub use module::{Ctx, LayerKind, Module, Replicate, Traced};
 pub use spectral::SpectralNorm;

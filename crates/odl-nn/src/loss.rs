@@ -8,8 +8,21 @@ use odl_autodiff::Tensor;
 /// `(1−ε)·CE(logits, y) + ε·mean_i mean_k (−log p_ik)`.
 #[track_caller]
 pub fn cross_entropy_smoothed(logits: &Tensor, labels: &[usize], eps: f64) -> Tensor {
+    smoothed(logits.cross_entropy(labels), logits, eps)
+}
+
+/// [`cross_entropy_smoothed`] with the labels as one-hot rows `targets`
+/// (`[n, k]`): the same numbers bit for bit, and a loss that a compiled step
+/// can replay for new labels (see `odl_autodiff::CompiledSum`).
+#[track_caller]
+pub fn cross_entropy_smoothed_targets(logits: &Tensor, targets: &Tensor, eps: f64) -> Tensor {
+    smoothed(logits.cross_entropy_targets(targets), logits, eps)
+}
+
+/// `(1−ε)·ce + ε·mean(−log_softmax(logits))`, or `ce` itself at ε = 0.
+#[track_caller]
+fn smoothed(ce: Tensor, logits: &Tensor, eps: f64) -> Tensor {
     assert!((0.0..=1.0).contains(&eps), "cross_entropy_smoothed: ε = {eps} outside [0, 1]");
-    let ce = logits.cross_entropy(labels);
     if eps == 0.0 {
         return ce;
     }

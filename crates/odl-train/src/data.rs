@@ -130,3 +130,12 @@ pub fn model_input(x: &Array, in_shape: Option<&[usize]>) -> Tensor {
     };
     Tensor::constant(x.reshape(&shape))
 }
+
+/// Labels as one-hot rows `[n, k]` of `dtype` (the targets of a compiled step).
+pub fn one_hot(labels: &[usize], k: usize, dtype: DType) -> Array {
+    let mut v = vec![0.0; labels.len() * k];
+    for (i, &l) in labels.iter().enumerate() {
+        v[i * k + l] = 1.0;
+    }
+    Array::from_f64(&v, &[labels.len(), k], dtype)
+}

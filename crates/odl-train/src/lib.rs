@@ -51,4 +51,4 @@ pub use eval::{accuracy_count, evaluate, Eval};
 pub use restore::{restore, Restored};
 pub use run::{train, Summary};
 pub use spec::{load, Spec};
-pub use step::{minimize_step, train_step, Diverged, StepStats};
+pub use step::{minimize_step, train_step, train_step_compiled, train_step_sharded, Diverged, StepStats};

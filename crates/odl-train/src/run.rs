@@ -18,17 +18,17 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Result;
-use odl_autodiff::Tensor;
-use odl_nn::{cross_entropy_smoothed, Ctx, Module, Sequential};
+use odl_autodiff::{CompiledSum, Tensor, Term};
+use odl_nn::{cross_entropy_smoothed, cross_entropy_smoothed_targets, Ctx, Module, Sequential};
 use odl_optim::Transform;
 use odl_tensor::{Array, Rng};
 use serde_json::json;
 
-use crate::data::model_input;
+use crate::data::{model_input, one_hot};
 use crate::eval::evaluate;
 use crate::logs::Logs;
 use crate::spec::Spec;
-use crate::step::train_step_sharded;
+use crate::step::{train_step_compiled, train_step_sharded};
 use crate::{build, checkpoint, data};
 
 /// What a run ended with (also written as `summary.json`).
@@ -60,6 +60,12 @@ pub struct Summary {
     /// with `[adversarial]`: accuracy under its PGD evaluation at the end
     #[serde(skip_serializing_if = "Option::is_none")]
     pub robust_accuracy: Option<f64>,
+    /// whether the training step was traced once and replayed (bit-identical
+    /// to eager execution; `train.compile`), or ran eagerly
+    pub compiled: bool,
+    /// why the step ran eagerly, when it did
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eager_because: Option<String>,
 }
 
 /// The top eigenvalue of the Hessian of the (unsmoothed) cross-entropy on a
@@ -121,6 +127,20 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
     // data parallelism: one shard of each batch per compute thread, unless
     // the model couples examples (BatchNorm in training mode)
     let shards = if model.couples_examples() { 1 } else { odl_tensor::num_threads().min(bs) };
+    // the step traced once and replayed, where nothing in it is random or
+    // stateful: no inner attack, no running statistics (dropout is refused
+    // by the trace itself); eager otherwise
+    let mut eager_because = if !spec.train.compile {
+        Some("train.compile = false".to_string())
+    } else if adversary.is_some() {
+        Some("[adversarial]: each step runs a seeded attack".to_string())
+    } else if !model.named_buffers().is_empty() {
+        Some("the model keeps running statistics (BatchNorm)".to_string())
+    } else {
+        None
+    };
+    let mut compiled = eager_because.is_none().then(CompiledSum::new);
+    let dtype = model.params().first().map_or(odl_tensor::DType::F32, |p| p.dtype());
     'outer: while step < total {
         let epoch = step / per_epoch;
         let skip = step - epoch * per_epoch;
@@ -136,23 +156,52 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
                     .into_iter()
                     .map(|(w, (x, y))| (w, (x.value().clone(), y)))
                     .collect();
-            let stats = train_step_sharded(
-                &mut model,
-                &mut opt,
-                &parts,
-                &|m, (x, y), k| {
-                    let mut ctx = Ctx { train: true, rng: shard_rng(spec.seed, step, k) };
-                    match &adversary {
-                        None => cross_entropy_smoothed(
-                            &m.forward(&model_input(x, Some(&in_shape)), &mut ctx),
-                            y,
-                            smoothing,
-                        ),
-                        Some(adv) => adv.loss(m, x, y, step, k, &mut ctx, smoothing),
-                    }
-                },
-                true,
-            );
+            let replayed = compiled.as_mut().and_then(|sum| {
+                let terms: Vec<Term> = parts
+                    .iter()
+                    .map(|(w, (x, y))| {
+                        (
+                            *w,
+                            vec![model_input(x, Some(&in_shape)).value().clone(), one_hot(y, classes, dtype)],
+                        )
+                    })
+                    .collect();
+                train_step_compiled(
+                    &mut model,
+                    &mut opt,
+                    sum,
+                    &terms,
+                    &|m, d| {
+                        let mut ctx = Ctx { train: true, rng: shard_rng(spec.seed, step, 0) };
+                        cross_entropy_smoothed_targets(&m.forward(&d[0], &mut ctx), &d[1], smoothing)
+                    },
+                    true,
+                )
+            });
+            if let Some(why) = compiled.as_ref().and_then(CompiledSum::refused) {
+                eager_because = Some(why.to_string());
+                compiled = None;
+            }
+            let stats = match replayed {
+                Some(stats) => stats,
+                None => train_step_sharded(
+                    &mut model,
+                    &mut opt,
+                    &parts,
+                    &|m, (x, y), k| {
+                        let mut ctx = Ctx { train: true, rng: shard_rng(spec.seed, step, k) };
+                        match &adversary {
+                            None => cross_entropy_smoothed(
+                                &m.forward(&model_input(x, Some(&in_shape)), &mut ctx),
+                                y,
+                                smoothing,
+                            ),
+                            Some(adv) => adv.loss(m, x, y, step, k, &mut ctx, smoothing),
+                        }
+                    },
+                    true,
+                ),
+            };
             let stats = match stats {
                 Ok(s) if !blown_up(s.loss, *first_loss.get_or_insert(s.loss), spec.train.diverge_factor) => s,
                 Ok(s) => {
@@ -251,6 +300,8 @@ pub fn train(spec: &Spec, out: &Path, resume: bool) -> Result<Summary> {
         },
         shards,
         robust_accuracy,
+        compiled: eager_because.is_none(),
+        eager_because,
     };
     let mut js = serde_json::to_value(&summary)?;
     if summary.diverged {

@@ -288,6 +288,14 @@ pub struct TrainSpec {
     /// value (0: only NaN/∞ count as divergence)
     #[serde(default = "default_diverge_factor")]
     pub diverge_factor: f64,
+    /// trace the training step once and replay it (bit-identical to eager
+    /// execution) where the model allows it; `false` runs every step eagerly
+    #[serde(default = "default_compile")]
+    pub compile: bool,
+}
+
+fn default_compile() -> bool {
+    true
 }
 
 fn default_diverge_factor() -> f64 {

@@ -6,7 +6,9 @@
 
 use std::sync::Mutex;
 
-use odl_autodiff::{grad, value_and_grad_of_sum, Tensor};
+use std::cell::RefCell;
+
+use odl_autodiff::{grad, value_and_grad_of_sum, CompiledSum, Tensor, Term};
 use odl_nn::Module;
 use odl_optim::Transform;
 use odl_tensor::{Array, DType};
@@ -125,6 +127,39 @@ pub fn train_step_sharded<M: Module + Clone, T: Sync>(
         return Err(Diverged { loss: lv });
     }
     Ok(update(model, opt, lv, grads, grad_norms))
+}
+
+/// [`train_step_sharded`] traced once and replayed ([`CompiledSum`]): the
+/// shards are `terms = [(w_k, data_k)]` (the model's input rows and one-hot
+/// targets, say) and `loss_of(model, data_k)` builds shard `k`'s loss from
+/// the data as tensors. Traced on the first call for each shard shape,
+/// replayed after that with the model's current parameters; the same losses,
+/// gradients and updates as the eager step, bit for bit. `None` when the
+/// loss cannot be compiled (`sum.refused()` says why; the caller steps
+/// eagerly), with nothing updated. `loss_of` must be a pure function of the
+/// parameters and the data — no random draws, no buffers written (a replay
+/// does not call it); a model that draws (dropout) is refused by the trace.
+pub fn train_step_compiled(
+    model: &mut dyn Module,
+    opt: &mut dyn Transform,
+    sum: &mut CompiledSum,
+    terms: &[Term],
+    loss_of: &dyn Fn(&mut dyn Module, &[Tensor]) -> Tensor,
+    grad_norms: bool,
+) -> Option<Result<StepStats, Diverged>> {
+    let params: Vec<Tensor> = model.params().into_iter().cloned().collect();
+    let refs: Vec<&Tensor> = params.iter().collect();
+    let (lv, grads) = {
+        let m = RefCell::new(&mut *model);
+        sum.value_and_grad(terms, &refs, &|data| loss_of(&mut **m.borrow_mut(), data))?
+    };
+    // the parameters' only other handles go, so the update writes in place
+    drop(refs);
+    drop(params);
+    if !lv.is_finite() {
+        return Some(Err(Diverged { loss: lv }));
+    }
+    Some(Ok(update(model, opt, lv, grads, grad_norms)))
 }
 
 /// One term of a sharded step: weight, shard index, shard, its replica.

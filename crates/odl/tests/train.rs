@@ -273,3 +273,53 @@ fn sharpness_is_tracked_and_gd_ends_below_two_over_eta() {
     let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
     assert!(csv.lines().next().unwrap().ends_with(",sharpness"));
 }
+
+fn summary(run: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn the_compiled_step_trains_exactly_as_the_eager_one() {
+    let d = dir("compiled");
+    // ReLU (masks), label smoothing, and 800 examples in batches of 60: the
+    // last batch of each epoch (20 rows) is traced once more
+    let text = MOONS
+        .replace("activation = \"tanh\"", "activation = \"relu\"")
+        .replace("batch_size = 50", "batch_size = 60\nlabel_smoothing = 0.1");
+    let spec = write_spec(&d, &text);
+    let (compiled, eager) = (d.join("compiled"), d.join("eager"));
+    assert_eq!(odl(&["train", &spec, "--out", compiled.to_str().unwrap()]).0, 0);
+    let (code, _, err) =
+        odl(&["train", &spec, "--set", "train.compile=false", "--out", eager.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (c, e) = (summary(&compiled), summary(&eager));
+    assert_eq!(c["compiled"], true, "{c}");
+    assert!(c.get("eager_because").is_none(), "{c}");
+    assert_eq!(e["compiled"], false);
+    assert_eq!(e["eager_because"], "train.compile = false");
+    // the same parameters, bit for bit, and the same losses at every step
+    assert_eq!(c["checkpoint"], e["checkpoint"]);
+    let losses = |run: &Path| -> Vec<String> {
+        std::fs::read_to_string(run.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].to_string())
+            .collect()
+    };
+    assert_eq!(losses(&compiled), losses(&eager));
+    assert_eq!(losses(&compiled).len(), 4 * 14);
+}
+
+#[test]
+fn a_model_the_trace_cannot_replay_trains_eagerly_and_says_why() {
+    // max-pooling gathers at its argmax: the step runs eagerly
+    let d = dir("eager-cnn");
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../specs/mnist1d-cnn.toml");
+    let out = d.join("run");
+    let (code, _, err) =
+        odl(&["train", spec.to_str().unwrap(), "--set", "train.steps=3", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let s = summary(&out);
+    assert_eq!(s["compiled"], false);
+    assert!(s["eager_because"].as_str().unwrap().contains("Take"), "{s}");
+}

@@ -87,7 +87,10 @@ macro_rules! compare_methods {
                 $(#[$doc])*
                 #[track_caller]
                 pub fn $name(&self, other: &Tensor) -> Tensor {
-                    Tensor::constant(self.value().compare(CmpOp::$op, other.value()))
+                    Tensor::from_op(
+                        self.value().compare(CmpOp::$op, other.value()),
+                        Op::Compare(CmpOp::$op, self.clone(), other.clone()),
+                    )
                 }
             )*
         }
@@ -135,11 +138,19 @@ impl Tensor {
         self.mul(self)
     }
 
-    /// `cond ? a : b` where `cond` is a mask (nonzero = true); broadcast.
+    /// `cond ? a : b` where `cond` is a mask (nonzero = true; no gradient
+    /// flows into it); broadcast.
     #[track_caller]
     pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Tensor {
-        let cond = cond.value().clone();
-        Tensor::from_op(Array::select(&cond, a.value(), b.value()), Op::Select(cond, a.clone(), b.clone()))
+        Tensor::from_op(
+            Array::select(cond.value(), a.value(), b.value()),
+            Op::Select(cond.clone(), a.clone(), b.clone()),
+        )
+    }
+
+    /// The mask of `lo <= x <= hi` (1 inside, 0 outside or NaN; a constant).
+    pub fn in_range_mask(&self, lo: f64, hi: f64) -> Tensor {
+        Tensor::from_op(self.value().in_range(lo, hi), Op::InRange(self.clone(), lo, hi))
     }
 
     /// Clamps to `[lo, hi]`; the gradient passes where `lo <= x <= hi`.

@@ -7,6 +7,7 @@ mod mlp;
 mod w10_consensus;
 mod w1_chain;
 mod w2_mlp;
+mod w2c_mlp_compiled;
 mod w3_deep_narrow;
 mod w4_hvp;
 mod w5_pgd;
@@ -51,7 +52,9 @@ pub struct Workload {
 pub static ALL: &[&Workload] = &[
     &w1_chain::WORKLOAD,
     &w2_mlp::WORKLOAD,
+    &w2c_mlp_compiled::WORKLOAD,
     &w3_deep_narrow::WORKLOAD,
+    &w2c_mlp_compiled::W3C,
     &w4_hvp::W4,
     &w4_hvp::W4P,
     &w5_pgd::WORKLOAD,

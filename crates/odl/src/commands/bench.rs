@@ -8,7 +8,7 @@ use odl_bench::BenchOptions;
 /// Arguments of `odl bench`.
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
-    /// Comma-separated workloads (W1,W2,W3,W4,W4P,W5,W6,W7,W8,W9,W10,G1024,G256), `all` or `GEMM`.
+    /// Comma-separated workloads (W1,W2,W2C,W3,W3C,W4,W4P,W5,W6,W7,W8,W9,W10,G1024,G256), `all` or `GEMM`.
     #[arg(long, default_value = "all")]
     workload: String,
     /// Load exact starting values from DIR/<W>.npz written by `scripts/peers.py --dump DIR`.
