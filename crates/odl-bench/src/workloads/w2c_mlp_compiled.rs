@@ -8,7 +8,7 @@ use anyhow::{anyhow, Result};
 use odl_autodiff::{CompiledSum, Tensor, Term};
 use odl_nn::Activation;
 use odl_optim::Transform;
-use odl_tensor::Array;
+use odl_tensor::{Array, DType};
 
 use super::mlp::{forward, shard_rows, MlpProblem, W2};
 use super::{Prepared, Workload};
@@ -22,15 +22,6 @@ pub static W3C: Workload = Workload { id: "W3C", name: "deepnarrow", prepare: pr
 
 fn prepare3(src: &Source) -> Result<Prepared> {
     compiled(src, &super::w3_deep_narrow::W3, Activation::Tanh, odl_optim::sgd(0.01))
-}
-
-/// One-hot rows of `labels` over `k` classes.
-fn one_hot(labels: &[usize], k: usize) -> Array {
-    let mut v = vec![0.0f32; labels.len() * k];
-    for (i, &l) in labels.iter().enumerate() {
-        v[i * k + l] = 1.0;
-    }
-    Array::from_vec(v, &[labels.len(), k])
 }
 
 fn prepare(src: &Source) -> Result<Prepared> {
@@ -47,7 +38,7 @@ fn compiled(
     let k = *spec.sizes.last().expect("sizes");
     let terms: Vec<Term> = shard_rows(&x, &y)
         .into_iter()
-        .map(|(w, (xk, yk))| (w, vec![xk.value().clone(), one_hot(&yk, k)]))
+        .map(|(w, (xk, yk))| (w, vec![xk.value().clone(), odl_train::data::one_hot(&yk, k, DType::F32)]))
         .collect();
     let mut sum = CompiledSum::new();
     // traced here, outside the timer
