@@ -14,9 +14,11 @@
 //! and gradients taken with `grad` instead of `grad_graph`. So ReLU networks
 //! with softmax cross-entropy compile — with the targets given as a tensor
 //! input ([`Tensor::cross_entropy_targets`], one-hot rows), since a pick by
-//! label index would replay the trace's labels. Refused with a
+//! label index would replay the trace's labels. Max pooling is one primitive
+//! whose forward and VJP find the window maxima of their input, so a replay
+//! pools at the new maxima (CNNs compile). Refused with a
 //! [`CompileError`]: gathers by index (`cross_entropy` with a label slice,
-//! max-pooling's argmax, `take`/`scatter_add`), constants the function built
+//! `take`/`scatter_add`), constants the function built
 //! from traced values' numbers, and traced values read out as numbers (`item`,
 //! `to_vec_f64`) while tracing. Replays are bit-identical to running the
 //! function again.
@@ -26,7 +28,7 @@ use std::fmt;
 
 use odl_tensor::{Array, BinaryOp, CmpOp, Conv2dGeom, DType, ReduceOp, Shape, UnaryOp};
 
-use crate::op::Op;
+use crate::op::{Op, Pool};
 use crate::tensor::Tensor;
 use crate::trace::{tracing, Log};
 
@@ -49,7 +51,7 @@ impl fmt::Display for CompileError {
                 f,
                 "cannot compile: the graph uses {op}, a gather whose indices were fixed at trace time \
                  (labels: use cross_entropy_targets with one-hot targets as an input; \
-                 max-pooling: run the function eagerly instead)"
+                 other gathers: run the function eagerly instead)"
             ),
             CompileError::Derived => write!(
                 f,
@@ -83,6 +85,8 @@ enum Kernel {
     Conv2d(Conv2dGeom),
     Conv2dInputGrad(Conv2dGeom),
     Conv2dWeightGrad(Conv2dGeom),
+    PoolGather(Pool),
+    PoolScatter(Pool),
     Cast(DType),
 }
 
@@ -283,6 +287,8 @@ fn kernel(op: &Op, t: &Tensor) -> Result<Kernel, CompileError> {
         Conv2d(.., g) => Kernel::Conv2d(*g),
         Conv2dInputGrad(.., g) => Kernel::Conv2dInputGrad(*g),
         Conv2dWeightGrad(.., g) => Kernel::Conv2dWeightGrad(*g),
+        PoolGather(.., p) => Kernel::PoolGather(*p),
+        PoolScatter(.., p) => Kernel::PoolScatter(*p),
         Cast(_) => Kernel::Cast(t.dtype()),
         Take(..) | ScatterAdd(..) => return Err(CompileError::Unsupported(op.name())),
     })
@@ -308,6 +314,9 @@ fn eval(step: &Step, a: &Array, b: Option<&Array>, c: Option<&Array>) -> Array {
         Kernel::Conv2d(g) => Array::conv2d(a, b(), *g),
         Kernel::Conv2dInputGrad(g) => Array::conv2d_input_grad(a, b(), &step.shape, *g),
         Kernel::Conv2dWeightGrad(g) => Array::conv2d_weight_grad(a, b(), &step.shape, *g),
+        // (values, keys): with max_pool2d(x) both are x's buffer
+        Kernel::PoolGather((k, s)) => a.maxpool2d_gather(b(), *k, *s),
+        Kernel::PoolScatter((k, s)) => a.maxpool2d_scatter(b(), *k, *s),
         Kernel::Cast(d) => a.cast(*d),
     }
 }

@@ -4,11 +4,6 @@
 use crate::tensor::Tensor;
 
 impl Tensor {
-    /// `max(x, 0)`; the gradient at 0 is 0 (as in PyTorch).
-    pub fn relu(&self) -> Tensor {
-        self.maximum(&self.scalar_like(0.0))
-    }
-
     /// `x` where `x > 0`, else `slope·x`.
     pub fn leaky_relu(&self, slope: f64) -> Tensor {
         let pos = self.gt_mask(&self.scalar_like(0.0));

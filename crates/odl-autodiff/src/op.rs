@@ -14,6 +14,9 @@ use odl_tensor::{BinaryOp, CmpOp, Conv2dGeom, Shape, UnaryOp};
 
 use crate::tensor::Tensor;
 
+/// A pooling window `(kh, kw)` and its strides `(sh, sw)`.
+pub(crate) type Pool = ((usize, usize), (usize, usize));
+
 /// A recorded primitive and its inputs.
 pub(crate) enum Op {
     Unary(UnaryOp, Tensor),
@@ -34,6 +37,12 @@ pub(crate) enum Op {
     Permute(Tensor, Shape),
     Expand(Tensor),
     Take(Tensor, Arc<[usize]>),
+    /// max pooling: the first input's values at the window maxima of the
+    /// second (`max_pool2d(x)` is `(x, x)`); no gradient into the second
+    PoolGather(Tensor, Tensor, Pool),
+    /// max pooling's VJP: the first input added at the window maxima of the
+    /// second (zeros elsewhere); no gradient into the second
+    PoolScatter(Tensor, Tensor, Pool),
     ScatterAdd(Tensor, Arc<[usize]>),
     Conv2d(Tensor, Tensor, Conv2dGeom),
     /// (cotangent, weight); the output has the conv input's shape
@@ -58,6 +67,8 @@ impl Op {
             | Expand(a)
             | Take(a, _)
             | ScatterAdd(a, _)
+            | PoolGather(a, ..)
+            | PoolScatter(a, ..)
             | Cast(a) => [Some(a), None],
             Binary(_, a, b)
             | Select(_, a, b)
@@ -76,6 +87,7 @@ impl Op {
             Select(c, a, b) => [Some(a), Some(b), Some(c)],
             Compare(_, a, b) => [Some(a), Some(b), None],
             InRange(a, ..) | Detach(a) => [Some(a), None, None],
+            PoolGather(a, x, _) | PoolScatter(a, x, _) => [Some(a), Some(x), None],
             _ => {
                 let [a, b] = self.inputs();
                 [a, b, None]
@@ -120,6 +132,8 @@ impl Op {
             Expand(..) => "Expand".into(),
             Take(..) => "Take".into(),
             ScatterAdd(..) => "ScatterAdd".into(),
+            PoolGather(..) => "MaxPool".into(),
+            PoolScatter(..) => "MaxPoolScatter".into(),
             Conv2d(..) => "Conv2d".into(),
             Conv2dInputGrad(..) => "Conv2dInputGrad".into(),
             Conv2dWeightGrad(..) => "Conv2dWeightGrad".into(),

@@ -60,6 +60,7 @@ pub(crate) fn vjp(op: &Op, out: &Tensor, g: &Tensor, need: [bool; 2]) -> [Option
                 UnaryOp::Sin => g.mul(&x.cos()),
                 UnaryOp::Cos => g.mul(&x.sin()).neg(),
                 UnaryOp::Recip => g.mul(&out.square()).neg(),
+                UnaryOp::Relu => g.mul_positive(x),
             };
             one(gx)
         }
@@ -84,6 +85,8 @@ pub(crate) fn vjp(op: &Op, out: &Tensor, g: &Tensor, need: [bool; 2]) -> [Option
                     need[0].then(|| g.mul_one_minus_sq(y)),
                     need[1].then(|| g.mul(x).mul(y).mul_scalar(-2.0)),
                 ),
+                // f(a, b) = a·[b > 0]: linear in a, piecewise constant in b
+                BinaryOp::MulPositive => (need[0].then(|| g.mul_positive(y)), None),
             };
             [t(gx), t(gy)]
         }
@@ -122,6 +125,10 @@ pub(crate) fn vjp(op: &Op, out: &Tensor, g: &Tensor, need: [bool; 2]) -> [Option
         Expand(_) => one(g.clone()),
         Take(x, idx) => one(g.scatter_add(idx.clone(), x.shape())),
         ScatterAdd(x, idx) => one(g.take(idx.clone(), x.shape())),
+        // linear in the values, piecewise constant in the keys `x`: each
+        // rule is the other's adjoint, at the maxima of the same `x`
+        PoolGather(_, x, p) => one(Tensor::pool_scatter(g, x, *p)),
+        PoolScatter(_, x, p) => one(Tensor::pool_gather(g, x, *p)),
         Conv2d(x, w, geom) => [
             t(need[0].then(|| Tensor::conv2d_input_grad(g, w, x.shape(), *geom))),
             t(need[1].then(|| Tensor::conv2d_weight_grad(x, g, w.shape(), *geom))),

@@ -148,7 +148,7 @@ fn masks_detached_values_and_wheres_are_recomputed_on_replay() {
         .iter()
         .map(|v| vec![Array::from_vec(v.to_vec(), &[4])])
         .collect();
-    let fs: [(&str, Scalar); 8] = [
+    let fs: [(&str, Scalar); 9] = [
         ("relu", |p| p.relu().square().sum_all()),
         ("leaky_relu", |p| p.leaky_relu(0.1).exp().sum_all()),
         ("clamp", |p| p.clamp(-1.0, 1.0).mul(p).sum_all()),
@@ -157,6 +157,7 @@ fn masks_detached_values_and_wheres_are_recomputed_on_replay() {
         ("logsumexp", |p| p.reshape(&[2, 2]).logsumexp(1, false).sum_all()),
         ("max", |p| p.reshape(&[2, 2]).max(&[0], false).square().sum_all()),
         ("maximum", |p| p.maximum(&p.neg().add_scalar(0.5)).sum_all()),
+        ("max_pool2d", |p| p.reshape(&[1, 1, 2, 2]).max_pool2d(2, 2).exp().sum_all()),
     ];
     for (name, f) in fs {
         // the value, the gradient, and the HVP along (1, 1, 1, 1)
@@ -204,13 +205,9 @@ fn graphs_that_would_replay_stale_values_are_refused() {
         one(&|p| vec![p.reshape(&[2, 2]).cross_entropy(&[1, 0])]),
         Some(CompileError::Unsupported("Take".into()))
     );
-    // a gather by index alone, and max-pooling's argmax
+    // a gather by index alone
     assert_eq!(
         one(&|p| vec![p.gather(0, &[2, 0], &[2]).sum_all()]),
-        Some(CompileError::Unsupported("Take".into()))
-    );
-    assert_eq!(
-        one(&|p| vec![p.reshape(&[1, 1, 2, 2]).max_pool2d(2, 2).sum_all()]),
         Some(CompileError::Unsupported("Take".into()))
     );
     // a constant built from a traced value's numbers
@@ -279,14 +276,59 @@ fn a_compiled_sum_over_shards_equals_the_eager_one_bit_for_bit() {
             .collect();
     }
     assert!(sum.refused().is_none());
-    // max-pooling gathers at its argmax: refused, and every later call says so
-    let x = Array::zeros(&[2, 1, 2, 2], DType::F32);
+    // cross-entropy by label index gathers at fixed indices: refused, and
+    // every later call says so
+    let x = Array::zeros(&[2, 2], DType::F32);
     let terms = vec![(1.0, vec![x])];
     let refs: Vec<&Tensor> = params.iter().collect();
-    let pooled =
-        |data: &[Tensor]| data[0].max_pool2d(2, 2).reshape(&[2, 1]).mul(&params[3].sum_all()).sum_all();
+    let by_label = |data: &[Tensor]| data[0].mul(&params[3].sum_all()).cross_entropy(&[1, 0]);
     let mut sum = CompiledSum::new();
-    assert!(sum.value_and_grad(&terms, &refs, &pooled).is_none());
+    assert!(sum.value_and_grad(&terms, &refs, &by_label).is_none());
     assert_eq!(sum.refused(), Some(&CompileError::Unsupported("Take".into())));
-    assert!(sum.value_and_grad(&terms, &refs, &pooled).is_none());
+    assert!(sum.value_and_grad(&terms, &refs, &by_label).is_none());
+}
+
+/// A CNN's training step — conv, ReLU, 2×2 max pooling (and a 3×3/2 one,
+/// whose windows overlap), a linear layer, cross-entropy against one-hot
+/// targets — replays bit for bit like eager execution: value, every
+/// parameter's gradient, at new data and new parameters each time (the
+/// window maxima move). Ties included: ReLU zeros fill whole windows.
+#[test]
+fn a_cnn_step_with_max_pooling_replays_bit_for_bit() {
+    let mut rng = Rng::seed(11);
+    let (n, c, o, k) = (3, 2, 4, 5);
+    let shapes: [Vec<usize>; 5] = [vec![o, c, 3, 3], vec![o], vec![o, o, 3, 3], vec![k, o * 2 * 2], vec![k]];
+    let params: Vec<Tensor> =
+        shapes.iter().map(|s| Tensor::param(rng.normal(s, 0.0, 0.5, DType::F32))).collect();
+    let step = |p: &[Tensor], data: &[Tensor]| {
+        let h = data[0].conv2d(&p[0], 1, 1).add(&p[1].reshape(&[1, o, 1, 1])).relu().max_pool2d(2, 2);
+        let h = h.conv2d(&p[2], 1, 1).relu().max_pool2d(3, 2); // 5×5 → 2×2, overlapping windows
+        let y = h.reshape(&[n, o * 2 * 2]).linear(&p[3], Some(&p[4]));
+        let loss = y.cross_entropy_targets(&data[1]);
+        let mut out = vec![loss.clone()];
+        out.extend(grad(&loss, &p.iter().collect::<Vec<_>>()));
+        out
+    };
+    let batch = |rng: &mut Rng| {
+        let x = rng.normal(&[n, c, 10, 10], 0.0, 1.0, DType::F32);
+        let labels: Vec<usize> = (0..n).map(|_| rng.below(k)).collect();
+        vec![x, one_hot(&labels, k)]
+    };
+    let first: Vec<Tensor> = batch(&mut rng).into_iter().map(Tensor::constant).collect();
+    let mut c = Compiled::trace_with(&[params.clone(), first.clone()].concat(), || step(&params, &first))
+        .expect("a CNN with max pooling compiles");
+    for _ in 0..4 {
+        let moved: Vec<Array> = params
+            .iter()
+            .map(|p| {
+                p.value().binary(odl_tensor::BinaryOp::Add, &rng.normal(p.shape(), 0.0, 0.3, DType::F32))
+            })
+            .collect();
+        let data = batch(&mut rng);
+        let eager_p: Vec<Tensor> = moved.iter().cloned().map(Tensor::param).collect();
+        let eager_d: Vec<Tensor> = data.iter().cloned().map(Tensor::constant).collect();
+        let eager: Vec<Array> = step(&eager_p, &eager_d).iter().map(|t| t.value().clone()).collect();
+        let replayed = c.run(&[moved, data].concat());
+        assert_eq!(bits(&replayed), bits(&eager));
+    }
 }

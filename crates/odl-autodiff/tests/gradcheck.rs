@@ -78,8 +78,9 @@ const BINARY_SHAPES: [(&[usize], &[usize]); 6] = [
 
 #[test]
 fn binary_ops_with_broadcasting() {
-    let table: [(&str, F, f64, f64); 8] = [
+    let table: [(&str, F, f64, f64); 9] = [
         ("mul_one_minus_sq", |x| x[0].mul_one_minus_sq(&x[1]), -2.0, 2.0),
+        ("mul_positive", |x| x[0].mul_positive(&x[1]), -2.0, 2.0),
         ("add", |x| x[0].add(&x[1]), -2.0, 2.0),
         ("sub", |x| x[0].sub(&x[1]), -2.0, 2.0),
         ("mul", |x| x[0].mul(&x[1]), -2.0, 2.0),
@@ -100,6 +101,11 @@ fn binary_ops_with_broadcasting() {
                     .collect();
                 xs[1] = Array::from_vec(shift, xs[1].shape());
             }
+            if name == "mul_positive" {
+                // keep the mask's argument away from its jump at 0
+                let shift: Vec<f64> = xs[1].to_vec_f64().iter().map(|v| v + 0.3 * v.signum()).collect();
+                xs[1] = Array::from_vec(shift, xs[1].shape());
+            }
             check(&format!("{name} {a:?}×{b:?}"), f, xs, 2);
         }
     }
@@ -112,6 +118,29 @@ fn operators_match_methods() {
     let lhs = (&a + &b) * (&a - &b) / &b - 2.0;
     let rhs = a.add(&b).mul(&a.sub(&b)).div(&b).add_scalar(-2.0);
     assert_eq!(lhs.to_vec_f64(), rhs.to_vec_f64());
+}
+
+/// ReLU is one primitive with a fused VJP (`g · [x > 0]` in one pass); it
+/// computes exactly what `maximum(x, 0)` and `g · (x > 0)` did, at ±0, ±∞,
+/// NaN in the input or in the cotangent, in f32 and f64.
+#[test]
+fn relu_equals_maximum_with_zero_bit_for_bit() {
+    let specials = [-0.0, 0.0, 1.5, -2.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 1e-30, -1e-30];
+    for dtype in [DType::F32, DType::F64] {
+        let x = Array::from_vec(specials.to_vec(), &[specials.len()]).cast(dtype);
+        let g = Array::from_vec(vec![1.0, -2.0, 3.0, f64::NAN, 0.5, 2.0, 1.0, f64::INFINITY, 4.0], &[9])
+            .cast(dtype);
+        let xp = Tensor::param(x.clone());
+        let fused = xp.relu();
+        let old = xp.maximum(&xp.scalar_like(0.0));
+        let bits = |t: &Tensor| t.to_vec_f64().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&fused), bits(&old), "{dtype:?} forward");
+        let gt = Tensor::constant(g.clone());
+        let d_fused = odl_autodiff::grad(&fused.mul(&gt).sum_all(), &[&xp]).remove(0);
+        let d_old =
+            gt.mul(&Tensor::constant(x.clone()).gt_mask(&Tensor::constant(x.clone()).scalar_like(0.0)));
+        assert_eq!(bits(&d_fused), bits(&d_old), "{dtype:?} gradient");
+    }
 }
 
 #[test]

@@ -504,6 +504,37 @@ impl Array {
         Array::new(data, out)
     }
 
+    /// Max pooling's gather: for each `kh×kw` window (strides `(sh, sw)`) of
+    /// `x` `[n,c,h,w]`, the element of `self` (same shape) at the window's
+    /// maximum in `x` — [`Array::maxpool2d`] when `self` is `x`.
+    #[track_caller]
+    pub fn maxpool2d_gather(&self, x: &Array, k: (usize, usize), stride: (usize, usize)) -> Array {
+        assert_eq!(self.shape, x.shape, "maxpool2d_gather: values and keys differ in shape");
+        if Arc::ptr_eq(&self.storage, &x.storage) {
+            return x.maxpool2d(k, stride);
+        }
+        let (idx, shape) = x.maxpool2d_argmax(k, stride);
+        self.take(&idx, &shape)
+    }
+
+    /// Max pooling's VJP: zeros of `x`'s shape with each window's entry of
+    /// `self` (the pooled shape) added at the window's maximum in `x`.
+    #[track_caller]
+    pub fn maxpool2d_scatter(&self, x: &Array, k: (usize, usize), stride: (usize, usize)) -> Array {
+        let s = &x.shape;
+        assert!(
+            s.len() == 4 && k.0 > 0 && k.1 > 0 && stride.0 > 0 && stride.1 > 0 && s[2] >= k.0 && s[3] >= k.1,
+            "max_pool2d: window {k:?} stride {stride:?} does not fit input {s:?}"
+        );
+        let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
+        let pooled = [n, c, (h - k.0) / stride.0 + 1, (w - k.1) / stride.1 + 1];
+        assert_eq!(self.shape(), &pooled, "maxpool2d_scatter: cotangent shape for input {s:?}");
+        let data = zip_cpu!("maxpool2d_scatter", self.cpu(), x.cpu(), |g, xs| {
+            cpu::conv::maxpool2d_scatter(g, xs, n, c, h, w, k, stride)
+        });
+        Array::new(data, x.shape.clone())
+    }
+
     /// Flat indices of the maxima of `kh×kw` windows with strides `(sh, sw)` over
     /// `[n,c,h,w]`, and the pooled shape.
     #[track_caller]

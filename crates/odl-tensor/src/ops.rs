@@ -24,6 +24,8 @@ pub enum UnaryOp {
     Cos,
     /// `1/x`
     Recip,
+    /// `max(x, 0)` (a NaN stays NaN, as in `maximum`)
+    Relu,
 }
 
 /// Elementwise functions of two broadcast arguments.
@@ -45,6 +47,9 @@ pub enum BinaryOp {
     Min,
     /// `a · (1 − b²)`: tanh's VJP `g · (1 − y²)` fused into one pass
     MulOneMinusSq,
+    /// `a · [b > 0]`: ReLU's VJP `g · [x > 0]` fused into one pass (a mask
+    /// and a product before; the same numbers, a NaN `a` included)
+    MulPositive,
 }
 
 /// Elementwise comparisons; the result is a mask of 0.0 and 1.0.

@@ -191,8 +191,47 @@ fn maxpool_argmax_matches_its_definition_with_ties_nans_and_infinities() {
                 at,
                 "k={k} s={s} {dtype}"
             );
+            // the VJP: the cotangent added at the reference argmax (overlapping
+            // windows add up), zeros elsewhere — the 2×2 one-pass kernel too
+            let gv: Vec<f64> = (0..want.len()).map(|i| i as f64 * 0.25 - 3.0).collect();
+            let g = Array::from_f64(&gv, shape.as_slice(), dtype);
+            let mut expect = vec![0.0; len];
+            for (&i, &v) in want.iter().zip(&gv) {
+                expect[i] += v;
+            }
+            let got = g.maxpool2d_scatter(&a, (k, k), (s, s));
+            assert_eq!(got.shape(), &[2, 3, 8, 10]);
+            assert_eq!(got.to_vec_f64(), expect, "scatter k={k} s={s} {dtype}");
+            // the gather of other values at x's maxima, and of x itself
+            let other =
+                Array::from_f64(&(0..len).map(|i| i as f64).collect::<Vec<_>>(), &[2, 3, 8, 10], dtype);
+            let picked: Vec<f64> = want.iter().map(|&i| i as f64).collect();
+            assert_eq!(other.maxpool2d_gather(&a, (k, k), (s, s)).to_vec_f64(), picked);
+            assert_eq!(
+                a.maxpool2d_gather(&a, (k, k), (s, s)).to_vec_f64().into_iter().map(bits).collect::<Vec<_>>(),
+                at
+            );
         }
     }
+}
+
+#[test]
+fn maxpool_scatter_leaves_rows_and_columns_outside_every_window_zero() {
+    // 5×7 under 2×2/2 windows: the last row and column belong to none
+    let x = Array::from_f64(
+        &(0..35).map(|i| ((i * 7) % 11) as f64).collect::<Vec<_>>(),
+        &[1, 1, 5, 7],
+        DType::F32,
+    );
+    let (idx, shape) = x.maxpool2d_argmax((2, 2), (2, 2));
+    assert_eq!(shape.as_slice(), &[1, 1, 2, 3]);
+    let g = Array::from_f64(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[1, 1, 2, 3], DType::F32);
+    let got = g.maxpool2d_scatter(&x, (2, 2), (2, 2)).to_vec_f64();
+    let mut expect = vec![0.0; 35];
+    for (k, &i) in idx.iter().enumerate() {
+        expect[i] = (k + 1) as f64;
+    }
+    assert_eq!(got, expect);
 }
 
 /// Direct (naive) convolution, stride 1, zero padding `p`, NCHW/OIHW.

@@ -50,6 +50,8 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    // training steps free and reallocate the same buffers every step
+    odl_bench::alloc::keep_freed_memory();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

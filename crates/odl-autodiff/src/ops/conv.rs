@@ -2,7 +2,7 @@
 
 use odl_tensor::{Array, Conv2dGeom};
 
-use crate::op::Op;
+use crate::op::{Op, Pool};
 use crate::tensor::Tensor;
 
 impl Tensor {
@@ -60,21 +60,36 @@ impl Tensor {
         ])
     }
 
-    /// Max pooling over `k×k` windows with `stride` (no padding), as a gather
-    /// at the argmax: the gradient flows to the chosen element of each window.
+    /// Max pooling over `k×k` windows with `stride` (no padding): the gradient
+    /// flows to each window's maximum (the first of equal maxima; a NaN wins).
     #[track_caller]
     pub fn max_pool2d(&self, k: usize, stride: usize) -> Tensor {
         self.max_pool2d_rect((k, k), (stride, stride))
     }
 
-    /// Max pooling over `kh×kw` windows with strides `(sh, sw)`.
+    /// Max pooling over `kh×kw` windows with strides `(sh, sw)`: one
+    /// primitive whose VJP recomputes the maxima' positions from the input,
+    /// so a compiled replay pools at the new input's maxima.
     #[track_caller]
     pub fn max_pool2d_rect(&self, k: (usize, usize), stride: (usize, usize)) -> Tensor {
-        if !crate::tensor::is_grad_enabled() && !crate::trace::is_tracing() {
-            // nothing will differentiate or replay this: the maxima, no indices
-            return Tensor::make(self.value().maxpool2d(k, stride), None, false);
-        }
-        let (idx, shape) = self.value().maxpool2d_argmax(k, stride);
-        self.take(idx.into(), &shape)
+        Tensor::pool_gather(self, self, (k, stride))
+    }
+
+    /// `v`'s values at the window maxima of `x` (same shape as `v`).
+    #[track_caller]
+    pub(crate) fn pool_gather(v: &Tensor, x: &Tensor, p: Pool) -> Tensor {
+        Tensor::from_op(
+            v.value().maxpool2d_gather(x.value(), p.0, p.1),
+            Op::PoolGather(v.clone(), x.clone(), p),
+        )
+    }
+
+    /// `g` (pooled shape) added at the window maxima of `x`, zeros elsewhere.
+    #[track_caller]
+    pub(crate) fn pool_scatter(g: &Tensor, x: &Tensor, p: Pool) -> Tensor {
+        Tensor::from_op(
+            g.value().maxpool2d_scatter(x.value(), p.0, p.1),
+            Op::PoolScatter(g.clone(), x.clone(), p),
+        )
     }
 }

@@ -42,6 +42,8 @@ unary_methods! {
     cos => Cos,
     /// `1/x`
     recip => Recip,
+    /// `max(x, 0)`; its gradient is `g · [x > 0]` (zero at 0), in one pass
+    relu => Relu,
 }
 
 macro_rules! binary_methods {
@@ -78,6 +80,9 @@ binary_methods! {
     minimum => Min,
     /// `a · (1 − b²)` in one pass (tanh's VJP, `g · (1 − tanh²)`)
     mul_one_minus_sq => MulOneMinusSq,
+    /// `a · [b > 0]` in one pass (ReLU's VJP, `g · [x > 0]`); no gradient
+    /// flows into `b`
+    mul_positive => MulPositive,
 }
 
 macro_rules! compare_methods {

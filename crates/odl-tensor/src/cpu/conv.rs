@@ -204,6 +204,48 @@ pub fn conv2d_weight_grad<T: Element>(x: &[T], g: &[T], d: &ConvDims) -> Vec<T> 
     split(0, d.n, d.o * patch * pix, &part)
 }
 
+/// The key a maximum is found by: NaN counts as +∞ (it beats every number).
+#[inline(always)]
+fn key<T: Element>(v: T) -> T {
+    if v.is_nan() {
+        T::infinity()
+    } else {
+        v
+    }
+}
+
+/// The first half of finding each 2×2 window's first maximum, in a form
+/// that vectorizes: the first maximum of each horizontal pair `(x[2i],
+/// x[2i+1])` into `v[i]`, and `right[i]` = 1 where it is the right one. The
+/// pairs of rows `r` of width `w` (`2·(w/2)` columns used) — as one flat
+/// loop when `w` is even.
+#[inline(always)]
+fn pair_max<T: Element>(x: &[T], w: usize, v: &mut [T], right: &mut [T]) {
+    let ow = w / 2;
+    let pairs = |x: &[T], v: &mut [T], right: &mut [T]| {
+        for ((v, r), p) in v.iter_mut().zip(right.iter_mut()).zip(x.as_chunks::<2>().0) {
+            let rt = key(p[1]) > key(p[0]);
+            *v = if rt { p[1] } else { p[0] };
+            *r = if rt { T::one() } else { T::zero() };
+        }
+    };
+    if w.is_multiple_of(2) {
+        pairs(x, v, right);
+    } else {
+        let rows = x.chunks_exact(w).zip(v.chunks_exact_mut(ow).zip(right.chunks_exact_mut(ow)));
+        for (xr, (vr, rr)) in rows {
+            pairs(&xr[..2 * ow], vr, rr);
+        }
+    }
+}
+
+/// The second half: for each window of output row `q`, whether the lower
+/// pair's winner beats the upper one's (on equal keys the upper comes first).
+#[inline(always)]
+fn lower_wins<T: Element>(top: T, bottom: T) -> bool {
+    key(bottom) > key(top)
+}
+
 /// The maxima of `kh×kw` windows with strides `(sh, sw)` over `[n,c,h,w]`:
 /// the values [`maxpool2d_argmax`] picks (a NaN beats every number, the
 /// first of equal maxima wins), without indices — for passes that record
@@ -224,26 +266,87 @@ pub fn maxpool2d_values<T: Element>(
     }
     let (oh, ow) = (h / 2, w / 2);
     let mut out = vec![T::zero(); n * c * oh * ow];
+    let (mut v, mut right) = (vec![T::zero(); n * c * h * ow], vec![T::zero(); n * c * h * ow]);
     super::simd(
         #[inline(always)]
         || {
+            pair_max(x, w, &mut v, &mut right);
             for plane in 0..n * c {
-                let base = plane * h * w;
                 for oi in 0..oh {
-                    let r0 = base + 2 * oi * w;
-                    let (row0, row1) = (&x[r0..r0 + w], &x[r0 + w..r0 + 2 * w]);
+                    let top = &v[(plane * h + 2 * oi) * ow..][..ow];
+                    let bottom = &v[(plane * h + 2 * oi + 1) * ow..][..ow];
                     let dst = &mut out[(plane * oh + oi) * ow..][..ow];
-                    for (o, (p0, p1)) in dst.iter_mut().zip(row0.chunks_exact(2).zip(row1.chunks_exact(2))) {
-                        // the argmax's comparisons on keys that map NaN to +∞
-                        let key = |v: T| if v.is_nan() { T::infinity() } else { v };
-                        let (mut m, mut k) = (p0[0], key(p0[0]));
-                        for v in [p0[1], p1[0], p1[1]] {
-                            if key(v) > k {
-                                (m, k) = (v, key(v));
-                            }
-                        }
-                        *o = m;
+                    for ((o, &t), &b) in dst.iter_mut().zip(top).zip(bottom) {
+                        *o = if lower_wins(t, b) { b } else { t };
                     }
+                }
+            }
+        },
+    );
+    out
+}
+
+/// Max pooling's VJP: zeros of `x`'s shape `[n,c,h,w]` with each window's
+/// cotangent `g` (`[n,c,oh,ow]`) added at that window's maximum — the
+/// element [`maxpool2d_argmax`] picks. The 2×2/2 window is done in one pass
+/// that finds each maximum and writes all four entries; other windows
+/// scatter-add at the argmax (overlapping windows add up).
+#[allow(clippy::too_many_arguments)]
+pub fn maxpool2d_scatter<T: Element>(
+    g: &[T],
+    x: &[T],
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    (kh, kw): (usize, usize),
+    (sh, sw): (usize, usize),
+) -> Vec<T> {
+    if (kh, kw, sh, sw) != (2, 2, 2, 2) {
+        let idx = maxpool2d_argmax(x, n, c, h, w, (kh, kw), (sh, sw));
+        return super::movement::scatter_add(g, &idx, x.len());
+    }
+    let (oh, ow) = (h / 2, w / 2);
+    let (mut v, mut right) = (vec![T::zero(); n * c * h * ow], vec![T::zero(); n * c * h * ow]);
+    // each pair's share of the cotangent: its window's, if it holds the
+    // window's winner, else 0 (rows outside every window, an odd height's
+    // last, stay 0)
+    let mut share = vec![T::zero(); n * c * h * ow];
+    let mut out = vec![T::zero(); x.len()];
+    super::simd(
+        #[inline(always)]
+        || {
+            pair_max(x, w, &mut v, &mut right);
+            for plane in 0..n * c {
+                for oi in 0..oh {
+                    let r_top = (plane * h + 2 * oi) * ow;
+                    let (top, bottom) = (&v[r_top..][..ow], &v[r_top + ow..][..ow]);
+                    let gr = &g[(plane * oh + oi) * ow..][..ow];
+                    let (s_top, s_bottom) = share[r_top..r_top + 2 * ow].split_at_mut(ow);
+                    for (((st, sb), &gv), (&t, &b)) in
+                        s_top.iter_mut().zip(s_bottom.iter_mut()).zip(gr).zip(top.iter().zip(bottom))
+                    {
+                        let low = lower_wins(t, b);
+                        *st = if low { T::zero() } else { gv };
+                        *sb = if low { gv } else { T::zero() };
+                    }
+                }
+            }
+            // each pair's share goes to its left or right element
+            let place = |out: &mut [T], share: &[T], right: &[T]| {
+                for ((d, &sv), &rt) in out.as_chunks_mut::<2>().0.iter_mut().zip(share).zip(right) {
+                    let on_right = rt > T::zero();
+                    d[0] = if on_right { T::zero() } else { sv };
+                    d[1] = if on_right { sv } else { T::zero() };
+                }
+            };
+            if w.is_multiple_of(2) {
+                place(&mut out, &share, &right);
+            } else {
+                // the last column of each row belongs to no window: stays 0
+                let rows = out.chunks_exact_mut(w).zip(share.chunks_exact(ow).zip(right.chunks_exact(ow)));
+                for (o, (sr, rr)) in rows {
+                    place(&mut o[..2 * ow], sr, rr);
                 }
             }
         },

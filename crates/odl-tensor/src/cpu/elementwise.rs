@@ -35,6 +35,7 @@ fn unary_body<T: Element>(op: UnaryOp, x: &[T]) -> Vec<T> {
         UnaryOp::Sin => map(x, |v| v.sin()),
         UnaryOp::Cos => map(x, |v| v.cos()),
         UnaryOp::Recip => map(x, |v| v.recip()),
+        UnaryOp::Relu => map(x, |v| if v.is_nan() || v > T::zero() { v } else { T::zero() }),
     }
 }
 
@@ -210,6 +211,10 @@ macro_rules! with_binary_fn {
             }
             BinaryOp::MulOneMinusSq => {
                 let $f = |x: $t, y: $t| x * (<$t>::one() - y * y);
+                $body
+            }
+            BinaryOp::MulPositive => {
+                let $f = |x: $t, y: $t| x * if y > <$t>::zero() { <$t>::one() } else { <$t>::zero() };
                 $body
             }
         }
