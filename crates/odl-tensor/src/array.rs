@@ -491,12 +491,8 @@ impl Array {
     #[track_caller]
     pub fn maxpool2d(&self, k: (usize, usize), stride: (usize, usize)) -> Array {
         let s = &self.shape;
-        assert!(
-            s.len() == 4 && k.0 > 0 && k.1 > 0 && stride.0 > 0 && stride.1 > 0 && s[2] >= k.0 && s[3] >= k.1,
-            "max_pool2d: window {k:?} stride {stride:?} does not fit input {s:?}"
-        );
-        let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
-        let out = Shape::from_slice(&[n, c, (h - k.0) / stride.0 + 1, (w - k.1) / stride.1 + 1]);
+        let [n, c, h, w, oh, ow] = pool_dims(s, k, stride);
+        let out = Shape::from_slice(&[n, c, oh, ow]);
         let data = match self.cpu() {
             CpuStorage::F32(x) => CpuStorage::F32(cpu::conv::maxpool2d_values(x, n, c, h, w, k, stride)),
             CpuStorage::F64(x) => CpuStorage::F64(cpu::conv::maxpool2d_values(x, n, c, h, w, k, stride)),
@@ -522,12 +518,8 @@ impl Array {
     #[track_caller]
     pub fn maxpool2d_scatter(&self, x: &Array, k: (usize, usize), stride: (usize, usize)) -> Array {
         let s = &x.shape;
-        assert!(
-            s.len() == 4 && k.0 > 0 && k.1 > 0 && stride.0 > 0 && stride.1 > 0 && s[2] >= k.0 && s[3] >= k.1,
-            "max_pool2d: window {k:?} stride {stride:?} does not fit input {s:?}"
-        );
-        let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
-        let pooled = [n, c, (h - k.0) / stride.0 + 1, (w - k.1) / stride.1 + 1];
+        let [n, c, h, w, oh, ow] = pool_dims(s, k, stride);
+        let pooled = [n, c, oh, ow];
         assert_eq!(self.shape(), &pooled, "maxpool2d_scatter: cotangent shape for input {s:?}");
         let data = zip_cpu!("maxpool2d_scatter", self.cpu(), x.cpu(), |g, xs| {
             cpu::conv::maxpool2d_scatter(g, xs, n, c, h, w, k, stride)
@@ -540,16 +532,12 @@ impl Array {
     #[track_caller]
     pub fn maxpool2d_argmax(&self, k: (usize, usize), stride: (usize, usize)) -> (Vec<usize>, Shape) {
         let s = &self.shape;
-        assert!(
-            s.len() == 4 && k.0 > 0 && k.1 > 0 && stride.0 > 0 && stride.1 > 0 && s[2] >= k.0 && s[3] >= k.1,
-            "max_pool2d: window {k:?} stride {stride:?} does not fit input {s:?}"
-        );
-        let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
+        let [n, c, h, w, oh, ow] = pool_dims(s, k, stride);
         let idx = match self.cpu() {
             CpuStorage::F32(x) => cpu::conv::maxpool2d_argmax(x, n, c, h, w, k, stride),
             CpuStorage::F64(x) => cpu::conv::maxpool2d_argmax(x, n, c, h, w, k, stride),
         };
-        let out = Shape::from_slice(&[n, c, (h - k.0) / stride.0 + 1, (w - k.1) / stride.1 + 1]);
+        let out = Shape::from_slice(&[n, c, oh, ow]);
         (idx, out)
     }
 
@@ -656,4 +644,17 @@ impl fmt::Debug for Array {
             if v.len() > 8 { ", …" } else { "" }
         )
     }
+}
+
+/// `[n, c, h, w, oh, ow]` of pooling `kh×kw` windows with strides `(sh, sw)`
+/// over an input of shape `s`; panics with the window and shape when the
+/// window does not fit.
+#[track_caller]
+fn pool_dims(s: &[usize], k: (usize, usize), stride: (usize, usize)) -> [usize; 6] {
+    assert!(
+        s.len() == 4 && k.0 > 0 && k.1 > 0 && stride.0 > 0 && stride.1 > 0 && s[2] >= k.0 && s[3] >= k.1,
+        "max_pool2d: window {k:?} stride {stride:?} does not fit input {s:?}"
+    );
+    let (h, w) = (s[2], s[3]);
+    [s[0], s[1], h, w, (h - k.0) / stride.0 + 1, (w - k.1) / stride.1 + 1]
 }
