@@ -2,6 +2,8 @@
 //! operator from a few dozen operator applications (Hessian-vector products).
 
 use odl_autodiff::LinOp;
+use std::ops::Range;
+
 use odl_tensor::Rng;
 
 use crate::linalg::{axpy, dot, norm, sym_eig};
@@ -20,6 +22,17 @@ pub struct Lanczos {
 /// subspace is invariant). Every new vector is orthogonalized against all
 /// previous ones twice, which keeps the Ritz values free of ghost copies.
 pub fn lanczos(op: &dyn LinOp, v0: &[f64], steps: usize) -> Lanczos {
+    lanczos_until(op, v0, steps, &mut |_, _, _| false)
+}
+
+/// [`lanczos`] that also stops when `done(alpha, beta, β_next)` says so after
+/// a step (`β_next`: the norm of the next, not yet normalized, vector).
+fn lanczos_until(
+    op: &dyn LinOp,
+    v0: &[f64],
+    steps: usize,
+    done: &mut dyn FnMut(&[f64], &[f64], f64) -> bool,
+) -> Lanczos {
     let n = op.dim();
     assert_eq!(v0.len(), n, "lanczos: start vector of length {} for dimension {n}", v0.len());
     let steps = steps.min(n).max(1);
@@ -44,7 +57,8 @@ pub fn lanczos(op: &dyn LinOp, v0: &[f64], steps: usize) -> Lanczos {
             .map(|a| a.abs())
             .fold(0.0, f64::max)
             .max(beta.iter().fold(0.0, |m: f64, b| m.max(*b)));
-        if j + 1 == steps || !bn.is_finite() || bn <= 1e-12 * scale.max(1e-300) {
+        let converged = bn.is_finite() && done(&alpha, &beta, bn);
+        if converged || j + 1 == steps || !bn.is_finite() || bn <= 1e-12 * scale.max(1e-300) {
             break;
         }
         beta.push(bn);
@@ -59,15 +73,7 @@ impl Lanczos {
     /// and the eigenvectors `s` of `T` (columns, row-major `m×m`).
     pub fn ritz(&self) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         let m = self.alpha.len();
-        let mut t = vec![0.0; m * m];
-        for i in 0..m {
-            t[i * m + i] = self.alpha[i];
-            if i + 1 < m {
-                t[i * m + i + 1] = self.beta[i];
-                t[(i + 1) * m + i] = self.beta[i];
-            }
-        }
-        let (vals, s) = sym_eig(&t, m);
+        let (vals, s) = tridiagonal_eig(&self.alpha, &self.beta);
         let weights = (0..m).map(|j| s[j] * s[j]).collect();
         (vals, weights, s)
     }
@@ -81,6 +87,62 @@ impl Lanczos {
         }
         v
     }
+}
+
+/// Eigenvalues (ascending) and eigenvectors (columns, row-major `m×m`) of
+/// the symmetric tridiagonal matrix with diagonal `alpha` and off-diagonal
+/// `beta`.
+fn tridiagonal_eig(alpha: &[f64], beta: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let m = alpha.len();
+    let mut t = vec![0.0; m * m];
+    for i in 0..m {
+        t[i * m + i] = alpha[i];
+        if i + 1 < m {
+            t[i * m + i + 1] = beta[i];
+            t[(i + 1) * m + i] = beta[i];
+        }
+    }
+    sym_eig(&t, m)
+}
+
+/// The largest eigenpair of a symmetric operator, from [`top_eigenpair`].
+#[derive(Clone, Debug)]
+pub struct TopEigen {
+    /// the Ritz value θ (the largest eigenvalue, to within `residual`)
+    pub value: f64,
+    /// its unit Ritz vector `v`
+    pub vector: Vec<f64>,
+    /// the residual `‖Av − θv‖`, read off the recurrence (`β_m·|s_m|`)
+    pub residual: f64,
+    /// operator applications used
+    pub steps: usize,
+}
+
+/// The largest (algebraic) eigenpair by Lanczos from `start`, stopping as
+/// soon as the top Ritz pair's residual `‖Av − θv‖` is at most `tol·|θ|`
+/// (then some eigenvalue lies within that distance of θ), after at least
+/// `steps.start` and at most `steps.end` operator applications. The
+/// minimum matters for warm starts: a small residual says θ is *an*
+/// eigenvalue, and a few more steps let a larger one that the start barely
+/// touches grow into the Krylov space. The residual costs nothing extra: it is the
+/// next β times the last entry of the pair's eigenvector of `T`. A start
+/// near the answer — the previous eigenvector along a training run, mixed
+/// with some noise so that a new top direction still shows up in the
+/// Krylov space — converges in a few products where a random start needs
+/// a few dozen.
+pub fn top_eigenpair(op: &dyn LinOp, start: &[f64], steps: Range<usize>, tol: f64) -> TopEigen {
+    assert!(tol >= 0.0, "top_eigenpair: the tolerance must be ≥ 0, got {tol}");
+    let (min_steps, max_steps) = (steps.start, steps.end);
+    let mut residual = f64::NAN;
+    let lz = lanczos_until(op, start, max_steps, &mut |alpha, beta, bn| {
+        let m = alpha.len();
+        let (vals, s) = tridiagonal_eig(alpha, beta);
+        residual = bn * s[(m - 1) * m + m - 1].abs();
+        m >= min_steps && residual <= tol * vals[m - 1].abs()
+    });
+    let (vals, _, s) = lz.ritz();
+    let m = vals.len();
+    TopEigen { value: vals[m - 1], vector: lz.ritz_vector(&s, m - 1), residual, steps: m }
 }
 
 /// Which end of the spectrum.
@@ -155,6 +217,39 @@ mod tests {
         let (low, _) = eigenpairs(&op, 1, 60, Which::Smallest, 7);
         // the smallest is −5 + 10·3/200 = −4.85, inside a dense bulk: slower, still converged
         assert!((low[0] + 4.85).abs() < 1e-3, "{low:?}");
+    }
+
+    #[test]
+    fn top_eigenpair_stops_at_its_tolerance_and_reports_the_true_residual() {
+        let n = 300;
+        let spec: Vec<f64> = (0..n).map(|i| if i == 0 { 10.0 } else { 11.0 * i as f64 / n as f64 - 2.0 }).collect();
+        let op = random_sym(n, &spec, 3);
+        let mut rng = Rng::seed(4);
+        let cold: Vec<f64> = (0..n).map(|_| rng.normal_f64()).collect();
+        let residual = |e: &TopEigen| {
+            let av = op.apply(&e.vector);
+            av.iter().zip(&e.vector).map(|(a, v)| (a - e.value * v).powi(2)).sum::<f64>().sqrt()
+        };
+        let a = top_eigenpair(&op, &cold, 1..60, 1e-6);
+        assert!(a.steps < 60, "converged before the cap: {} steps", a.steps);
+        assert!(a.residual <= 1e-5 && (residual(&a) - a.residual).abs() < 1e-9, "{} vs {}", a.residual, residual(&a));
+        assert!((a.value - 10.0).abs() <= a.residual, "{}", a.value);
+        // started from the answer plus noise of the same size: fewer products
+        let warm: Vec<f64> = a.vector.iter().zip(&cold).map(|(v, c)| v + c / (n as f64).sqrt()).collect();
+        let b = top_eigenpair(&op, &warm, 1..60, 1e-6);
+        assert!(b.steps < a.steps, "warm {} vs cold {} steps", b.steps, a.steps);
+        assert!((b.value - 10.0).abs() <= 1e-5, "{}", b.value);
+        // a loose tolerance stops earlier, and its bound still holds
+        let c = top_eigenpair(&op, &cold, 1..60, 1e-2);
+        assert!(c.steps < a.steps && (c.value - 10.0).abs() <= c.residual + 1e-12);
+        // the cap: the residual is still reported, and is above the tolerance
+        let d = top_eigenpair(&op, &cold, 1..3, 1e-12);
+        assert_eq!(d.steps, 3);
+        assert!((residual(&d) - d.residual).abs() < 1e-9 && d.residual > 1e-12 * d.value);
+        // the minimum: a warm start keeps going past its early convergence
+        let e = top_eigenpair(&op, &warm, b.steps + 4..60, 1e-6);
+        assert_eq!(e.steps, b.steps + 4);
+        assert!((e.value - 10.0).abs() <= 1e-6, "{}", e.value);
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub mod slq;
 pub mod trace;
 
 pub use hessian::{exact_spectrum, Ggn};
-pub use lanczos::{eigenpairs, lanczos, Which};
+pub use lanczos::{eigenpairs, lanczos, top_eigenpair, TopEigen, Which};
 pub use objective::{flatten, forward_with, hessian_at, leaves, unflatten, ModelLoss, SumOp};
 pub use slq::{slq, SpectralDensity};
 pub use trace::hutchinson;

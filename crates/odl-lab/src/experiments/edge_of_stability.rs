@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use odl_autodiff::{no_grad, Tensor};
+use odl_autodiff::{no_grad, LinOp, Tensor};
 use odl_nn::{Activation, Ctx, MlpConfig, Module, Sequential};
 use odl_optim::sgd;
-use odl_probe::{eigenpairs, hessian_at, ModelLoss, Which};
+use odl_probe::{hessian_at, top_eigenpair, ModelLoss};
 use odl_tensor::{Array, DType, Rng};
 use odl_train::train_step;
 
@@ -22,7 +22,8 @@ pub static EXPERIMENT: Experiment = Experiment {
     source: "J. Cohen, S. Kaur, Y. Li, Z. Kolter, A. Talwalkar, \"Gradient descent on neural networks typically occurs at the edge of stability\", ICLR 2021",
     setup: "A tanh MLP (two hidden layers of `hidden` units) on `n_train` examples with the squared loss against one-hot \
             targets, trained by full-batch GD at each step size of `etas` for `steps` steps; every `every` steps the top \
-            Hessian eigenvalue (sharpness) of the full-batch loss by 20 Lanczos steps.",
+            Hessian eigenvalue (sharpness) of the full-batch loss by Lanczos, warm-started from the previous \
+            measurement's eigenvector, 10 to 20 Hessian-vector products, stopped once the residual is below 10⁻³·λ.",
     params: |s| {
         vec![
             floats("etas", &[0.1, 0.13, 0.16], 1e-6, 10.0, "step sizes η"),
@@ -86,11 +87,30 @@ fn run(r: &Run) -> Result<Outcome> {
     }
     let target = Tensor::constant(Array::from_f64(&onehot, &[n, classes], DType::F32));
     let h = p.usize("hidden");
-    let sharpness = |net: &mut Sequential| {
+    // the top eigenpair, warm-started from the previous measurement's
+    // eigenvector plus an equal amount of fresh noise (so that a new top
+    // direction still enters the Krylov space), 10 to 20 Lanczos steps, to a
+    // residual of 1e-3·λ. Checked against 30 cold-start steps over a whole
+    // quick run (363 measurements): at most 3.6e-6 apart, with 10.2 Hessian
+    // products per measurement instead of 20. Without the 10-step minimum,
+    // 3 of the 363 stopped on the second eigenvalue (up to 4 % low) where
+    // the top two cross.
+    let mut noise = Rng::seed(r.seed() ^ 0xe05);
+    let mut products = 0usize;
+    let mut sharpness = |net: &mut Sequential, prev: &mut Option<Vec<f64>>| {
         let tg = target.clone();
         let ml = ModelLoss::new(net, x.clone(), move |z| z.mse(&tg));
         let theta = ml.theta();
-        eigenpairs(&hessian_at(&|q| ml.loss(q), &theta), 1, 20, Which::Largest, r.seed()).0[0]
+        let hess = hessian_at(&|q| ml.loss(q), &theta);
+        let mut start: Vec<f64> = (0..hess.dim()).map(|_| noise.normal_f64()).collect();
+        if let Some(v) = prev.as_ref() {
+            let scale = 1.0 / (start.len() as f64).sqrt();
+            start.iter_mut().zip(v).for_each(|(s, v)| *s = *s * scale + v);
+        }
+        let top = top_eigenpair(&hess, &start, 10..20, 1e-3);
+        products += top.steps;
+        *prev = Some(top.vector);
+        top.value
     };
     let mut traces = Vec::new();
     for (ei, &eta) in etas.iter().enumerate() {
@@ -98,6 +118,7 @@ fn run(r: &Run) -> Result<Outcome> {
             .build(&mut Rng::seed(r.seed() ^ 5), DType::F32);
         let mut opt = sgd(eta);
         let mut tr = Trace { eta, ts: Vec::new(), sharp: Vec::new(), losses: Vec::new() };
+        let mut top_vector = None;
         for t in 0..=steps {
             if t % every == 0 {
                 r.progress(
@@ -105,7 +126,7 @@ fn run(r: &Run) -> Result<Outcome> {
                     &format!("η = {eta}, step {t}"),
                 );
                 tr.ts.push(t as f64);
-                tr.sharp.push(sharpness(&mut net));
+                tr.sharp.push(sharpness(&mut net, &mut top_vector));
             }
             if t == steps {
                 tr.losses.push(no_grad(|| net.forward(&x, &mut Ctx::eval()).mse(&target).item()));
@@ -122,6 +143,8 @@ fn run(r: &Run) -> Result<Outcome> {
         }
         traces.push(tr);
     }
+    let measured: usize = traces.iter().map(|t| t.sharp.len()).sum();
+    out.metric("hessian_products_per_measurement", products as f64 / measured.max(1) as f64);
     let mut sharp_series = Vec::new();
     let mut loss_series = Vec::new();
     for tr in &traces {
