@@ -213,6 +213,19 @@ pub fn optimize(
     opt: &mut Chain,
     steps: usize,
 ) -> (Vec<f64>, Vec<Array>) {
+    optimize_until(f, theta0, opt, steps, &|_| false)
+}
+
+/// [`optimize`] that also stops as soon as `done(losses)` holds for the
+/// losses so far (then the last loss is the one that satisfied it, and no
+/// step is taken from there).
+pub fn optimize_until(
+    f: &dyn Fn(&[Tensor]) -> Tensor,
+    theta0: &[Array],
+    opt: &mut Chain,
+    steps: usize,
+    done: &dyn Fn(&[f64]) -> bool,
+) -> (Vec<f64>, Vec<Array>) {
     let mut theta = theta0.to_vec();
     let mut losses = Vec::with_capacity(steps + 1);
     for _ in 0..steps {
@@ -222,6 +235,9 @@ pub fn optimize(
                 losses.push(d.loss);
                 return (losses, theta);
             }
+        }
+        if done(&losses) {
+            return (losses, theta);
         }
     }
     let ps: Vec<Tensor> = theta.iter().map(|a| Tensor::param(a.clone())).collect();

@@ -13,7 +13,7 @@ use odl_tensor::{Array, DType, Rng};
 
 use super::prelude::*;
 use crate::fit::{mean_var, power_law};
-use crate::trainer::optimize;
+use crate::trainer::optimize_until;
 
 const ACTS: &[&str] = &["linear", "tanh", "relu"];
 
@@ -235,9 +235,16 @@ fn run(r: &Run) -> Result<Outcome> {
                 }
                 h.mse(&y)
             };
+            // the fewest iterations over the step sizes: each run stops when it
+            // reaches 1 %, and is cut off where it could no longer beat the
+            // best so far (largest step first: it usually wins)
             let mut best = f64::INFINITY;
-            for &lr in &lrs {
-                let (curve, _) = optimize(&loss, &theta0, &mut sgd(lr), cap);
+            let mut by_size = lrs.clone();
+            by_size.sort_by(|a, b| b.total_cmp(a));
+            for &lr in &by_size {
+                let steps = if best.is_finite() { best as usize } else { cap };
+                let reached = |c: &[f64]| c[c.len() - 1] <= 0.01 * c[0];
+                let (curve, _) = optimize_until(&loss, &theta0, &mut sgd(lr), steps, &reached);
                 if let Some(t) = curve.iter().position(|l| *l <= 0.01 * curve[0]) {
                     best = best.min(t as f64);
                 }
