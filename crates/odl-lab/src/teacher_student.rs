@@ -123,7 +123,15 @@ fn cos_angle_sin(a: &[f64], b: &[f64], na: f64, nb: f64) -> (f64, f64, f64) {
 }
 
 /// [`kernel`]'s value from a precomputed angle, adding `sign · ∂g/∂a` to `grad`.
-fn kernel_terms(a: &[f64], b: &[f64], na: f64, nb: f64, t: (f64, f64, f64), grad: &mut [f64], sign: f64) -> f64 {
+fn kernel_terms(
+    a: &[f64],
+    b: &[f64],
+    na: f64,
+    nb: f64,
+    t: (f64, f64, f64),
+    grad: &mut [f64],
+    sign: f64,
+) -> f64 {
     let (c, th, s) = t;
     let pi = std::f64::consts::PI;
     for ((g, ai), bi) in grad.iter_mut().zip(a).zip(b) {
@@ -182,7 +190,8 @@ mod tests {
                 (0..k).map(|i| (0..k).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect();
             let rand: Vec<Vec<f64>> = (0..k).map(|_| (0..k).map(|_| rng.normal_f64()).collect()).collect();
             for v in [eye, rand] {
-                let mut w: Vec<Vec<f64>> = (0..n).map(|_| (0..k).map(|_| rng.normal_f64()).collect()).collect();
+                let mut w: Vec<Vec<f64>> =
+                    (0..n).map(|_| (0..k).map(|_| rng.normal_f64()).collect()).collect();
                 // a duplicated row (angle 0) and a zero row take their own branches
                 w[1] = w[0].clone();
                 w[n - 1] = vec![0.0; k];

@@ -25,14 +25,12 @@ pub fn lanczos(op: &dyn LinOp, v0: &[f64], steps: usize) -> Lanczos {
     lanczos_until(op, v0, steps, &mut |_, _, _| false)
 }
 
-/// [`lanczos`] that also stops when `done(alpha, beta, β_next)` says so after
-/// a step (`β_next`: the norm of the next, not yet normalized, vector).
-fn lanczos_until(
-    op: &dyn LinOp,
-    v0: &[f64],
-    steps: usize,
-    done: &mut dyn FnMut(&[f64], &[f64], f64) -> bool,
-) -> Lanczos {
+/// Called after each Lanczos step with `(alpha, beta, β_next)` (`β_next`:
+/// the norm of the next, not yet normalized, vector): `true` stops.
+type Done<'a> = &'a mut dyn FnMut(&[f64], &[f64], f64) -> bool;
+
+/// [`lanczos`] that also stops when `done` says so after a step.
+fn lanczos_until(op: &dyn LinOp, v0: &[f64], steps: usize, done: Done<'_>) -> Lanczos {
     let n = op.dim();
     assert_eq!(v0.len(), n, "lanczos: start vector of length {} for dimension {n}", v0.len());
     let steps = steps.min(n).max(1);
@@ -222,7 +220,8 @@ mod tests {
     #[test]
     fn top_eigenpair_stops_at_its_tolerance_and_reports_the_true_residual() {
         let n = 300;
-        let spec: Vec<f64> = (0..n).map(|i| if i == 0 { 10.0 } else { 11.0 * i as f64 / n as f64 - 2.0 }).collect();
+        let spec: Vec<f64> =
+            (0..n).map(|i| if i == 0 { 10.0 } else { 11.0 * i as f64 / n as f64 - 2.0 }).collect();
         let op = random_sym(n, &spec, 3);
         let mut rng = Rng::seed(4);
         let cold: Vec<f64> = (0..n).map(|_| rng.normal_f64()).collect();
@@ -232,7 +231,12 @@ mod tests {
         };
         let a = top_eigenpair(&op, &cold, 1..60, 1e-6);
         assert!(a.steps < 60, "converged before the cap: {} steps", a.steps);
-        assert!(a.residual <= 1e-5 && (residual(&a) - a.residual).abs() < 1e-9, "{} vs {}", a.residual, residual(&a));
+        assert!(
+            a.residual <= 1e-5 && (residual(&a) - a.residual).abs() < 1e-9,
+            "{} vs {}",
+            a.residual,
+            residual(&a)
+        );
         assert!((a.value - 10.0).abs() <= a.residual, "{}", a.value);
         // started from the answer plus noise of the same size: fewer products
         let warm: Vec<f64> = a.vector.iter().zip(&cold).map(|(v, c)| v + c / (n as f64).sqrt()).collect();
