@@ -4,6 +4,7 @@
 //! the less its weights and activation patterns move (the lazy regime).
 
 use odl_probe::linalg::sym_eigvals;
+use odl_tensor::cpu::matmul::gemm_new;
 use odl_tensor::Rng;
 
 use super::prelude::*;
@@ -89,27 +90,28 @@ fn run(r: &Run) -> Result<Outcome> {
         }
         lmins.push(sym_eigvals(&h0, n)[0]);
         let mut losses = Vec::with_capacity(steps + 1);
+        // GD on the first layer as two products per step: Z = W Xᵀ (the
+        // preactivations, m×n) and the gradient (1[Z > 0] ∘ a rᵀ/√m) X
+        let xs: Vec<f64> = x.concat();
+        let mut wf: Vec<f64> = w.concat();
         for t in 0..=steps {
-            // forward: preactivations z[r][i]
-            let u: Vec<f64> = (0..n)
-                .map(|i| w.iter().zip(&a).map(|(wr, ar)| ar * dot(wr, &x[i]).max(0.0)).sum::<f64>() / sm)
-                .collect();
+            let z = gemm_new(m, n, d, &wf, false, &xs, true);
+            let u: Vec<f64> =
+                (0..n).map(|i| (0..m).map(|r_| a[r_] * z[r_ * n + i].max(0.0)).sum::<f64>() / sm).collect();
             let res: Vec<f64> = u.iter().zip(&y).map(|(ui, yi)| ui - yi).collect();
             losses.push(0.5 * res.iter().map(|v| v * v).sum::<f64>());
             if t == steps {
                 break;
             }
-            for (wr, ar) in w.iter_mut().zip(&a) {
-                let mut g = vec![0.0; d];
-                for i in 0..n {
-                    if dot(wr, &x[i]) > 0.0 {
-                        let c = res[i] * ar / sm;
-                        g.iter_mut().zip(&x[i]).for_each(|(gj, xj)| *gj += c * xj);
-                    }
-                }
-                wr.iter_mut().zip(&g).for_each(|(v, gj)| *v -= eta * gj);
-            }
+            let c: Vec<f64> = z
+                .iter()
+                .enumerate()
+                .map(|(k, zk)| if *zk > 0.0 { res[k % n] * a[k / n] / sm } else { 0.0 })
+                .collect();
+            let g = gemm_new(m, d, n, &c, false, &xs, false);
+            wf.iter_mut().zip(&g).for_each(|(v, gj)| *v -= eta * gj);
         }
+        w = wf.chunks(d).map(<[f64]>::to_vec).collect();
         // the late rate: slope of ln loss while it falls from 1e-3 of its start to
         // 1e-20 (above round-off, after the transient)
         let band: Vec<(f64, f64)> = losses
