@@ -5,7 +5,7 @@ median time per framework, odl's ratio to the best peer, and whether the
 import json
 import sys
 
-ORDER = ["W1", "W2", "W2C", "W3", "W3C", "W4", "W4P", "W5", "W6", "W7", "W8", "G1024", "G256"]
+ORDER = ["W1", "W2", "W2C", "W3", "W3C", "W4", "W4P", "W5", "W6", "W7", "W8", "W9", "W10", "G1024", "G256"]
 # odl-only variants measured against another workload's peers (W2C, W3C:
 # W2's and W3's steps compiled, the same computations)
 PEERS_OF = {"W2C": "W2", "W3C": "W3"}
