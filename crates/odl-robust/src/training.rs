@@ -70,12 +70,19 @@ pub fn trades_perturb(
     let mut x: Vec<f32> = x0.iter().map(|&v| v + (0.001 * rng.normal_f64()) as f32).collect();
     t.project(&mut x, x0, d);
     let alphas = vec![alpha; x0.len() / d.max(1)];
+    // for ℓ∞ the step and projection in one clamp per entry, as in `perturb`
+    let bounds = t.linf_bounds(x0);
     for _ in 0..steps {
         let xt = Tensor::param(batch(&x, d));
         let kl = kl_sum(&p_clean, &c.logits(&xt));
         let g = grad(&kl, &[&xt]).remove(0).value().cast(DType::F32).to_vec_f32();
-        t.ascend(&mut x, &g, &alphas, d);
-        t.project(&mut x, x0, d);
+        match &bounds {
+            Some((lo, hi)) => linf_step(&mut x, &g, alpha as f32, lo, hi),
+            None => {
+                t.ascend(&mut x, &g, &alphas, d);
+                t.project(&mut x, x0, d);
+            }
+        }
     }
     x
 }
