@@ -74,10 +74,12 @@ fn run(r: &Run) -> Result<Outcome> {
         let mut net = relu_mlp(d_in, *w, depth, classes, *residual, r.seed() ^ 21);
         let mut traj = vec![net.param_values()];
         let cfg = TrainConfig { epochs: 1, batch: 50, stop_at_train_acc: None, seed: r.seed() };
+        // one optimizer for the whole run (its moments carry over epochs);
+        // an epoch at a time only to record the iterates
+        let mut opt = adam(1e-3, 0.9, 0.999, 1e-8);
         for e in 0..epochs {
             r.progress((ci as f64 + 0.5 * e as f64 / epochs as f64) / 3.0, &format!("{name}: training"));
             let c = TrainConfig { seed: cfg.seed.wrapping_add(e as u64), ..cfg };
-            let mut opt = adam(1e-3, 0.9, 0.999, 1e-8);
             train_classifier(&mut net, &mut opt, &data.train, None, None, &c, &|_| {});
             traj.push(net.param_values());
         }
