@@ -12,15 +12,8 @@ pub fn kernel(a: &[f64], b: &[f64]) -> (f64, Vec<f64>) {
     if na == 0.0 || nb == 0.0 {
         return (0.0, b.iter().map(|v| v / 4.0).collect());
     }
-    let c = (dot(a, b) / (na * nb)).clamp(-1.0, 1.0);
-    let th = c.acos();
-    let s = th.sin();
-    let val = na * nb * (s + (std::f64::consts::PI - th) * c) / TWO_PI;
-    let grad = a
-        .iter()
-        .zip(b)
-        .map(|(ai, bi)| (nb * s * ai / na + (std::f64::consts::PI - th) * bi) / TWO_PI)
-        .collect();
+    let mut grad = vec![0.0; a.len()];
+    let val = kernel_terms(a, b, na, nb, cos_angle_sin(a, b, na, nb), &mut grad, 1.0);
     (val, grad)
 }
 

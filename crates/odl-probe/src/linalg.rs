@@ -55,7 +55,7 @@ pub fn top_right_singular(a: &[f64], rows: usize, cols: usize, k: usize) -> (Vec
 /// `aᵀb`, summed in 16 interleaved partial sums: a single running sum is one
 /// dependent addition per element, which cannot use the vector units
 /// (Lanczos' reorthogonalization spends most of its time here).
-pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
+pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len(), "dot: lengths {} and {}", a.len(), b.len());
     const W: usize = 16;
     let (ca, cb) = (a.chunks_exact(W), b.chunks_exact(W));

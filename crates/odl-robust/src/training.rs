@@ -39,19 +39,32 @@ pub fn perturb(
         Some(rng) => t.random_start(x0, d, rng),
         None => x0.to_vec(),
     };
-    let alphas = vec![alpha; y.len()];
     let bounds = t.linf_bounds(x0);
     for _ in 0..steps {
         let e = loss_grad(c, &x, d, y, &[], Loss::Ce);
-        match &bounds {
-            Some((lo, hi)) => linf_step(&mut x, &e.grad, alpha as f32, lo, hi),
-            None => {
-                t.ascend(&mut x, &e.grad, &alphas, d);
-                t.project(&mut x, x0, d);
-            }
-        }
+        ascend_projected(t, &mut x, &e.grad, alpha, x0, d, bounds.as_ref());
     }
     x
+}
+
+/// One ascent step of size `alpha` on every row, then the projection; for
+/// ℓ∞, with `bounds` from [`Threat::linf_bounds`], both in one clamp per entry.
+fn ascend_projected(
+    t: &Threat,
+    x: &mut [f32],
+    g: &[f32],
+    alpha: f64,
+    x0: &[f32],
+    d: usize,
+    bounds: Option<&(Vec<f32>, Vec<f32>)>,
+) {
+    match bounds {
+        Some((lo, hi)) => linf_step(x, g, alpha as f32, lo, hi),
+        None => {
+            t.ascend(x, g, &vec![alpha; x.len() / d.max(1)], d);
+            t.project(x, x0, d);
+        }
+    }
 }
 
 /// TRADES' inner problem: `steps` ascent steps of size `alpha` on
@@ -69,20 +82,12 @@ pub fn trades_perturb(
     let p_clean = odl_autodiff::no_grad(|| c.logits(&Tensor::constant(batch(x0, d))).softmax(1));
     let mut x: Vec<f32> = x0.iter().map(|&v| v + (0.001 * rng.normal_f64()) as f32).collect();
     t.project(&mut x, x0, d);
-    let alphas = vec![alpha; x0.len() / d.max(1)];
-    // for ℓ∞ the step and projection in one clamp per entry, as in `perturb`
     let bounds = t.linf_bounds(x0);
     for _ in 0..steps {
         let xt = Tensor::param(batch(&x, d));
         let kl = kl_sum(&p_clean, &c.logits(&xt));
         let g = grad(&kl, &[&xt]).remove(0).value().cast(DType::F32).to_vec_f32();
-        match &bounds {
-            Some((lo, hi)) => linf_step(&mut x, &g, alpha as f32, lo, hi),
-            None => {
-                t.ascend(&mut x, &g, &alphas, d);
-                t.project(&mut x, x0, d);
-            }
-        }
+        ascend_projected(t, &mut x, &g, alpha, x0, d, bounds.as_ref());
     }
     x
 }

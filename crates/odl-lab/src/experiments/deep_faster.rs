@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use odl_probe::linalg::sym_eig;
+use odl_probe::linalg::{dot, sym_eig};
 use odl_tensor::Rng;
 
 use super::prelude::*;
@@ -66,8 +66,8 @@ impl Problem {
         let r = self.residuals(w);
         // r^(p−1)/N, and the loss as Σ r·r^(p−1) / (pN)
         let c: Vec<f64> = r.iter().map(|v| pow(*v, self.p - 1) / n).collect();
-        let l = dot16(&r, &c) / self.p as f64;
-        let g = self.cols.iter().map(|col| dot16(col, &c)).collect();
+        let l = dot(&r, &c) / self.p as f64;
+        let g = self.cols.iter().map(|col| dot(col, &c)).collect();
         (l, g)
     }
     /// The optimum by Newton's method with backtracking (the loss is convex).
@@ -109,20 +109,6 @@ impl Problem {
         }
         self.loss_grad(&w).0
     }
-}
-
-/// `aᵀb` in 16 interleaved partial sums, which the vector units can do (a
-/// single running sum is one dependent addition per element).
-fn dot16(a: &[f64], b: &[f64]) -> f64 {
-    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
-    let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    let mut acc = [0.0; 16];
-    for (x, y) in ca.zip(cb) {
-        for ((s, xi), yi) in acc.iter_mut().zip(x).zip(y) {
-            *s += xi * yi;
-        }
-    }
-    acc.iter().sum::<f64>() + tail
 }
 
 /// `x^p` for the small integer powers of the losses, without a library call
