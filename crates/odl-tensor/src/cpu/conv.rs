@@ -49,8 +49,45 @@ fn valid_range(out_len: usize, n: usize, k: usize, stride: usize, pad: usize) ->
     (lo.min(hi), hi)
 }
 
+/// For stride 1 with an output as wide as the input (`ow == w`: "same"
+/// padding along the width), kernel offset `(ki, kj)` maps output pixel `p`
+/// (flat over `oh·ow`) to input pixel `p + shift` for every valid pixel,
+/// with one `shift`: whole rows of the patch matrix are one shifted copy of
+/// the plane. Returns the flat output range `lo..hi` that spans the valid
+/// pixels and `shift`; inside it, the columns outside `j_lo..j_hi` are the
+/// invalid ones (at most the padding's width at each end of a row).
+fn flat_shift(d: &ConvDims, ki: usize, kj: usize) -> Option<(usize, usize, isize)> {
+    let (ph, pw) = d.geom.padding;
+    if d.geom.stride != 1 || d.ow != d.w {
+        return None;
+    }
+    let (i_lo, i_hi) = valid_range(d.oh, d.h, ki, 1, ph);
+    let (j_lo, j_hi) = valid_range(d.ow, d.w, kj, 1, pw);
+    if i_lo >= i_hi || j_lo >= j_hi {
+        return Some((0, 0, 0));
+    }
+    let shift = (ki as isize - ph as isize) * d.w as isize + kj as isize - pw as isize;
+    Some((i_lo * d.ow + j_lo, (i_hi - 1) * d.ow + j_hi, shift))
+}
+
+/// Sets the columns of output rows `lo..hi` (flat range from [`flat_shift`])
+/// that fall outside `j_lo..j_hi` to zero.
+#[inline]
+fn zero_invalid_columns<T: Element>(row: &mut [T], d: &ConvDims, kj: usize, (lo, hi): (usize, usize)) {
+    let (j_lo, j_hi) = valid_range(d.ow, d.w, kj, 1, d.geom.padding.1);
+    let rows = lo / d.ow..hi.div_ceil(d.ow);
+    for j in (0..j_lo).chain(j_hi..d.ow) {
+        for r in rows.clone() {
+            row[r * d.ow + j] = T::zero();
+        }
+    }
+}
+
 /// Unfolds one image `[c,h,w]` into its block of columns: row `r` of the
 /// `[c*kh*kw, oh*ow]` patch matrix goes to `cols[r*ld + off ..][..oh*ow]`.
+/// With stride 1 and `ow == w` each row is one shifted copy of its plane
+/// (then the few columns that wrapped around a row's edge are zeroed);
+/// otherwise it is copied output row by output row.
 fn im2col<T: Element>(x: &[T], d: &ConvDims, cols: &mut [T], ld: usize, off: usize) {
     let (s, (ph, pw)) = (d.geom.stride, d.geom.padding);
     let pix = d.pix();
@@ -59,9 +96,19 @@ fn im2col<T: Element>(x: &[T], d: &ConvDims, cols: &mut [T], ld: usize, off: usi
         for ki in 0..d.kh {
             let (i_lo, i_hi) = valid_range(d.oh, d.h, ki, s, ph);
             for kj in 0..d.kw {
-                let (j_lo, j_hi) = valid_range(d.ow, d.w, kj, s, pw);
                 let row = (c * d.kh + ki) * d.kw + kj;
                 let dst = &mut cols[row * ld + off..row * ld + off + pix];
+                if let Some((lo, hi, shift)) = flat_shift(d, ki, kj) {
+                    dst[..lo].iter_mut().for_each(|v| *v = T::zero());
+                    dst[hi.max(lo)..].iter_mut().for_each(|v| *v = T::zero());
+                    if lo < hi {
+                        let start = (lo as isize + shift) as usize;
+                        dst[lo..hi].copy_from_slice(&plane[start..start + (hi - lo)]);
+                        zero_invalid_columns(dst, d, kj, (lo, hi));
+                    }
+                    continue;
+                }
+                let (j_lo, j_hi) = valid_range(d.ow, d.w, kj, s, pw);
                 dst.iter_mut().for_each(|v| *v = T::zero());
                 for oi in i_lo..i_hi {
                     let src = &plane[(oi * s + ki - ph) * d.w..][..d.w];
@@ -81,8 +128,10 @@ fn im2col<T: Element>(x: &[T], d: &ConvDims, cols: &mut [T], ld: usize, off: usi
 }
 
 /// Folds one image's block of columns (laid out as for [`im2col`]) back into
-/// the image `[c,h,w]`, adding overlaps.
-fn col2im<T: Element>(cols: &[T], d: &ConvDims, x: &mut [T], ld: usize, off: usize) {
+/// the image `[c,h,w]`, adding overlaps. `cols` is scratch: with stride 1
+/// and `ow == w` the entries that belong to padding are zeroed so that each
+/// row can be added as one shifted run (see [`im2col`]).
+fn col2im<T: Element>(cols: &mut [T], d: &ConvDims, x: &mut [T], ld: usize, off: usize) {
     let (s, (ph, pw)) = (d.geom.stride, d.geom.padding);
     let pix = d.pix();
     for c in 0..d.c {
@@ -90,9 +139,19 @@ fn col2im<T: Element>(cols: &[T], d: &ConvDims, x: &mut [T], ld: usize, off: usi
         for ki in 0..d.kh {
             let (i_lo, i_hi) = valid_range(d.oh, d.h, ki, s, ph);
             for kj in 0..d.kw {
-                let (j_lo, j_hi) = valid_range(d.ow, d.w, kj, s, pw);
                 let row = (c * d.kh + ki) * d.kw + kj;
-                let src_row = &cols[row * ld + off..row * ld + off + pix];
+                let src_row = &mut cols[row * ld + off..row * ld + off + pix];
+                if let Some((lo, hi, shift)) = flat_shift(d, ki, kj) {
+                    if lo < hi {
+                        zero_invalid_columns(src_row, d, kj, (lo, hi));
+                        let start = (lo as isize + shift) as usize;
+                        for (a, &b) in plane[start..start + (hi - lo)].iter_mut().zip(&src_row[lo..hi]) {
+                            *a += b;
+                        }
+                    }
+                    continue;
+                }
+                let (j_lo, j_hi) = valid_range(d.ow, d.w, kj, s, pw);
                 for oi in i_lo..i_hi {
                     let dst = &mut plane[(oi * s + ki - ph) * d.w..][..d.w];
                     let src = &src_row[oi * d.ow..(oi + 1) * d.ow];
@@ -163,7 +222,7 @@ pub fn conv2d_input_grad<T: Element>(g: &[T], w: &[T], d: &ConvDims) -> Vec<T> {
         for (i, xb) in xs.chunks_exact_mut(img).enumerate() {
             let b = b0 + i;
             gemm(patch, pix, d.o, w, true, &g[b * d.o * pix..(b + 1) * d.o * pix], false, &mut cols, false);
-            col2im(&cols, d, xb, pix, 0);
+            col2im(&mut cols, d, xb, pix, 0);
         }
     });
     x
