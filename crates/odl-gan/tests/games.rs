@@ -238,3 +238,26 @@ fn near_the_dirac_gan_equilibrium_gda_diverges_and_regularized_dynamics_converge
     assert!(run(&gan, Method::Consensus { gamma: 2.0 }, 2000) < 1e-3);
     assert!(run(&gan, Method::Extragradient, 4000) < 0.5);
 }
+
+#[test]
+fn a_gda_run_that_diverges_past_the_squares_overflow_is_still_measured_at_its_rate() {
+    // 1-d bilinear game f = a·x·y: simultaneous GDA multiplies the distance
+    // by √(1 + η²a²) per step. With η·a = 2 that is √5: the squared distance
+    // overflows f64 after ~440 steps and the point itself after ~880.
+    let g = Bilinear::new(vec![2.0], 1, 1);
+    let t = odl_gan::trajectory(
+        &g,
+        &mut Solver::new(Method::Simultaneous, 1.0),
+        vec![vec![1.0], vec![0.5]],
+        2000,
+        &[vec![0.0], vec![0.0]],
+    );
+    let rho = 5f64.sqrt();
+    // the distances stay finite beyond the point where their squares overflow
+    let finite = t.distance.iter().filter(|d| d.is_finite()).count();
+    assert!(finite > 800, "only {finite} finite distances");
+    assert!((t.distance[600] / t.distance[500] - rho.powi(100)).abs() < 1e-9 * rho.powi(100));
+    // the run stopped where the point overflowed; its rate is the finite part's
+    assert!(t.distance.len() < 2001 && !t.distance.last().unwrap().is_finite());
+    assert!((t.rate(300) - rho).abs() < 1e-12, "rate {}", t.rate(300));
+}

