@@ -217,17 +217,18 @@ fn maxpool_argmax_matches_its_definition_with_ties_nans_and_infinities() {
 
 #[test]
 fn maxpool_scatter_leaves_rows_and_columns_outside_every_window_zero() {
-    // 5×7 under 2×2/2 windows: the last row and column belong to none
+    // 5×7 planes under 2×2/2 windows: the last row and column belong to
+    // none (three planes, so a plane's odd last row sits between others)
     let x = Array::from_f64(
-        &(0..35).map(|i| ((i * 7) % 11) as f64).collect::<Vec<_>>(),
-        &[1, 1, 5, 7],
+        &(0..105).map(|i| ((i * 7) % 11) as f64 + 1.0).collect::<Vec<_>>(),
+        &[1, 3, 5, 7],
         DType::F32,
     );
     let (idx, shape) = x.maxpool2d_argmax((2, 2), (2, 2));
-    assert_eq!(shape.as_slice(), &[1, 1, 2, 3]);
-    let g = Array::from_f64(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[1, 1, 2, 3], DType::F32);
+    assert_eq!(shape.as_slice(), &[1, 3, 2, 3]);
+    let g = Array::from_f64(&(1..=18).map(|k| k as f64).collect::<Vec<_>>(), &[1, 3, 2, 3], DType::F32);
     let got = g.maxpool2d_scatter(&x, (2, 2), (2, 2)).to_vec_f64();
-    let mut expect = vec![0.0; 35];
+    let mut expect = vec![0.0; 105];
     for (k, &i) in idx.iter().enumerate() {
         expect[i] = (k + 1) as f64;
     }

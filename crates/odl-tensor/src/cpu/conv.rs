@@ -275,24 +275,31 @@ fn key<T: Element>(v: T) -> T {
 
 /// The first half of finding each 2×2 window's first maximum, in a form
 /// that vectorizes: the first maximum of each horizontal pair `(x[2i],
-/// x[2i+1])` into `v[i]`, and `right[i]` = 1 where it is the right one. The
-/// pairs of rows `r` of width `w` (`2·(w/2)` columns used) — as one flat
+/// x[2i+1])` into `v[i]`, and — when `RIGHT` — `right[i]` = 1 where it is
+/// the right one (the forward pass needs no `right`: pass an empty slice).
+/// The pairs of rows `r` of width `w` (`2·(w/2)` columns used) — as one flat
 /// loop when `w` is even.
 #[inline(always)]
-fn pair_max<T: Element>(x: &[T], w: usize, v: &mut [T], right: &mut [T]) {
+fn pair_max<T: Element, const RIGHT: bool>(x: &[T], w: usize, v: &mut [T], right: &mut [T]) {
     let ow = w / 2;
     let pairs = |x: &[T], v: &mut [T], right: &mut [T]| {
-        for ((v, r), p) in v.iter_mut().zip(right.iter_mut()).zip(x.as_chunks::<2>().0) {
-            let rt = key(p[1]) > key(p[0]);
-            *v = if rt { p[1] } else { p[0] };
-            *r = if rt { T::one() } else { T::zero() };
+        if RIGHT {
+            for ((v, r), p) in v.iter_mut().zip(right.iter_mut()).zip(x.as_chunks::<2>().0) {
+                let rt = key(p[1]) > key(p[0]);
+                *v = if rt { p[1] } else { p[0] };
+                *r = if rt { T::one() } else { T::zero() };
+            }
+        } else {
+            for (v, p) in v.iter_mut().zip(x.as_chunks::<2>().0) {
+                *v = if key(p[1]) > key(p[0]) { p[1] } else { p[0] };
+            }
         }
     };
     if w.is_multiple_of(2) {
         pairs(x, v, right);
     } else {
-        let rows = x.chunks_exact(w).zip(v.chunks_exact_mut(ow).zip(right.chunks_exact_mut(ow)));
-        for (xr, (vr, rr)) in rows {
+        for (r, (xr, vr)) in x.chunks_exact(w).zip(v.chunks_exact_mut(ow)).enumerate() {
+            let rr = if RIGHT { &mut right[r * ow..(r + 1) * ow] } else { &mut [] };
             pairs(&xr[..2 * ow], vr, rr);
         }
     }
@@ -325,11 +332,11 @@ pub fn maxpool2d_values<T: Element>(
     }
     let (oh, ow) = (h / 2, w / 2);
     let mut out = vec![T::zero(); n * c * oh * ow];
-    let (mut v, mut right) = (vec![T::zero(); n * c * h * ow], vec![T::zero(); n * c * h * ow]);
+    let mut v = vec![T::zero(); n * c * h * ow];
     super::simd(
         #[inline(always)]
         || {
-            pair_max(x, w, &mut v, &mut right);
+            pair_max::<T, false>(x, w, &mut v, &mut []);
             for plane in 0..n * c {
                 for oi in 0..oh {
                     let top = &v[(plane * h + 2 * oi) * ow..][..ow];
@@ -370,30 +377,30 @@ pub fn maxpool2d_scatter<T: Element>(
     }
     let (oh, ow) = (h / 2, w / 2);
     let (mut v, mut right) = (vec![T::zero(); n * c * h * ow], vec![T::zero(); n * c * h * ow]);
-    // each pair's share of the cotangent: its window's, if it holds the
-    // window's winner, else 0 (rows outside every window, an odd height's
-    // last, stay 0)
-    let mut share = vec![T::zero(); n * c * h * ow];
     let mut out = vec![T::zero(); x.len()];
     super::simd(
         #[inline(always)]
         || {
-            pair_max(x, w, &mut v, &mut right);
+            pair_max::<T, true>(x, w, &mut v, &mut right);
+            // each pair's share of the cotangent, written over its maximum
+            // in `v`: its window's, if it holds the window's winner, else 0
             for plane in 0..n * c {
                 for oi in 0..oh {
                     let r_top = (plane * h + 2 * oi) * ow;
-                    let (top, bottom) = (&v[r_top..][..ow], &v[r_top + ow..][..ow]);
                     let gr = &g[(plane * oh + oi) * ow..][..ow];
-                    let (s_top, s_bottom) = share[r_top..r_top + 2 * ow].split_at_mut(ow);
-                    for (((st, sb), &gv), (&t, &b)) in
-                        s_top.iter_mut().zip(s_bottom.iter_mut()).zip(gr).zip(top.iter().zip(bottom))
-                    {
-                        let low = lower_wins(t, b);
-                        *st = if low { T::zero() } else { gv };
-                        *sb = if low { gv } else { T::zero() };
+                    let (top, bottom) = v[r_top..r_top + 2 * ow].split_at_mut(ow);
+                    for ((t, b), &gv) in top.iter_mut().zip(bottom.iter_mut()).zip(gr) {
+                        let low = lower_wins(*t, *b);
+                        *t = if low { T::zero() } else { gv };
+                        *b = if low { gv } else { T::zero() };
                     }
                 }
+                // an odd height's last row belongs to no window
+                if !h.is_multiple_of(2) {
+                    v[(plane * h + h - 1) * ow..][..ow].iter_mut().for_each(|s| *s = T::zero());
+                }
             }
+            let share = &v;
             // each pair's share goes to its left or right element
             let place = |out: &mut [T], share: &[T], right: &[T]| {
                 for ((d, &sv), &rt) in out.as_chunks_mut::<2>().0.iter_mut().zip(share).zip(right) {
@@ -403,7 +410,7 @@ pub fn maxpool2d_scatter<T: Element>(
                 }
             };
             if w.is_multiple_of(2) {
-                place(&mut out, &share, &right);
+                place(&mut out, share, &right);
             } else {
                 // the last column of each row belongs to no window: stays 0
                 let rows = out.chunks_exact_mut(w).zip(share.chunks_exact(ow).zip(right.chunks_exact(ow)));
