@@ -175,17 +175,7 @@ impl Trajectory {
     /// that stopped because its point overflowed is measured up to its last
     /// finite distance. `NaN` when a distance is 0 or no finite one is left.
     pub fn rate(&self, window: usize) -> f64 {
-        let Some(k) = self.distance.iter().rposition(|d| d.is_finite()) else { return f64::NAN };
-        let w = window.min(k).max(1);
-        if w > k {
-            return f64::NAN;
-        }
-        let (a, b) = (self.distance[k - w], self.distance[k]);
-        if a > 0.0 && b > 0.0 && a.is_finite() && b.is_finite() {
-            (b / a).powf(1.0 / w as f64)
-        } else {
-            f64::NAN
-        }
+        rate_over(&self.distance, window)
     }
 
     /// [`Trajectory::rate`] over the last third of the steps before the
@@ -198,13 +188,29 @@ impl Trajectory {
     pub fn rate_above(&self, floor: f64) -> f64 {
         let d0 = self.distance[0];
         let end = self.distance.iter().position(|&d| d < floor * d0).unwrap_or(self.distance.len() - 1);
-        let head = Trajectory { points: Vec::new(), distance: self.distance[..=end].to_vec() };
-        head.rate((end / 3).max(1))
+        rate_over(&self.distance[..=end], (end / 3).max(1))
     }
 
     /// `max_k dist_k / dist_0`.
     pub fn max_growth(&self) -> f64 {
         self.distance.iter().fold(0.0f64, |m, d| m.max(*d)) / self.distance[0]
+    }
+}
+
+/// `(d_K / d_{K−w})^{1/w}` with `K` the last finite distance of `distance`
+/// and `w = window` (at most `K`, at least 1); `NaN` when no two finite
+/// distances are there or one of the two is 0.
+fn rate_over(distance: &[f64], window: usize) -> f64 {
+    let Some(k) = distance.iter().rposition(|d| d.is_finite()) else { return f64::NAN };
+    let w = window.min(k).max(1);
+    if w > k {
+        return f64::NAN;
+    }
+    let (a, b) = (distance[k - w], distance[k]);
+    if a > 0.0 && b > 0.0 && a.is_finite() {
+        (b / a).powf(1.0 / w as f64)
+    } else {
+        f64::NAN
     }
 }
 

@@ -49,14 +49,26 @@ fn valid_range(out_len: usize, n: usize, k: usize, stride: usize, pad: usize) ->
     (lo.min(hi), hi)
 }
 
+/// One patch row as a shifted run of its plane (see [`flat_shift`]).
+struct Run {
+    /// the flat output range `lo..hi` that spans the valid pixels (empty
+    /// when there are none)
+    lo: usize,
+    hi: usize,
+    /// input pixel = output pixel + `shift` for every valid pixel
+    shift: isize,
+    /// the valid output columns `j_lo..j_hi`: inside `lo..hi` the others
+    /// wrapped around a row's edge
+    j_lo: usize,
+    j_hi: usize,
+}
+
 /// For stride 1 with an output as wide as the input (`ow == w`: "same"
 /// padding along the width), kernel offset `(ki, kj)` maps output pixel `p`
 /// (flat over `oh·ow`) to input pixel `p + shift` for every valid pixel,
 /// with one `shift`: whole rows of the patch matrix are one shifted copy of
-/// the plane. Returns the flat output range `lo..hi` that spans the valid
-/// pixels and `shift`; inside it, the columns outside `j_lo..j_hi` are the
-/// invalid ones (at most the padding's width at each end of a row).
-fn flat_shift(d: &ConvDims, ki: usize, kj: usize) -> Option<(usize, usize, isize)> {
+/// the plane. `None` for other geometries.
+fn flat_shift(d: &ConvDims, ki: usize, kj: usize) -> Option<Run> {
     let (ph, pw) = d.geom.padding;
     if d.geom.stride != 1 || d.ow != d.w {
         return None;
@@ -64,21 +76,27 @@ fn flat_shift(d: &ConvDims, ki: usize, kj: usize) -> Option<(usize, usize, isize
     let (i_lo, i_hi) = valid_range(d.oh, d.h, ki, 1, ph);
     let (j_lo, j_hi) = valid_range(d.ow, d.w, kj, 1, pw);
     if i_lo >= i_hi || j_lo >= j_hi {
-        return Some((0, 0, 0));
+        return Some(Run { lo: 0, hi: 0, shift: 0, j_lo, j_hi });
     }
     let shift = (ki as isize - ph as isize) * d.w as isize + kj as isize - pw as isize;
-    Some((i_lo * d.ow + j_lo, (i_hi - 1) * d.ow + j_hi, shift))
+    Some(Run { lo: i_lo * d.ow + j_lo, hi: (i_hi - 1) * d.ow + j_hi, shift, j_lo, j_hi })
 }
 
-/// Sets the columns of output rows `lo..hi` (flat range from [`flat_shift`])
-/// that fall outside `j_lo..j_hi` to zero.
-#[inline]
-fn zero_invalid_columns<T: Element>(row: &mut [T], d: &ConvDims, kj: usize, (lo, hi): (usize, usize)) {
-    let (j_lo, j_hi) = valid_range(d.ow, d.w, kj, 1, d.geom.padding.1);
-    let rows = lo / d.ow..hi.div_ceil(d.ow);
-    for j in (0..j_lo).chain(j_hi..d.ow) {
-        for r in rows.clone() {
-            row[r * d.ow + j] = T::zero();
+impl Run {
+    /// The plane's part that the run covers: `plane[lo + shift ..][..hi − lo]`.
+    fn source(&self) -> std::ops::Range<usize> {
+        let start = (self.lo as isize + self.shift) as usize;
+        start..start + (self.hi - self.lo)
+    }
+
+    /// Sets the wrapped-around columns of the output rows the run spans to zero.
+    #[inline]
+    fn zero_invalid_columns<T: Element>(&self, row: &mut [T], ow: usize) {
+        let rows = self.lo / ow..self.hi.div_ceil(ow);
+        for j in (0..self.j_lo).chain(self.j_hi..ow) {
+            for r in rows.clone() {
+                row[r * ow + j] = T::zero();
+            }
         }
     }
 }
@@ -98,13 +116,12 @@ fn im2col<T: Element>(x: &[T], d: &ConvDims, cols: &mut [T], ld: usize, off: usi
             for kj in 0..d.kw {
                 let row = (c * d.kh + ki) * d.kw + kj;
                 let dst = &mut cols[row * ld + off..row * ld + off + pix];
-                if let Some((lo, hi, shift)) = flat_shift(d, ki, kj) {
-                    dst[..lo].iter_mut().for_each(|v| *v = T::zero());
-                    dst[hi.max(lo)..].iter_mut().for_each(|v| *v = T::zero());
-                    if lo < hi {
-                        let start = (lo as isize + shift) as usize;
-                        dst[lo..hi].copy_from_slice(&plane[start..start + (hi - lo)]);
-                        zero_invalid_columns(dst, d, kj, (lo, hi));
+                if let Some(run) = flat_shift(d, ki, kj) {
+                    dst[..run.lo].iter_mut().for_each(|v| *v = T::zero());
+                    dst[run.hi..].iter_mut().for_each(|v| *v = T::zero());
+                    if run.lo < run.hi {
+                        dst[run.lo..run.hi].copy_from_slice(&plane[run.source()]);
+                        run.zero_invalid_columns(dst, d.ow);
                     }
                     continue;
                 }
@@ -141,11 +158,10 @@ fn col2im<T: Element>(cols: &mut [T], d: &ConvDims, x: &mut [T], ld: usize, off:
             for kj in 0..d.kw {
                 let row = (c * d.kh + ki) * d.kw + kj;
                 let src_row = &mut cols[row * ld + off..row * ld + off + pix];
-                if let Some((lo, hi, shift)) = flat_shift(d, ki, kj) {
-                    if lo < hi {
-                        zero_invalid_columns(src_row, d, kj, (lo, hi));
-                        let start = (lo as isize + shift) as usize;
-                        for (a, &b) in plane[start..start + (hi - lo)].iter_mut().zip(&src_row[lo..hi]) {
+                if let Some(run) = flat_shift(d, ki, kj) {
+                    if run.lo < run.hi {
+                        run.zero_invalid_columns(src_row, d.ow);
+                        for (a, &b) in plane[run.source()].iter_mut().zip(&src_row[run.lo..run.hi]) {
                             *a += b;
                         }
                     }
