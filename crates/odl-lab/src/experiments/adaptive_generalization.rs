@@ -35,23 +35,21 @@ pub static EXPERIMENT: Experiment = Experiment {
     run,
 };
 
-fn features(y: &[f64]) -> Vec<Vec<f64>> {
-    let n = y.len();
-    let d = 3 + 5 * n;
+/// The training points' features as (index, value) pairs in increasing index
+/// order: 3 shared features and 1 or 5 private ones out of `3 + 5n`.
+fn features(y: &[f64]) -> Vec<Vec<(usize, f64)>> {
     y.iter()
         .enumerate()
         .map(|(i, &yi)| {
-            let mut x = vec![0.0; d];
-            x[0] = yi;
-            x[1] = 1.0;
-            x[2] = 1.0;
             let on = if yi > 0.0 { 1 } else { 5 };
-            for j in 0..on {
-                x[3 + 5 * i + j] = 1.0;
-            }
-            x
+            [(0, yi), (1, 1.0), (2, 1.0)].into_iter().chain((0..on).map(|j| (3 + 5 * i + j, 1.0))).collect()
         })
         .collect()
+}
+
+/// ⟨x, w⟩ for a sparse x (the same sum as the dense one: the skipped terms are zeros).
+fn dot(x: &[(usize, f64)], w: &[f64]) -> f64 {
+    x.iter().map(|&(j, v)| v * w[j]).sum()
 }
 
 fn run(r: &Run) -> Result<Outcome> {
@@ -64,20 +62,16 @@ fn run(r: &Run) -> Result<Outcome> {
     let y = draw(n);
     let y_test = draw(n_test);
     let x = features(&y);
-    let d = x[0].len();
+    let d = 3 + 5 * n;
     let loss = |w: &[f64]| -> f64 {
-        x.iter()
-            .zip(&y)
-            .map(|(xi, yi)| (xi.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() - yi).powi(2))
-            .sum::<f64>()
-            / (2 * n) as f64
+        x.iter().zip(&y).map(|(xi, yi)| (dot(xi, w) - yi).powi(2)).sum::<f64>() / (2 * n) as f64
     };
     let grad = |w: &[f64]| -> Vec<f64> {
         let mut g = vec![0.0; d];
         for (xi, yi) in x.iter().zip(&y) {
-            let res = xi.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() - yi;
-            for (gj, xj) in g.iter_mut().zip(xi) {
-                *gj += res * xj / n as f64;
+            let res = dot(xi, w) - yi;
+            for &(j, v) in xi {
+                g[j] += res * v / n as f64;
             }
         }
         g

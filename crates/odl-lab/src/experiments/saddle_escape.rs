@@ -159,7 +159,23 @@ fn run(r: &Run) -> Result<Outcome> {
         let (mut a, mut b) = (Vec::new(), Vec::new());
         for s in 0..seeds {
             let x0: Vec<f64> = (0..d).map(|_| scale * rng.normal_f64()).collect();
-            let (k1, _) = iterate(&mut |x| sc.grad(x), &x0, &mut sgd(eta), &mut |x, _| sc.escaped(x), cap);
+            // GD is deterministic: once an iterate repeats bit for bit (a
+            // waiting coordinate contracted to the smallest subnormal or to 0,
+            // where the step rounds to nothing), it never escapes; the run is
+            // stopped there and counted as capped, as it would be at the cap.
+            let (mut stuck, mut last) = (false, Vec::new());
+            let (k1, _) = iterate(
+                &mut |x| sc.grad(x),
+                &x0,
+                &mut sgd(eta),
+                &mut |x, _| {
+                    stuck = x == last.as_slice();
+                    last = x.to_vec();
+                    stuck || sc.escaped(x)
+                },
+                cap,
+            );
+            let k1 = k1.filter(|_| !stuck);
             let (k2, _) = iterate(
                 &mut |x| sc.grad(x),
                 &x0,
@@ -187,8 +203,8 @@ fn run(r: &Run) -> Result<Outcome> {
     if censored {
         out.notes.push(format!(
             "Some chain runs hit the cap of {cap} iterations (they count as {cap}, and capped medians are left out of the fit): \
-             on long chains GD contracts the waiting coordinates below the smallest f64, so they become exactly 0 and GD \
-             never escapes — the exponential slowdown taken to its end."
+             on long chains GD contracts the waiting coordinates down to the smallest subnormal f64 (or 0), where a step rounds to nothing, and GD \
+             never escapes — the exponential slowdown taken to its end (such a run is stopped once its iterate repeats exactly)."
         ));
     }
     out.figure(
