@@ -98,23 +98,15 @@ impl Dataset {
         }
     }
 
-    fn rows(a: &Array, idx: &[usize]) -> Array {
-        let row: usize = a.shape()[1..].iter().product();
-        let flat: Vec<usize> = idx.iter().flat_map(|&i| i * row..(i + 1) * row).collect();
-        let mut shape = a.shape().to_vec();
-        shape[0] = idx.len();
-        a.take(&flat, &shape)
-    }
-
     /// The examples at `idx`, in that order.
     pub fn subset(&self, idx: &[usize]) -> Dataset {
         let y = match &self.y {
             Targets::Classes { labels, classes } => {
                 Targets::Classes { labels: idx.iter().map(|&i| labels[i]).collect(), classes: *classes }
             }
-            Targets::Values(v) => Targets::Values(Dataset::rows(v, idx)),
+            Targets::Values(v) => Targets::Values(v.take_rows(idx)),
         };
-        Dataset { x: Dataset::rows(&self.x, idx), y }
+        Dataset { x: self.x.take_rows(idx), y }
     }
 
     /// The first `n` examples (all if fewer).

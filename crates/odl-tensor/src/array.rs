@@ -421,6 +421,21 @@ impl Array {
         Array::new(map_cpu!(self.cpu(), |x| cpu::movement::take(x, idx)), Shape::from_slice(shape))
     }
 
+    /// The sub-arrays `self[i]` for `i` in `idx`, in that order, stacked along
+    /// the first axis (a gather of whole rows: `[idx.len(), rest of the shape]`).
+    #[track_caller]
+    pub fn take_rows(&self, idx: &[usize]) -> Array {
+        assert!(!self.shape.is_empty(), "take_rows: a scalar has no rows");
+        let n = self.shape[0];
+        if let Some(&bad) = idx.iter().find(|&&i| i >= n) {
+            panic!("take_rows: row {bad} out of range for {n} rows");
+        }
+        let row: usize = self.shape[1..].iter().product();
+        let mut shape = self.shape.to_vec();
+        shape[0] = idx.len();
+        Array::new(map_cpu!(self.cpu(), |x| cpu::movement::take_rows(x, idx, row)), Shape::from_slice(&shape))
+    }
+
     /// Scatter-adds by flat index into zeros of `shape`: `out.flat[idx[i]] += self.flat[i]`.
     #[track_caller]
     pub fn scatter_add(&self, idx: &[usize], shape: &[usize]) -> Array {

@@ -335,3 +335,18 @@ fn stride_one_convolutions_and_adjoints_match_the_direct_sums_for_every_kernel_a
         }
     }
 }
+
+#[test]
+fn take_rows_copies_whole_rows_in_the_given_order() {
+    let x = Rng::seed(3).normal(&[5, 2, 3], 0.0, 1.0, DType::F32);
+    let idx = [4, 0, 4, 2];
+    let got = x.take_rows(&idx);
+    assert_eq!(got.shape(), &[4, 2, 3]);
+    let (v, g) = (x.to_vec_f64(), got.to_vec_f64());
+    for (k, &i) in idx.iter().enumerate() {
+        assert_eq!(g[k * 6..(k + 1) * 6], v[i * 6..(i + 1) * 6], "row {k} is not input row {i}");
+    }
+    assert_eq!(x.take_rows(&[]).shape(), &[0, 2, 3]);
+    let out_of_range = std::panic::catch_unwind(|| x.take_rows(&[5]));
+    assert!(out_of_range.is_err(), "row 5 of 5 must be refused");
+}

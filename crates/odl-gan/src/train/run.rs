@@ -118,9 +118,8 @@ impl Source {
             Source::Mixture(m) => m.sample(n, rng, DType::F32),
             Source::Images(x) => {
                 let total = x.shape()[0];
-                let flat: Vec<usize> =
-                    (0..n).map(|_| rng.below(total)).flat_map(|i| i * 784..(i + 1) * 784).collect();
-                x.take(&flat, &[n, 1, 28, 28])
+                let rows: Vec<usize> = (0..n).map(|_| rng.below(total)).collect();
+                x.take_rows(&rows).reshape(&[n, 1, 28, 28])
             }
         }
     }

@@ -237,7 +237,11 @@ fn run(r: &Run) -> Result<Outcome> {
             };
             // the fewest iterations over the step sizes: each run stops when it
             // reaches 1 %, and is cut off where it could no longer beat the
-            // best so far (largest step first: it usually wins)
+            // best so far (largest step first: it usually wins). A stable step
+            // size that runs out of iterations ends the search: a smaller step
+            // follows about the same gradient-flow path more slowly (measured at
+            // depth 16, Gaussian: the loss at the cap is 1.8 %, 2.6 %, 4.2 % and
+            // 6.8 % of the start for η = 0.3, 0.1, 0.03, 0.01), so it would too.
             let mut best = f64::INFINITY;
             let mut by_size = lrs.clone();
             by_size.sort_by(|a, b| b.total_cmp(a));
@@ -247,6 +251,8 @@ fn run(r: &Run) -> Result<Outcome> {
                 let (curve, _) = optimize_until(&loss, &theta0, &mut sgd(lr), steps, &reached);
                 if let Some(t) = curve.iter().position(|l| *l <= 0.01 * curve[0]) {
                     best = best.min(t as f64);
+                } else if curve.len() > cap && curve.iter().all(|l| l.is_finite()) {
+                    break;
                 }
             }
             if orth {

@@ -24,6 +24,16 @@ pub fn take<T: Copy>(x: &[T], idx: &[usize]) -> Vec<T> {
     idx.iter().map(|&i| x[i]).collect()
 }
 
+/// Rows `idx` of `x` seen as rows of `row` elements, in that order: one
+/// slice copy per row.
+pub fn take_rows<T: Copy>(x: &[T], idx: &[usize], row: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(idx.len() * row);
+    for &i in idx {
+        out.extend_from_slice(&x[i * row..(i + 1) * row]);
+    }
+    out
+}
+
 /// `out = 0; out[idx[i]] += g[i]` with `out` of length `len`.
 pub fn scatter_add<T: Element>(g: &[T], idx: &[usize], len: usize) -> Vec<T> {
     let mut out = vec![T::zero(); len];
