@@ -12,25 +12,69 @@ use odl_train::data::{model_input, one_hot};
 use odl_train::{evaluate, minimize_step, train_step, train_step_compiled, Diverged, StepStats};
 
 /// How to train.
+#[derive(Clone, Copy, Debug)]
 pub struct TrainConfig {
     /// passes over the training set at most
     pub epochs: usize,
     /// mini-batch size
     pub batch: usize,
-    /// stop once the training accuracy (measured after each epoch) reaches this
+    /// stop once the training accuracy (measured at each evaluation) reaches this
     pub stop_at_train_acc: Option<f64>,
     /// seed of the batch order and of dropout/noise
     pub seed: u64,
+    /// evaluate on the training set after every `eval_every`-th epoch (0: only
+    /// before the first and after the last epoch, which are always evaluated)
+    pub eval_every: usize,
+    /// evaluate on the test set at every `test_every`-th training-set
+    /// evaluation (0: only before the first and after the last epoch)
+    pub test_every: usize,
+    /// evaluate at all (`false`: the history has the mini-batch losses only)
+    pub evaluate: bool,
 }
 
-/// What happened, per epoch (index 0 is before training).
+impl TrainConfig {
+    /// `epochs` passes in mini-batches of `batch`, evaluated after every epoch.
+    pub fn new(epochs: usize, batch: usize, seed: u64) -> TrainConfig {
+        TrainConfig {
+            epochs,
+            batch,
+            stop_at_train_acc: None,
+            seed,
+            eval_every: 1,
+            test_every: 1,
+            evaluate: true,
+        }
+    }
+    /// Stops once the training accuracy reaches `acc`.
+    pub fn stop_at(self, acc: f64) -> TrainConfig {
+        TrainConfig { stop_at_train_acc: Some(acc), ..self }
+    }
+    /// Evaluates only before and after training (for runs that need the end points only).
+    pub fn ends_only(self) -> TrainConfig {
+        TrainConfig { eval_every: 0, test_every: 0, ..self }
+    }
+    /// Does not evaluate (for runs that use the trained model, not its curves).
+    pub fn without_evaluation(self) -> TrainConfig {
+        TrainConfig { evaluate: false, ..self }
+    }
+    /// Evaluates on the test set at every `k`-th evaluation only (0: at the ends).
+    pub fn test_every(self, k: usize) -> TrainConfig {
+        TrainConfig { test_every: k, ..self }
+    }
+}
+
+/// What happened, per evaluation (index 0 is before training).
 #[derive(Clone, Debug, Default)]
 pub struct History {
-    /// mean training loss (evaluation mode) after each epoch
+    /// the epochs after which the training set was evaluated (0: before training)
+    pub eval_epochs: Vec<usize>,
+    /// mean training loss (evaluation mode) at each of `eval_epochs`
     pub train_loss: Vec<f64>,
-    /// training accuracy after each epoch
+    /// training accuracy at each of `eval_epochs`
     pub train_acc: Vec<f64>,
-    /// test accuracy after each epoch (empty without a test set)
+    /// the epochs after which the test set was evaluated
+    pub test_epochs: Vec<usize>,
+    /// test accuracy at each of `test_epochs` (empty without a test set)
     pub test_acc: Vec<f64>,
     /// the first epoch after which `stop_at_train_acc` was reached
     pub epochs_to_fit: Option<usize>,
@@ -163,15 +207,24 @@ fn run_epochs<M: AsModule + ?Sized>(
     progress: &dyn Fn(f64),
 ) -> History {
     let mut h = History::default();
-    let record = |model: &mut M, h: &mut History| {
+    let every = |k: usize, i: usize| k > 0 && i.is_multiple_of(k);
+    let eval_train = |model: &mut M, h: &mut History, epoch: usize| {
+        if !cfg.evaluate {
+            return;
+        }
         let e = evaluate(model.as_module(), train, in_shape, 0.0);
+        h.eval_epochs.push(epoch);
         h.train_loss.push(e.loss);
         h.train_acc.push(e.accuracy);
-        if let Some(t) = test {
+    };
+    let eval_test = |model: &mut M, h: &mut History, epoch: usize| {
+        if let Some(t) = test.filter(|_| cfg.evaluate) {
+            h.test_epochs.push(epoch);
             h.test_acc.push(evaluate(model.as_module(), t, in_shape, 0.0).accuracy);
         }
     };
-    record(model, &mut h);
+    eval_train(model, &mut h, 0);
+    eval_test(model, &mut h, 0);
     let mut step = 0u64;
     for epoch in 0..cfg.epochs {
         for b in train.batches(cfg.batch, cfg.seed.wrapping_add(epoch as u64 * 0x9E37_79B9)) {
@@ -187,18 +240,26 @@ fn run_epochs<M: AsModule + ?Sized>(
                 }
             }
         }
-        record(model, &mut h);
-        progress((epoch + 1) as f64 / cfg.epochs as f64);
-        let last = *h.train_acc.last().expect("recorded");
-        if !h.train_loss.last().expect("recorded").is_finite() {
+        let done = epoch + 1;
+        progress(done as f64 / cfg.epochs as f64);
+        let last = done == cfg.epochs;
+        if !cfg.evaluate || (!last && !every(cfg.eval_every, done)) {
+            continue;
+        }
+        eval_train(model, &mut h, done);
+        let (loss, acc) = (h.train_loss[h.train_loss.len() - 1], h.train_acc[h.train_acc.len() - 1]);
+        let fits = cfg.stop_at_train_acc.is_some_and(|t| acc >= t);
+        // the epoch where a run ends always has its test accuracy
+        if last || fits || !loss.is_finite() || every(cfg.test_every, h.eval_epochs.len() - 1) {
+            eval_test(model, &mut h, done);
+        }
+        if !loss.is_finite() {
             h.diverged = true;
             break;
         }
-        if let Some(t) = cfg.stop_at_train_acc {
-            if last >= t {
-                h.epochs_to_fit = Some(epoch + 1);
-                break;
-            }
+        if fits {
+            h.epochs_to_fit = Some(done);
+            break;
         }
     }
     h
@@ -305,7 +366,7 @@ mod tests {
     fn the_compiled_classifier_step_equals_the_eager_one_bit_for_bit() {
         let mut data = odl_data::synthetic::gaussian_mixture(90, 3, 5, 2.0, 1.0, 4);
         data.x = data.x.cast(DType::F32);
-        let cfg = TrainConfig { epochs: 3, batch: 20, stop_at_train_acc: None, seed: 9 };
+        let cfg = TrainConfig::new(3, 20, 9);
         // plain and residual ReLU nets (a residual block's sum and scale compile too)
         for residual in [false, true] {
             let run = |compiled: bool| {
@@ -328,5 +389,62 @@ mod tests {
             assert_eq!(bits(&c.batch_loss), bits(&e.batch_loss), "residual = {residual}");
             assert_eq!(bits(&c.train_loss), bits(&e.train_loss));
         }
+    }
+
+    /// Sparse evaluation changes what is measured, never the training: the
+    /// evaluated epochs carry the same numbers as in a run evaluated after
+    /// every epoch, the test set is evaluated where asked and where the run
+    /// ends, and a run without evaluation takes the same steps.
+    #[test]
+    fn sparse_evaluation_records_the_same_numbers_at_fewer_epochs() {
+        let mut all = odl_data::synthetic::gaussian_mixture(180, 3, 5, 2.0, 1.0, 4);
+        all.x = all.x.cast(DType::F32);
+        let (data, test) = all.split(2.0 / 3.0, 5);
+        let run = |cfg: TrainConfig| {
+            let mut m = relu_mlp(5, 16, 2, 3, false, 1);
+            train_classifier(
+                &mut m,
+                &mut odl_optim::momentum(0.05, 0.9),
+                &data,
+                Some(&test),
+                None,
+                &cfg,
+                &|_| (),
+            )
+        };
+        let full = run(TrainConfig::new(7, 20, 3));
+        assert_eq!(full.eval_epochs, (0..=7).collect::<Vec<_>>());
+        assert_eq!(full.test_epochs, full.eval_epochs);
+        let sparse = run(TrainConfig { eval_every: 2, test_every: 2, ..TrainConfig::new(7, 20, 3) });
+        // training set after epochs 2, 4, 6 and the last; the test set at every second of those and at the end
+        assert_eq!(sparse.eval_epochs, [0, 2, 4, 6, 7]);
+        assert_eq!(sparse.test_epochs, [0, 4, 7]);
+        let at = |h: &History, epochs: &[usize], v: &[f64]| -> Vec<u64> {
+            epochs.iter().map(|e| v[h.eval_epochs.iter().position(|x| x == e).unwrap()].to_bits()).collect()
+        };
+        assert_eq!(
+            at(&full, &sparse.eval_epochs, &full.train_loss),
+            at(&sparse, &sparse.eval_epochs, &sparse.train_loss)
+        );
+        let test_at = |h: &History, e: usize| h.test_acc[h.test_epochs.iter().position(|x| *x == e).unwrap()];
+        for &e in &sparse.test_epochs {
+            assert_eq!(
+                test_at(&full, e).to_bits(),
+                test_at(&sparse, e).to_bits(),
+                "test accuracy after epoch {e}"
+            );
+        }
+        let ends = run(TrainConfig::new(7, 20, 3).ends_only());
+        assert_eq!((ends.eval_epochs.as_slice(), ends.test_epochs.as_slice()), (&[0, 7][..], &[0, 7][..]));
+        let none = run(TrainConfig::new(7, 20, 3).without_evaluation());
+        assert!(none.train_loss.is_empty() && none.test_acc.is_empty());
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&none.batch_loss), bits(&full.batch_loss));
+        // a run that stops early has its test accuracy where it stopped
+        let stop = full.train_acc[1..].iter().position(|a| *a >= full.train_acc[3]).unwrap() + 1;
+        let early =
+            run(TrainConfig { test_every: 0, ..TrainConfig::new(7, 20, 3).stop_at(full.train_acc[3]) });
+        assert_eq!(early.epochs_to_fit, Some(stop));
+        assert_eq!(early.test_epochs, [0, stop]);
     }
 }

@@ -49,7 +49,7 @@ fn run(r: &Run) -> Result<Outcome> {
     let data = LabData::load(r, &mut out, p.usize("n_train"), n_attack)?;
     let (mean, std) = (data.mean, data.std);
     let epochs = p.usize("epochs");
-    let cfg = TrainConfig { epochs, batch: 100, stop_at_train_acc: None, seed: r.seed() };
+    let cfg = TrainConfig::new(epochs, 100, r.seed());
     let eps = p.floats("eps");
     let total = 1.0 + eps.len() as f64 + 3.0;
     // part 1: an MLP under FGSM and PGD

@@ -169,7 +169,7 @@ fn run(r: &Run) -> Result<Outcome> {
     for (j, (kind, name)) in kinds.iter().enumerate() {
         r.progress(j as f64 / steps_total as f64, name);
         let mut m = relu_mlp(784, h, 2, data.classes, false, seed);
-        let cfg = TrainConfig { epochs, batch: 100, stop_at_train_acc: None, seed };
+        let cfg = TrainConfig::new(epochs, 100, seed);
         setup.train(*kind, &mut m, &mut adam(1e-3, 0.9, 0.999, 1e-8), &data.train, &cfg, 0);
         results.push(evaluate(&mut m, &setup, &x, &y, eps)?);
     }
@@ -224,12 +224,7 @@ fn run(r: &Run) -> Result<Outcome> {
         let mut opt = adam(1e-3, 0.9, 0.999, 1e-8);
         let (mut fg, mut pg) = (Vec::new(), Vec::new());
         for e in 0..epochs {
-            let cfg = TrainConfig {
-                epochs: 1,
-                batch: 100,
-                stop_at_train_acc: None,
-                seed: seed.wrapping_add(e as u64 * 7919),
-            };
+            let cfg = TrainConfig::new(1, 100, seed.wrapping_add(e as u64 * 7919));
             big.train(*kind, &mut m, &mut opt, &data.train, &cfg, (e * 100_000) as u64);
             let v = evaluate(&mut m, &big, &x, &y, el)?;
             fg.push(v[1]);

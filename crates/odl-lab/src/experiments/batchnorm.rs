@@ -129,8 +129,7 @@ fn run(r: &Run) -> Result<Outcome> {
                 let sub: Vec<usize> =
                     rng.permutation(data.train.len()).into_iter().take(every * batch).collect();
                 let chunk = data.train.subset(&sub);
-                let cfg =
-                    TrainConfig { epochs: 1, batch, stop_at_train_acc: None, seed: r.seed() ^ step as u64 };
+                let cfg = TrainConfig::new(1, batch, r.seed() ^ step as u64);
                 train_classifier(&mut net, &mut opt, &chunk, None, None, &cfg, &|_| {});
                 step += every;
             }
@@ -156,7 +155,7 @@ fn run(r: &Run) -> Result<Outcome> {
                 );
             }
         }
-        let cfg = TrainConfig { epochs, batch, stop_at_train_acc: None, seed: r.seed() };
+        let cfg = TrainConfig::new(epochs, batch, r.seed());
         let base = (vi as f64 + 0.5) / 3.0;
         let h = train_classifier(&mut net, &mut opt, &data.train, Some(&data.test), None, &cfg, &|f| {
             r.progress(base + f / 6.0, &format!("{name}: training"))

@@ -97,7 +97,7 @@ fn run(r: &Run) -> Result<Outcome> {
     let (x, y) = data.pixels(&data.test, p.usize("n_test"));
     let eps = p.floats("eps");
     let (h, epochs, seed) = (p.usize("hidden"), p.usize("epochs"), r.seed());
-    let cfg = TrainConfig { epochs, batch: 100, stop_at_train_acc: None, seed };
+    let cfg = TrainConfig::new(epochs, 100, seed);
     // the standard network
     let mut plain = relu_mlp(784, h, 2, data.classes, false, seed);
     train_classifier(&mut plain, &mut adam(1e-3, 0.9, 0.999, 1e-8), &data.train, None, None, &cfg, &|f| {

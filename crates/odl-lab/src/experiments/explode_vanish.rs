@@ -190,12 +190,7 @@ fn run(r: &Run) -> Result<Outcome> {
                 w.extend(vec![tw; td]);
                 w.push(data.train.classes());
                 let mut m = net(act, init, &w, &mut Rng::seed(r.seed() ^ 77));
-                let cfg = TrainConfig {
-                    epochs: p.usize("epochs"),
-                    batch: 50,
-                    stop_at_train_acc: None,
-                    seed: r.seed(),
-                };
+                let cfg = TrainConfig::new(p.usize("epochs"), 50, r.seed()).ends_only();
                 let h = train_classifier(
                     &mut m,
                     &mut momentum(p.float("lr"), 0.9),

@@ -79,7 +79,7 @@ fn run(r: &Run) -> Result<Outcome> {
     // the feature network
     let mut net = relu_mlp(784, 64, 2, 10, false, r.seed());
     let mut opt = adam(1e-3, 0.9, 0.999, 1e-8);
-    let cfg = TrainConfig { epochs, batch: 64, stop_at_train_acc: None, seed: r.seed() };
+    let cfg = TrainConfig::new(epochs, 64, r.seed()).ends_only();
     let h = train_classifier(&mut net, &mut opt, &data.train, Some(&data.test), None, &cfg, &|f| {
         r.progress(0.4 * f, "feature network")
     });

@@ -57,7 +57,7 @@ fn run(r: &Run) -> Result<Outcome> {
     let n_attack = p.usize("n_attack");
     let data = LabData::load(r, &mut out, p.usize("n_train"), n_attack)?;
     let (mean, std) = (data.mean, data.std);
-    let cfg = TrainConfig { epochs: p.usize("epochs"), batch: 100, stop_at_train_acc: None, seed: r.seed() };
+    let cfg = TrainConfig::new(p.usize("epochs"), 100, r.seed());
     let mut mlp = relu_mlp(784, p.usize("hidden"), 1, data.classes, false, r.seed());
     train_classifier(&mut mlp, &mut adam(1e-3, 0.9, 0.999, 1e-8), &data.train, None, None, &cfg, &|f| {
         r.progress(0.3 * f, "training")

@@ -73,7 +73,7 @@ fn run(r: &Run) -> Result<Outcome> {
     for (ci, (name, w, residual)) in configs.iter().enumerate() {
         let mut net = relu_mlp(d_in, *w, depth, classes, *residual, r.seed() ^ 21);
         let mut traj = vec![net.param_values()];
-        let cfg = TrainConfig { epochs: 1, batch: 50, stop_at_train_acc: None, seed: r.seed() };
+        let cfg = TrainConfig::new(1, 50, r.seed()).without_evaluation();
         // one optimizer for the whole run (its moments carry over epochs);
         // an epoch at a time only to record the iterates
         let mut opt = adam(1e-3, 0.9, 0.999, 1e-8);

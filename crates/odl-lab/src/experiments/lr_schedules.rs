@@ -61,7 +61,7 @@ fn run(r: &Run) -> Result<Outcome> {
         k += 1;
         let mut net = MlpConfig::new(&[d, h, classes], Activation::Relu)
             .build(&mut Rng::seed(r.seed() ^ 8), DType::F32);
-        let cfg = TrainConfig { epochs, batch, stop_at_train_acc: None, seed: r.seed() };
+        let cfg = TrainConfig::new(epochs, batch, r.seed());
         let hist = train_classifier(&mut net, opt, &data.train, None, None, &cfg, &|_| {});
         let mut l = hist.train_loss;
         // a diverged run records NaN from there on

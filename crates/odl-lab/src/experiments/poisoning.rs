@@ -54,7 +54,7 @@ pub static EXPERIMENT: Experiment = Experiment {
 
 /// A fresh MLP trained on `train`; returns it.
 fn train_mlp(train: &Dataset, hidden: usize, classes: usize, epochs: usize, seed: u64) -> odl_nn::Sequential {
-    let cfg = TrainConfig { epochs, batch: 100, stop_at_train_acc: None, seed };
+    let cfg = TrainConfig::new(epochs, 100, seed);
     let mut m = relu_mlp(784, hidden, 1, classes, false, seed);
     train_classifier(&mut m, &mut adam(1e-3, 0.9, 0.999, 1e-8), train, None, None, &cfg, &|_| {});
     m

@@ -31,6 +31,14 @@ pub static EXPERIMENT: Experiment = Experiment {
             int("hidden", s.pick(256, 512, 1024), 1, 8192, "units per hidden layer"),
             int("epochs", s.pick(100, 150, 400), 1, 100000, "epoch budget per setting"),
             int("batch", 100, 1, 60000, "mini-batch size"),
+            int(
+                "test_every",
+                s.pick(1, 1, 5),
+                0,
+                100000,
+                "test-set evaluation every this many epochs (and where a run ends; 0: only there); \
+                 the training set is evaluated after every epoch, for the stop at `fit_acc`",
+            ),
             float(
                 "fit_acc",
                 s.pick(1.0, 1.0, 0.99),
@@ -79,7 +87,9 @@ fn run(r: &Run) -> Result<Outcome> {
         let h_units = p.usize("hidden");
         let mut net = MlpConfig::new(&[d, h_units, h_units, classes], Activation::Relu)
             .build(&mut Rng::seed(seed ^ 1), DType::F32);
-        let cfg = TrainConfig { epochs, batch, stop_at_train_acc: Some(p.float("fit_acc")), seed };
+        let cfg = TrainConfig::new(epochs, batch, seed)
+            .stop_at(p.float("fit_acc"))
+            .test_every(p.usize("test_every"));
         let base = k as f64 / n_jobs as f64;
         let h = train_classifier(
             &mut net,
@@ -107,10 +117,15 @@ fn run(r: &Run) -> Result<Outcome> {
             .with(curve(&|h| h.train_acc.clone())),
     )
     .caption("Every setting reaches (nearly) 100 % training accuracy — random labels and shuffled pixels later than true labels.");
+    let test_curves: Vec<Series> = histories
+        .iter()
+        .map(|(s, h)| {
+            Series::line(s.clone(), h.test_epochs.iter().map(|e| *e as f64).collect(), h.test_acc.clone())
+        })
+        .collect();
     out.figure(
         "test-accuracy",
-        LinePlot::new("Test accuracy: only true structure generalizes", "epoch", "test accuracy")
-            .with(curve(&|h| h.test_acc.clone())),
+        LinePlot::new("Test accuracy: only true structure generalizes", "epoch", "test accuracy").with(test_curves),
     )
     .caption("Only true labels generalize; with random labels test accuracy stays at chance, and corrupted labels sit in between.");
     let get = |m: &BTreeMap<String, f64>, k: &str| m.get(k).copied();
@@ -179,7 +194,7 @@ fn run(r: &Run) -> Result<Outcome> {
         for (j, budget) in [p.usize("family_short"), p.usize("family_long")].into_iter().enumerate() {
             let mut net = MlpConfig::new(&[d, w, classes], Activation::Relu)
                 .build(&mut Rng::seed(seed ^ 2), DType::F32);
-            let cfg = TrainConfig { epochs: budget, batch, stop_at_train_acc: None, seed };
+            let cfg = TrainConfig::new(budget, batch, seed).ends_only();
             let base = (settings.len() + 2 * i + j) as f64 / n_jobs as f64;
             let h = train_classifier(
                 &mut net,
@@ -239,13 +254,20 @@ fn run(r: &Run) -> Result<Outcome> {
     let rows: Vec<Vec<String>> = histories
         .iter()
         .flat_map(|(s, h)| {
-            (0..h.train_acc.len()).map(move |e| {
+            (0..h.train_acc.len()).map(move |i| {
+                let epoch = h.eval_epochs[i];
+                // empty where the test set was not evaluated (`test_every`)
+                let test = h
+                    .test_epochs
+                    .iter()
+                    .position(|t| *t == epoch)
+                    .map_or(String::new(), |j| h.test_acc[j].to_string());
                 vec![
                     s.clone(),
-                    e.to_string(),
-                    h.train_loss[e].to_string(),
-                    h.train_acc[e].to_string(),
-                    h.test_acc[e].to_string(),
+                    epoch.to_string(),
+                    h.train_loss[i].to_string(),
+                    h.train_acc[i].to_string(),
+                    test,
                 ]
             })
         })

@@ -52,7 +52,7 @@ fn run(r: &Run) -> Result<Outcome> {
             let name = if residual { "residual" } else { "plain" };
             let mut net = relu_mlp(d_in, width, depth, classes, residual, r.seed() ^ 9);
             let base = (2 * di + ri) as f64 / total as f64;
-            let cfg = TrainConfig { epochs, batch: 50, stop_at_train_acc: None, seed: r.seed() };
+            let cfg = TrainConfig::new(epochs, 50, r.seed());
             let h = train_classifier(
                 &mut net,
                 &mut adam(lr, 0.9, 0.999, 1e-8),

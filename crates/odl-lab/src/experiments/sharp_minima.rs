@@ -55,12 +55,7 @@ fn run(r: &Run) -> Result<Outcome> {
     for (bi, batch) in [p.usize("small_batch"), p.usize("large_batch")].into_iter().enumerate() {
         let mut net = MlpConfig::new(&[d, h, h, classes], Activation::Relu)
             .build(&mut Rng::seed(r.seed() ^ 6), DType::F32);
-        let cfg = TrainConfig {
-            epochs: p.usize("max_epochs"),
-            batch,
-            stop_at_train_acc: Some(0.99),
-            seed: r.seed(),
-        };
+        let cfg = TrainConfig::new(p.usize("max_epochs"), batch, r.seed()).stop_at(0.99).test_every(0);
         let hist = train_classifier(
             &mut net,
             &mut adam(p.float("lr"), 0.9, 0.999, 1e-8),
