@@ -30,7 +30,7 @@ pub static EXPERIMENT: Experiment = Experiment {
             int("n_train", s.pick(200, 500, 2000), 10, 60000, "training examples (full batch)"),
             int("hidden", s.pick(32, 64, 128), 1, 4096, "units per hidden layer"),
             int("steps", s.pick(2000, 3000, 8000), 10, 10_000_000, "GD steps"),
-            int("every", s.pick(25, 25, 50), 1, 100000, "steps between sharpness measurements"),
+            int("every", s.pick(25, 25, 100), 1, 100000, "steps between sharpness measurements"),
         ]
     },
     run,

@@ -125,13 +125,11 @@ fn run(r: &Run) -> Result<Outcome> {
     let ml = ModelLoss::new(&mut nets[0], x.clone(), move |z| z.cross_entropy(&lb));
     let f = |q: &[Tensor]| ml.loss(q);
     let (l1, l2) = (ml.value_at(&theta), ml.value_at(&rescaled));
-    let lam1 = eigenpairs(&hessian_at(&f, &theta), 1, 20, Which::Largest, r.seed()).0[0];
+    // the small-batch minimum's λ_max and filter-normalized slice were measured above
+    let lam1 = results[0].2;
     let lam2 = eigenpairs(&hessian_at(&f, &rescaled), 1, 20, Which::Largest, r.seed()).0[0];
     let eval = |q: &[Array]| (ml.value_at(q), 0.0);
-    let s1: Vec<f64> = slice_1d(&eval, &theta, &filter_normalized_direction(&theta, r.seed() ^ 2), &alphas)
-        .into_iter()
-        .map(|v| v.0)
-        .collect();
+    let s1 = &results[0].6;
     let s2: Vec<f64> =
         slice_1d(&eval, &rescaled, &filter_normalized_direction(&rescaled, r.seed() ^ 2), &alphas)
             .into_iter()
