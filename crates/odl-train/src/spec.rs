@@ -311,8 +311,9 @@ fn default_eval_every() -> usize {
 }
 
 /// Sets `key` (dotted, e.g. `optim.lr`) to `value` (TOML syntax; a bare word
-/// is a string); an empty value removes the key (e.g. `--set train.epochs=`
-/// together with `--set train.steps=500`).
+/// is a string; comma-separated TOML values are a list, `16,32` as `[16, 32]`,
+/// as `odl run --set` takes them); an empty value removes the key (e.g.
+/// `--set train.epochs=` together with `--set train.steps=500`).
 fn set(table: &mut toml::Table, key: &str, value: &str) -> Result<()> {
     if value.is_empty() {
         let parts: Vec<&str> = key.split('.').collect();
@@ -327,10 +328,11 @@ fn set(table: &mut toml::Table, key: &str, value: &str) -> Result<()> {
             .with_context(|| format!("--set {key}=: the spec has no key '{key}' to remove"))?;
         return Ok(());
     }
-    let parsed: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
-        Ok(mut t) => t.remove("v").expect("v"),
-        Err(_) => toml::Value::String(value.to_string()),
-    };
+    let toml_value =
+        |v: String| toml::from_str::<toml::Table>(&format!("v = {v}")).ok().and_then(|mut t| t.remove("v"));
+    let parsed = toml_value(value.to_string())
+        .or_else(|| value.contains(',').then(|| toml_value(format!("[{value}]"))).flatten())
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
     let parts: Vec<&str> = key.split('.').collect();
     let mut t = table;
     for p in &parts[..parts.len() - 1] {
@@ -479,5 +481,31 @@ impl Spec {
             _ => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--set` values: TOML, a bare word as a string, comma-separated values as a list.
+    #[test]
+    fn set_values_are_toml_words_or_comma_lists() {
+        let mut t = toml::Table::new();
+        let get = |t: &toml::Table, k: &str| t["s"][k].clone();
+        for (v, want) in [
+            ("16,32", toml::Value::Array(vec![16.into(), 32.into()])),
+            ("[16, 32]", toml::Value::Array(vec![16.into(), 32.into()])),
+            ("0.1,0.3", toml::Value::Array(vec![0.1.into(), 0.3.into()])),
+            ("1e-3", 1e-3.into()),
+            ("adam", "adam".into()),
+            ("a,b", "a,b".into()),
+            ("true", true.into()),
+        ] {
+            set(&mut t, "s.k", v).unwrap();
+            assert_eq!(get(&t, "k"), want, "--set s.k={v}");
+        }
+        set(&mut t, "s.k", "").unwrap();
+        assert!(!t["s"].as_table().unwrap().contains_key("k"), "an empty value removes the key");
     }
 }
