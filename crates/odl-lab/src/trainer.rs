@@ -209,22 +209,21 @@ fn run_epochs<M: AsModule + ?Sized>(
     let mut h = History::default();
     let every = |k: usize, i: usize| k > 0 && i.is_multiple_of(k);
     let eval_train = |model: &mut M, h: &mut History, epoch: usize| {
-        if !cfg.evaluate {
-            return;
-        }
         let e = evaluate(model.as_module(), train, in_shape, 0.0);
         h.eval_epochs.push(epoch);
         h.train_loss.push(e.loss);
         h.train_acc.push(e.accuracy);
     };
     let eval_test = |model: &mut M, h: &mut History, epoch: usize| {
-        if let Some(t) = test.filter(|_| cfg.evaluate) {
+        if let Some(t) = test {
             h.test_epochs.push(epoch);
             h.test_acc.push(evaluate(model.as_module(), t, in_shape, 0.0).accuracy);
         }
     };
-    eval_train(model, &mut h, 0);
-    eval_test(model, &mut h, 0);
+    if cfg.evaluate {
+        eval_train(model, &mut h, 0);
+        eval_test(model, &mut h, 0);
+    }
     let mut step = 0u64;
     for epoch in 0..cfg.epochs {
         for b in train.batches(cfg.batch, cfg.seed.wrapping_add(epoch as u64 * 0x9E37_79B9)) {

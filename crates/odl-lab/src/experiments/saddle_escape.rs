@@ -170,7 +170,8 @@ fn run(r: &Run) -> Result<Outcome> {
                 &mut sgd(eta),
                 &mut |x, _| {
                     stuck = x == last.as_slice();
-                    last = x.to_vec();
+                    last.clear();
+                    last.extend_from_slice(x);
                     stuck || sc.escaped(x)
                 },
                 cap,
