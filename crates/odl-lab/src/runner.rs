@@ -313,7 +313,12 @@ pub fn lab(opts: &LabOptions) -> Result<LabResult> {
         opts.jobs,
         opts.out.display()
     );
-    // popped from the back: reversed so experiments start in lecture order
+    // the longest start first (they would otherwise end the lab alone), the
+    // rest in lecture order; popped from the back, hence reversed
+    let mut resolved = resolved;
+    resolved.sort_by_key(|(i, (e, _))| {
+        (experiments::LONGEST_FIRST.iter().position(|id| *id == e.id).unwrap_or(usize::MAX), *i)
+    });
     let queue = Mutex::new(resolved.into_iter().rev().collect::<Vec<_>>());
     let results: Mutex<Vec<(usize, Summary)>> = Mutex::new(kept);
     // experiments side by side share the compute threads instead of each
@@ -400,5 +405,16 @@ mod tests {
         assert!(
             s.error.as_deref().is_some_and(|e| e.contains("index 3 out of range")) && s.claims.is_empty()
         );
+    }
+
+    /// The start-first list names experiments that exist, each once (a
+    /// renamed experiment would otherwise silently lose its place).
+    #[test]
+    fn the_longest_first_list_names_real_experiments() {
+        let ids = experiments::LONGEST_FIRST;
+        for (k, id) in ids.iter().enumerate() {
+            assert!(find(id).is_ok(), "{id} is not an experiment");
+            assert!(!ids[..k].contains(id), "{id} is listed twice");
+        }
     }
 }

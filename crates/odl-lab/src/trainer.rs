@@ -355,6 +355,28 @@ pub fn relu_mlp(
     cfg.build(&mut Rng::seed(seed), DType::F32)
 }
 
+/// The CNN of `specs/fashion-mnist-cnn.toml` for flat `side × side` grey
+/// images: unflatten, then per entry of `channels` a 3×3 convolution ("same"
+/// padding), ReLU and 2×2 max pooling, then a linear map to `classes`
+/// logits; Kaiming-normal weights (gain √2) from `seed`.
+pub fn relu_cnn(side: usize, channels: &[usize], classes: usize, seed: u64) -> odl_nn::Sequential {
+    use odl_nn::{Activation, Conv2d, Flatten, Init, Linear, Pool2d, Sequential, Unflatten};
+    let mut rng = Rng::seed(seed);
+    let init = Init::KaimingNormal(2f64.sqrt());
+    let mut net = Sequential::new();
+    net.push(Unflatten(vec![1, side, side]));
+    let (mut c, mut s) = (1, side);
+    for &ch in channels {
+        net.push(Conv2d::new(c, ch, 3, 1, 1, true, &init, &mut rng, DType::F32));
+        net.push(Activation::Relu);
+        net.push(Pool2d::Max(2, 2));
+        (c, s) = (ch, s / 2);
+    }
+    net.push(Flatten);
+    net.push(Linear::new(c * s * s, classes, true, &init, None, &mut rng, DType::F32));
+    net
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

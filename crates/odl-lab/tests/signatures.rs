@@ -293,6 +293,13 @@ fn poisoning_signature() {
 fn adversarial_training_signature() {
     signature(
         "adversarial-training",
-        &["clean_accuracy", "pgd_accuracy", "co_fgsm_accuracy_0", "co_pgd_accuracy_0", "co_pgd_accuracy_3"],
+        &[
+            "clean_accuracy",
+            "pgd_accuracy",
+            "co_steps",
+            "co_fgsm_accuracy_0",
+            "co_pgd_accuracy_0",
+            "co_pgd_accuracy_1",
+        ],
     );
 }

@@ -51,6 +51,21 @@ mod prelude {
     pub(super) use crate::summary::Metric;
 }
 
+/// The experiments that take longest at quick and full scale (measured on
+/// 2 cores), longest first: `odl lab` starts them before the others, so
+/// that the lab does not end with one long experiment running alone.
+pub static LONGEST_FIRST: &[&str] = &[
+    "adversarial-training",
+    "edge-of-stability",
+    "explode-vanish",
+    "mode-collapse",
+    "loss-landscape",
+    "dynamical-isometry",
+    "random-labels",
+    "sharp-minima",
+    "spurious-minima",
+];
+
 /// Every experiment of the lab, in lecture order.
 pub static ALL: &[&Experiment] = &[
     &alchemy::EXPERIMENT,
