@@ -140,7 +140,7 @@ pub(crate) fn render(b: &BarChart) -> Result<String, String> {
     let slot = f.w / n as f64;
     for (i, c) in b.categories.iter().enumerate() {
         let px = f.x0 + slot * (i as f64 + 0.5);
-        f.x_tick(px, c, false);
+        f.x_category(px, c, slot);
     }
     let base = if b.y_log { f.y0 + f.h } else { f.py(&y, 0.0) };
     let k = b.series.len().max(1) as f64;
@@ -229,5 +229,31 @@ mod tests {
         assert_eq!(group.matches("<rect").count(), 3, "a bar at 0 is drawn as a 1-pixel line");
         let bad = BarChart::new("t", "x", "y", &["a", "b"]).bars("s", vec![1.0]);
         assert!(Figure::Bars(bad).to_svg().contains("one value per category"));
+    }
+
+    /// Names too long for their slot go on two lines, split at a space, and
+    /// the axis title moves below them; short names stay on one line.
+    #[test]
+    fn long_category_names_wrap_instead_of_overlapping() {
+        let names =
+            ["standard", "PGD-AT", "TRADES β = 0.1", "TRADES β = 0.3", "TRADES β = 1", "TRADES β = 3", "x"];
+        let b = BarChart::new("t", "training", "accuracy", &names).bars("clean", vec![0.8; 7]);
+        let fig = Figure::Bars(b);
+        let svg = fig.to_svg();
+        assert!(
+            svg.contains(r#"<tspan x="#) && svg.contains(">TRADES<") && svg.contains(">β = 0.1<"),
+            "{svg}"
+        );
+        assert!(svg.contains(">standard<") && svg.contains(">x<"), "short names stay whole");
+        let title_y = |svg: &str| {
+            let at = svg.find(r#"class="axis-title x""#).unwrap();
+            let rest = &svg[at..];
+            let y = &rest[rest.find(" y=\"").unwrap() + 4..];
+            y[..y.find('"').unwrap()].parse::<f64>().unwrap()
+        };
+        let short =
+            Figure::Bars(BarChart::new("t", "training", "accuracy", &["a", "b"]).bars("clean", vec![0.8; 2]));
+        assert!(title_y(&svg) > title_y(&short.to_svg()) + 10.0);
+        assert!(crate::check::check(&fig, &svg).is_empty(), "{:?}", crate::check::check(&fig, &svg));
     }
 }

@@ -27,6 +27,10 @@ const ROW: f64 = 18.0;
 /// Approximate width of a character of 12 px sans-serif (for laying out the
 /// legend; generous, so entries never overlap).
 const CHAR_W: f64 = 6.8;
+/// about the width of one character of an 11-px tick label
+const TICK_CHAR_W: f64 = 6.2;
+/// the second line of a tick label, below the first
+const LINE_2: f64 = 13.0;
 
 /// A colour of the palette (Tableau 10), as `#rrggbb`.
 pub fn color(i: usize) -> String {
@@ -74,6 +78,10 @@ pub struct Frame {
     pub h: f64,
     /// the x axis is logarithmic (its tick labels say so, for the check)
     pub x_log: bool,
+    /// the x axis' title, written when the frame closes (below the tick labels)
+    x_label: String,
+    /// extra height under the plot area taken by tick labels on two lines
+    below_extra: f64,
 }
 
 impl Frame {
@@ -93,6 +101,8 @@ impl Frame {
             w: WIDTH - LEFT - right,
             h: PLOT_H,
             x_log: false,
+            x_label: x_label.to_string(),
+            below_extra: 0.0,
         };
         let _ = write!(
             f.body,
@@ -135,13 +145,6 @@ impl Frame {
             r##"<text class="axis-title y" x="16" y="{cy:.1}" text-anchor="middle" font-size="13" transform="rotate(-90 16 {cy:.1})">{}</text>"##,
             esc(y_label)
         );
-        let _ = write!(
-            f.body,
-            r##"<text class="axis-title x" x="{:.1}" y="{:.1}" text-anchor="middle" font-size="13">{}</text>"##,
-            f.x0 + f.w / 2.0,
-            f.y0 + f.h + 38.0,
-            esc(x_label)
-        );
         f
     }
 
@@ -176,6 +179,37 @@ impl Frame {
         );
     }
 
+    /// A category's name under the plot area at pixel column `px`, in a slot
+    /// `slot` pixels wide: on two lines (split at the space nearest its
+    /// middle) when one line would run into its neighbours' names.
+    pub fn x_category(&mut self, px: f64, label: &str, slot: f64) {
+        let width = |t: &str| TICK_CHAR_W * t.chars().count() as f64;
+        let split = if width(label) > slot - 6.0 {
+            let half = label.chars().count() / 2;
+            label
+                .char_indices()
+                .filter(|(_, c)| *c == ' ')
+                .map(|(i, _)| i)
+                .min_by_key(|&i| label[..i].chars().count().abs_diff(half))
+        } else {
+            None
+        };
+        let Some(i) = split else {
+            self.x_tick(px, label, false);
+            return;
+        };
+        let yb = self.y0 + self.h;
+        self.below_extra = self.below_extra.max(LINE_2);
+        let _ = write!(
+            self.body,
+            r##"<line x1="{px:.1}" y1="{yb:.1}" x2="{px:.1}" y2="{:.1}" stroke="#666"/><text class="tick x" data-scale="linear" x="{px:.1}" y="{:.1}" text-anchor="middle" font-size="11"><tspan x="{px:.1}">{}</tspan><tspan x="{px:.1}" dy="{LINE_2}">{}</tspan></text>"##,
+            yb + 4.0,
+            yb + 17.0,
+            esc(&label[..i]),
+            esc(&label[i + 1..])
+        );
+    }
+
     /// Raw markup (a series group).
     pub fn push(&mut self, s: &str) {
         self.body.push_str(s);
@@ -184,7 +218,14 @@ impl Frame {
     /// Closes the figure: the legend rows and notes under the plot area, and
     /// the `<svg>` element sized to hold them.
     pub fn finish(mut self, legend: &[Entry], notes: &[String]) -> String {
-        let mut y = self.y0 + self.h + BELOW + 4.0;
+        let _ = write!(
+            self.body,
+            r##"<text class="axis-title x" x="{:.1}" y="{:.1}" text-anchor="middle" font-size="13">{}</text>"##,
+            self.x0 + self.w / 2.0,
+            self.y0 + self.h + 38.0 + self.below_extra,
+            esc(&self.x_label)
+        );
+        let mut y = self.y0 + self.h + BELOW + self.below_extra + 4.0;
         if !legend.is_empty() {
             let (x_start, x_end) = (self.x0 - 40.0, WIDTH - RIGHT);
             // lay the entries out in rows
