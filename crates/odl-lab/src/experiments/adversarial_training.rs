@@ -7,6 +7,7 @@
 //! robust accuracy collapses to zero — the same step from a random start
 //! (FGSM-RS) avoids it.
 
+use anyhow::Context;
 use odl_autodiff::Tensor;
 use odl_data::Dataset;
 use odl_nn::{Ctx, Module, Sequential};
@@ -133,18 +134,10 @@ impl Setup {
 }
 
 impl Setup {
-    /// Trains `m` with `kind`'s loss (batch steps numbered from `offset`).
-    fn train(
-        &self,
-        kind: Kind,
-        m: &mut Sequential,
-        opt: &mut Chain,
-        train: &Dataset,
-        cfg: &TrainConfig,
-        offset: u64,
-    ) {
+    /// Trains `m` with `kind`'s loss.
+    fn train(&self, kind: Kind, m: &mut Sequential, opt: &mut Chain, train: &Dataset, cfg: &TrainConfig) {
         let mut loss = |m: &mut Sequential, xb: &Array, yb: &[usize], step: u64, ctx: &mut Ctx| {
-            self.loss(kind, m, xb, yb, step + offset, ctx)
+            self.loss(kind, m, xb, yb, step, ctx)
         };
         train_classifier_with(m, opt, train, None, None, cfg, &mut loss, &|_| {});
     }
@@ -175,7 +168,8 @@ fn run(r: &Run) -> Result<Outcome> {
     // one draw for both parts: the MLPs train on its first `n_train` images
     let n_train = p.usize("n_train");
     let co_n_train = if p.usize("co_steps") == 0 { 0 } else { p.usize("co_n_train") };
-    let data = LabData::load(r, &mut out, n_train.max(co_n_train), p.usize("n_test"))?;
+    let data = LabData::load(r, &mut out, n_train.max(co_n_train), p.usize("n_test"))
+        .with_context(|| format!("the images for n_train = {n_train} and co_n_train = {co_n_train}"))?;
     let mlp_train = data.train.take(n_train);
     let (x, y) = data.pixels(&data.test, p.usize("n_test"));
     let (h, epochs, seed, eps) = (p.usize("hidden"), p.usize("epochs"), r.seed(), p.float("eps"));
@@ -193,7 +187,7 @@ fn run(r: &Run) -> Result<Outcome> {
         r.progress(j as f64 / steps_total as f64, name);
         let mut m = relu_mlp(784, h, 2, data.classes, false, seed);
         let cfg = TrainConfig::new(epochs, 100, seed);
-        setup.train(*kind, &mut m, &mut adam(1e-3, 0.9, 0.999, 1e-8), &mlp_train, &cfg, 0);
+        setup.train(*kind, &mut m, &mut adam(1e-3, 0.9, 0.999, 1e-8), &mlp_train, &cfg);
         results.push(evaluate(&mut m, &setup, &x, &y, eps, 20)?);
     }
     let clean: Vec<f64> = results.iter().map(|v| v[0]).collect();
