@@ -161,22 +161,15 @@ impl Frame {
     /// A tick label under the plot area at pixel column `px`, with a faint
     /// grid line when `grid`.
     pub fn x_tick(&mut self, px: f64, label: &str, grid: bool) {
-        let yb = self.y0 + self.h;
         if grid {
             let _ = write!(
                 self.body,
-                r##"<line class="grid" x1="{px:.1}" y1="{:.1}" x2="{px:.1}" y2="{yb:.1}" stroke="#ececec"/>"##,
-                self.y0
+                r##"<line class="grid" x1="{px:.1}" y1="{:.1}" x2="{px:.1}" y2="{:.1}" stroke="#ececec"/>"##,
+                self.y0,
+                self.y0 + self.h
             );
         }
-        let _ = write!(
-            self.body,
-            r##"<line x1="{px:.1}" y1="{yb:.1}" x2="{px:.1}" y2="{:.1}" stroke="#666"/><text class="tick x" data-scale="{}" x="{px:.1}" y="{:.1}" text-anchor="middle" font-size="11">{}</text>"##,
-            yb + 4.0,
-            if self.x_log { "log" } else { "linear" },
-            yb + 17.0,
-            esc(label)
-        );
+        self.x_tick_text(px, &esc(label));
     }
 
     /// A category's name under the plot area at pixel column `px`, in a slot
@@ -184,29 +177,36 @@ impl Frame {
     /// middle) when one line would run into its neighbours' names.
     pub fn x_category(&mut self, px: f64, label: &str, slot: f64) {
         let width = |t: &str| TICK_CHAR_W * t.chars().count() as f64;
-        let split = if width(label) > slot - 6.0 {
-            let half = label.chars().count() / 2;
-            label
-                .char_indices()
-                .filter(|(_, c)| *c == ' ')
-                .map(|(i, _)| i)
-                .min_by_key(|&i| label[..i].chars().count().abs_diff(half))
-        } else {
-            None
-        };
-        let Some(i) = split else {
-            self.x_tick(px, label, false);
-            return;
-        };
+        let half = label.chars().count() / 2;
+        let split = (width(label) > slot - 6.0)
+            .then(|| {
+                let spaces = label.char_indices().filter(|(_, c)| *c == ' ').map(|(i, _)| i);
+                spaces.min_by_key(|&i| label[..i].chars().count().abs_diff(half))
+            })
+            .flatten();
+        match split {
+            None => self.x_tick_text(px, &esc(label)),
+            Some(i) => {
+                self.below_extra = self.below_extra.max(LINE_2);
+                let two = format!(
+                    r##"<tspan x="{px:.1}">{}</tspan><tspan x="{px:.1}" dy="{LINE_2}">{}</tspan>"##,
+                    esc(&label[..i]),
+                    esc(&label[i + 1..])
+                );
+                self.x_tick_text(px, &two);
+            }
+        }
+    }
+
+    /// The tick mark at `px` and its label (`markup`: escaped text or tspans).
+    fn x_tick_text(&mut self, px: f64, markup: &str) {
         let yb = self.y0 + self.h;
-        self.below_extra = self.below_extra.max(LINE_2);
         let _ = write!(
             self.body,
-            r##"<line x1="{px:.1}" y1="{yb:.1}" x2="{px:.1}" y2="{:.1}" stroke="#666"/><text class="tick x" data-scale="linear" x="{px:.1}" y="{:.1}" text-anchor="middle" font-size="11"><tspan x="{px:.1}">{}</tspan><tspan x="{px:.1}" dy="{LINE_2}">{}</tspan></text>"##,
+            r##"<line x1="{px:.1}" y1="{yb:.1}" x2="{px:.1}" y2="{:.1}" stroke="#666"/><text class="tick x" data-scale="{}" x="{px:.1}" y="{:.1}" text-anchor="middle" font-size="11">{markup}</text>"##,
             yb + 4.0,
+            if self.x_log { "log" } else { "linear" },
             yb + 17.0,
-            esc(&label[..i]),
-            esc(&label[i + 1..])
         );
     }
 

@@ -237,11 +237,11 @@ fn run(r: &Run) -> Result<Outcome> {
         // the curves' test images: the first `co_n_test` of the comparison's
         let k = p.usize("co_n_test").min(y.len());
         let (cx, cy) = (&x[..k * 784], &y[..k]);
+        let train = data.train.take(co_n_train);
         let mut curves = Vec::new();
         for (j, (kind, name)) in CO_KINDS.iter().enumerate() {
             r.progress((kinds.len() + j) as f64 / steps_total as f64, name);
             let m = relu_cnn(28, &channels, data.classes, seed);
-            let train = data.train.take(co_n_train);
             curves.push(big.one_step_curve(*kind, m, lr, &train, cx, cy, co_steps, p.usize("co_every"))?);
         }
         Some(curves)
